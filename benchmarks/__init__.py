@@ -1,0 +1,1 @@
+"""Side-by-side speed comparisons against the reference libraries (``make bench``)."""

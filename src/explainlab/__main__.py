@@ -1,0 +1,3 @@
+from explainlab.cli import main
+
+raise SystemExit(main())

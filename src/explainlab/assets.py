@@ -1,0 +1,363 @@
+"""Registry of downloadable files: URL, file name and checksum; cache, mirror and verified downloads.
+
+Lookup order for a file: the local cache (already verified), then every folder of
+``EXPLAINLAB_MIRROR`` (searched recursively by file name, checksum enforced), then a
+download (unless ``EXPLAINLAB_OFFLINE=1``). Downloads stream into a temporary file in
+the cache folder and are renamed only after the checksum matches, so no partial or
+unverified file is ever left under the final name.
+
+torchvision's weights are not in this registry: they go through torchvision's own
+weights API and cache (``TORCH_HOME``); :func:`ensure_torchvision_weights` only adds
+the mirror lookup and a clear offline error in front of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tqdm.auto import tqdm
+
+from explainlab.errors import AssetError, MissingAssetsError
+
+__all__ = ["ASSETS", "Asset", "AssetError", "MissingAssetsError", "fetch", "fetch_many"]
+
+IMAGES_URL = "https://raw.githubusercontent.com/EliSchwartz/imagenet-sample-images/master"
+CLIP_DISSECT_URL = "https://raw.githubusercontent.com/Trustworthy-ML-Lab/CLIP-dissect/main/data"
+DOWNLOAD_TIMEOUT_S = 30
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One downloadable file. ``checksum`` is ``"sha256:<hex>"`` or, where no sha256 is
+    published, ``"md5:<hex>"`` (``note`` says where it comes from)."""
+
+    filename: str
+    url: str
+    checksum: str
+    group: str
+    note: str = ""
+
+    @property
+    def algorithm(self) -> str:
+        return self.checksum.split(":", 1)[0]
+
+    @property
+    def digest(self) -> str:
+        return self.checksum.split(":", 1)[1]
+
+
+def _images() -> list[Asset]:
+    rows = [
+        (
+            "n02098286_West_Highland_white_terrier.JPEG",
+            "fd00f32aaab240155d71a33f3564aee73c59002cf34b23c72a0d89d14756037c",
+        ),
+        (
+            "n02018207_American_coot.JPEG",
+            "a9718f66bfd219b35c73238aeb178b534c28573ad8cc06def01c107e1b5b02e9",
+        ),
+        (
+            "n04037443_racer.JPEG",
+            "79b6d9d523697692988844dd894c77a9490ba76b28bdd6a4bde071b64d4fc685",
+        ),
+        (
+            "n02007558_flamingo.JPEG",
+            "92bbbb3c138f043152579300808be9d8926458f5284d3720cd9e799e629442ee",
+        ),
+        ("n01608432_kite.JPEG", "3ba06c31844b966163399651bef81f95439bc801231df3cad872c1d4f4a3f854"),
+        (
+            "n01443537_goldfish.JPEG",
+            "61ff9f1e0c4ed5906efed08c19d0c501b5ba75e45df77818d533a28e825341aa",
+        ),
+        (
+            "n01491361_tiger_shark.JPEG",
+            "2a09866683cb1abba5551b2f48c2182b11df522ba9270201c68d67a90672f278",
+        ),
+        (
+            "n01616318_vulture.JPEG",
+            "e489a7006c893a6f0d9859d382cd78e2e0a80394460175b56d56cb257fba6d72",
+        ),
+        (
+            "n01677366_common_iguana.JPEG",
+            "80ae9e6fe0c21e441848f0f602b443eb38e6aba8e61f358158ab0375d897af95",
+        ),
+        (
+            "n07747607_orange.JPEG",
+            "af01a180e4c2a426288ea7c5864af4375400443f817ebc0ba76bed52f0645c20",
+        ),
+    ]
+    return [
+        Asset(name, f"{IMAGES_URL}/{name}", f"sha256:{sha}", "imagenet-samples")
+        for name, sha in rows
+    ]
+
+
+def _clip_dissect() -> list[Asset]:
+    rows = [
+        ("20k.txt", "20k.txt", "4ed6e5336d7760d281f7e72df31827da880c861363e820d8c65666b0f10d9ac0"),
+        ("10k.txt", "10k.txt", "d6b3e04f1ac30be6525d41474166c0bff28486ecd8c48dcb0ab9c7c9cc05ed86"),
+        ("3k.txt", "3k.txt", "425845cf228cf91200e25cbf0361cc078502ce1cc2f9d4558b29abe78096afe1"),
+        (
+            "broden_labels_clean.txt",
+            "broden_labels_clean.txt",
+            "603036d4b138c66455e1285bd915f6cdcdf4728df7a5563843d1f89c9babe64b",
+        ),
+        (
+            "imagenet_labels.txt",
+            "imagenet_labels.txt",
+            "8b243a5b56f530010b42d64d8ef33c2660224447aded823f4d9de2cb1902a70e",
+        ),
+        (
+            "categories_places365.txt",
+            "categories_places365.txt",
+            "2affba635eb657e7ca95f4e6cc69bd9fac29ef4c32aeb83cafdfcd06ec6a1ea6",
+        ),
+        (
+            "resnet18_places_imagenet_broden.csv",
+            "CLIP_Dissect_results/resnet18_places_imagenet_broden.csv",
+            "9fb69f315fc98a5249ba236fc6d32f08f4950f75b9198266cd820047b26c5263",
+        ),
+        (
+            "resnet50_imagenet_broden.csv",
+            "CLIP_Dissect_results/resnet50_imagenet_broden.csv",
+            "a0c70fd97000a8ca278a14f4adb0f5afdb6fef1b3dd19bd064cbd39699f0635f",
+        ),
+        (
+            "resnet18_places365_layer1.csv",
+            "NetDissect_results/resnet18_places365_layer1.csv",
+            "2ece37b37e5ef6ea97ce343b7a3df0917bdeea16d58be0a68722c137e2d70f80",
+        ),
+        (
+            "resnet18_places365_layer4.csv",
+            "NetDissect_results/resnet18_places365_layer4.csv",
+            "db68b39765b66583042e10a1185fd9bebcdd326b89d927ef8d1af8df000035ef",
+        ),
+        (
+            "m_base_resnet18_places365.csv",
+            "MILAN_results/m_base_resnet18_places365.csv",
+            "aba3d716e4822f8c46804caac35387b48c109bc261bfd3e56cabaa3fb8d62381",
+        ),
+    ]
+    return [
+        Asset(name, f"{CLIP_DISSECT_URL}/{path}", f"sha256:{sha}", "clip-dissect")
+        for name, path, sha in rows
+    ]
+
+
+def _large() -> list[Asset]:
+    md5_note = (
+        "no sha256 is published for this file; the md5 is the one public download "
+        "scripts check it against"
+    )
+    return [
+        Asset(
+            "resnet18_places365.pth.tar",
+            "http://places2.csail.mit.edu/models_places365/resnet18_places365.pth.tar",
+            "md5:7a8808eefd4ea7458650ca84855f69b1",
+            "places365",
+            md5_note,
+        ),
+        Asset(
+            "broden1_224.zip",
+            "http://netdissect.csail.mit.edu/data/broden1_224.zip",
+            "md5:be13c292eaef3300da03f8d0e48eab1c",
+            "broden",
+            md5_note + " (about 1 GB)",
+        ),
+    ]
+
+
+ASSETS: dict[str, Asset] = {a.filename: a for a in (*_images(), *_clip_dissect(), *_large())}
+
+
+def get_asset(filename: str) -> Asset:
+    try:
+        return ASSETS[filename]
+    except KeyError:
+        known = ", ".join(sorted(ASSETS))
+        raise AssetError(f"unknown asset {filename!r}", hint=f"known assets: {known}") from None
+
+
+# --- locations -----------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where verified downloads live: ``EXPLAINLAB_CACHE`` or ``~/.cache/explainlab``."""
+    root = os.environ.get("EXPLAINLAB_CACHE") or Path.home() / ".cache" / "explainlab"
+    return Path(root) / "assets"
+
+
+def mirror_dirs() -> list[Path]:
+    value = os.environ.get("EXPLAINLAB_MIRROR", "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def offline() -> bool:
+    return os.environ.get("EXPLAINLAB_OFFLINE", "") not in ("", "0", "false", "no")
+
+
+@lru_cache(maxsize=8)
+def _mirror_index(roots: tuple[Path, ...]) -> dict[str, tuple[Path, ...]]:
+    index: dict[str, list[Path]] = {}
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                index.setdefault(name, []).append(Path(folder) / name)
+    return {name: tuple(sorted(paths)) for name, paths in index.items()}
+
+
+def find_in_mirror(filename: str, checksum: str | None) -> Path | None:
+    """The first mirror copy of ``filename`` whose checksum matches (any copy if None)."""
+    for path in _mirror_index(tuple(mirror_dirs())).get(filename, ()):
+        if path.is_file() and (checksum is None or verify_file(path, checksum)):
+            return path
+    return None
+
+
+# --- checksums -----------------------------------------------------------------------
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(path: Path, checksum: str) -> bool:
+    algorithm, digest = checksum.split(":", 1)
+    return file_digest(path, algorithm) == digest.lower()
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _cached(asset: Asset) -> Path | None:
+    """The cached copy, re-hashed only when its size or mtime changed since last verified."""
+    path = cache_dir() / asset.group / asset.filename
+    if not path.is_file():
+        return None
+    marker = path.with_name(path.name + ".verified")
+    stamp = f"{_stamp(path)} {asset.checksum}"
+    if marker.is_file() and marker.read_text() == stamp:
+        return path
+    if verify_file(path, asset.checksum):
+        marker.write_text(stamp)
+        return path
+    return None
+
+
+# --- downloads -----------------------------------------------------------------------
+
+
+def download(url: str, dest: Path, checksum: str | None, *, desc: str | None = None) -> Path:
+    """Stream ``url`` into ``dest``; rename into place only if ``checksum`` matches."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    algorithm = checksum.split(":", 1)[0] if checksum else "sha256"
+    h = hashlib.new(algorithm)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "explainlab"})
+        with (
+            urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response,
+            os.fdopen(fd, "wb") as out,
+        ):
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=desc or dest.name) as bar:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    h.update(chunk)
+                    bar.update(len(chunk))
+        if checksum is not None and h.hexdigest() != checksum.split(":", 1)[1].lower():
+            raise AssetError(
+                f"checksum mismatch for {dest.name} downloaded from {url}: "
+                f"expected {checksum}, got {algorithm}:{h.hexdigest()}; the file was discarded",
+                hint="retry later; if it persists the upstream file changed, report it",
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _where_to_put(asset: Asset) -> str:
+    mirrors = mirror_dirs()
+    target = mirrors[0] if mirrors else cache_dir() / asset.group
+    return str(target)
+
+
+def fetch(filename: str, *, allow_download: bool = True) -> Path:
+    """Path of a verified copy of the registered file ``filename``."""
+    return fetch_many([filename], allow_download=allow_download)[filename]
+
+
+def fetch_many(filenames: Iterable[str], *, allow_download: bool = True) -> dict[str, Path]:
+    """Verified paths for all files, or one :class:`MissingAssetsError` listing every missing one."""
+    found: dict[str, Path] = {}
+    missing: list[tuple[str, str, str]] = []
+    for filename in filenames:
+        asset = get_asset(filename)
+        path = _cached(asset) or find_in_mirror(asset.filename, asset.checksum)
+        if path is None and allow_download and not offline():
+            dest = cache_dir() / asset.group / asset.filename
+            try:
+                path = download(asset.url, dest, asset.checksum)
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                path = None
+        if path is None:
+            missing.append((asset.filename, asset.url, _where_to_put(asset)))
+        else:
+            found[filename] = path
+    if missing:
+        raise MissingAssetsError(missing)
+    return found
+
+
+# --- torchvision weights ---------------------------------------------------------------
+
+
+def torchvision_cache_path(url: str) -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def ensure_torchvision_weights(url: str) -> None:
+    """Make torchvision's own cache hold the weights at ``url`` when a mirror has them,
+    and raise a clear error when they are nowhere to be had offline.
+
+    torchvision names its files ``<name>-<first 8 hex of sha256>.pth``; a mirror copy is
+    accepted only when its sha256 starts with that prefix. The download itself stays
+    torchvision's (``weights.get_state_dict``/the model builders)."""
+    dest = torchvision_cache_path(url)
+    if dest.is_file():
+        return
+    prefix = dest.stem.rsplit("-", 1)[-1]
+    for candidate in _mirror_index(tuple(mirror_dirs())).get(dest.name, ()):
+        if file_digest(candidate).startswith(prefix):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(candidate, tmp)
+                os.replace(tmp, dest)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            return
+    if offline():
+        raise MissingAssetsError([(dest.name, url, str(dest.parent))])

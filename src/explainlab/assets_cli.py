@@ -1,0 +1,58 @@
+"""``explainlab assets``: list, fetch and verify the registered files; ``explainlab models``."""
+
+from __future__ import annotations
+
+import argparse
+
+from explainlab import assets
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "assets",
+        help="list, fetch or verify downloadable files (mirror: EXPLAINLAB_MIRROR)",
+        description="The asset registry: every downloadable file with its URL and checksum. "
+        "Files are looked up in the cache, then in EXPLAINLAB_MIRROR (by name, recursively), then downloaded.",
+    )
+    p.add_argument(
+        "action",
+        choices=["list", "fetch"],
+        help="list: show each file and where it is; fetch: get them",
+    )
+    p.add_argument("names", nargs="*", help="file names (default: all except the 1 GB Broden zip)")
+    p.set_defaults(handler=_assets)
+
+    m = subparsers.add_parser(
+        "models", help="list the models of the registry", description="List the registered models."
+    )
+    m.set_defaults(handler=_models)
+
+
+def _locate(asset: assets.Asset) -> str:
+    try:
+        return str(assets.fetch(asset.filename, allow_download=False))
+    except assets.AssetError:
+        return "-"
+
+
+def _assets(args: argparse.Namespace) -> int:
+    names = args.names or [n for n, a in assets.ASSETS.items() if a.group != "broden"]
+    chosen = [assets.get_asset(n) for n in names]
+    if args.action == "list":
+        for a in chosen:
+            print(f"{a.filename}\n    {a.checksum}\n    {a.url}\n    local: {_locate(a)}")
+        return 0
+    paths = assets.fetch_many(names)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from explainlab.models import MODELS
+
+    for spec in MODELS.values():
+        print(
+            f"{spec.name:20s} {spec.description}\n{'':20s} classes={spec.num_classes} target layer={spec.target_layer} weights: {spec.weights_source}"
+        )
+    return 0

@@ -1,0 +1,1 @@
+"""Grad-CAM family: pytorch-grad-cam runner and exact fast variants."""

@@ -1,0 +1,87 @@
+"""``explainlab cam``: Grad-CAM, AblationCAM and ScoreCAM on the chosen images."""
+
+from __future__ import annotations
+
+import argparse
+
+from explainlab.cam.settings import IMPLS, METHODS, CamSettings
+from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.config import from_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "cam",
+        help="class activation maps (Grad-CAM, AblationCAM, ScoreCAM)",
+        description="Run Grad-CAM, AblationCAM and ScoreCAM (pytorch-grad-cam, or our exact fast "
+        "variants) on the chosen images; writes maps, overlays, panels, predictions.csv and timings.csv.",
+    )
+    add_images_arg(p)
+    p.add_argument(
+        "--model", default="resnet50", help="model name (see 'explainlab models'; default resnet50)"
+    )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="methods to run (default: all three)",
+    )
+    p.add_argument(
+        "--impl",
+        choices=IMPLS,
+        default="fast",
+        help="fast: our exact fast variants (default); library: pytorch-grad-cam's own",
+    )
+    p.add_argument(
+        "--target-layer", default="", help="layer name such as 'layer4[-1]' (default: the model's)"
+    )
+    p.add_argument(
+        "--target-class",
+        type=int,
+        default=None,
+        help="class index to explain (default: each image's top-1)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="masked inputs per forward pass (default 32)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="recompute even if the outputs are up to date"
+    )
+    add_device_arg(p)
+    add_out_arg(p)
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.cam.run import run_cam, summary_lines
+    from explainlab.images import resolve_sources
+
+    settings = from_table(
+        CamSettings,
+        {
+            "model": args.model,
+            "methods": args.methods,
+            "impl": args.impl,
+            "target_layer": args.target_layer,
+            "target_class": args.target_class,
+            "batch_size": args.batch_size,
+        },
+        "command line",
+    )
+    sources = resolve_sources(args.images)
+    outcome = run_cam(
+        settings,
+        sources,
+        args.out,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        force=args.force,
+    )
+    if outcome.skipped:
+        print(f"up to date (same settings and images): {outcome.folder}")
+    print("\n".join(summary_lines(outcome)))
+    print(
+        f"\nmaps, overlays and panels: {outcome.folder}/<image>/; tables: {outcome.folder}/predictions.csv, timings.csv"
+    )
+    return report_failures(outcome.failures)

@@ -1,0 +1,204 @@
+"""The CAM stage: predictions and one map per method for every image, under ``<run>/cam/``.
+
+Layout (one folder per image key)::
+
+    cam/<key>/<method>.npy     224x224 float32 in [0, 1]
+    cam/<key>/<method>.png     overlay on the crop
+    cam/<key>/panel.png        crop + the overlays, prediction in the title
+    cam/<key>/item.json        top-5 prediction, target class, seconds per method
+    cam/predictions.csv        top-5 ids, names, probabilities (also copied to <run>/)
+    cam/timings.csv            seconds per image per method
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from explainlab import __version__, assets, runfolder
+from explainlab.cam.figures import METHOD_TITLES, save_overlay, save_panel
+from explainlab.cam.methods import compute_cam
+from explainlab.cam.settings import CamSettings
+from explainlab.errors import UnknownNameError
+from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, Sample, load_samples
+from explainlab.models import LoadedModel, canonical_layer_name, load_model
+
+TOP_K = 5
+
+
+@dataclass
+class CamOutcome:
+    folder: Path
+    predictions: pd.DataFrame
+    timings: pd.DataFrame
+    failures: list[Failure] = field(default_factory=list)
+    skipped: bool = False  # the stage was already complete with these settings
+
+
+def source_fingerprints(sources: Sequence[ImageSource]) -> list[list[str]]:
+    """(key, path, sha256 or 'missing') per source: what changes a stage's inputs."""
+    out = []
+    for s in sources:
+        digest = assets.file_digest(s.path) if s.path.is_file() else "missing"
+        out.append([s.key, str(s.path), digest])
+    return out
+
+
+def predict(model: LoadedModel, sample: Sample, k: int = TOP_K) -> dict:
+    probs = model.probabilities(sample.tensor[None])[0]
+    values, ids = probs.topk(k)
+    return {
+        "key": sample.key,
+        "path": str(sample.path),
+        "true_id": sample.class_id,
+        "true_name": model.class_names[sample.class_id] if sample.class_id is not None else None,
+        "top_ids": [int(i) for i in ids],
+        "top_names": [model.class_names[int(i)] for i in ids],
+        "top_probs": [float(v) for v in values],
+    }
+
+
+def predictions_frame(items: Sequence[dict]) -> pd.DataFrame:
+    rows = []
+    for it in items:
+        row = {"key": it["key"], "true_id": it["true_id"], "true_name": it["true_name"]}
+        for r, (i, n, p) in enumerate(
+            zip(it["top_ids"], it["top_names"], it["top_probs"], strict=True), 1
+        ):
+            row |= {f"top{r}_id": i, f"top{r}_name": n, f"top{r}_prob": round(p, 6)}
+        row["top1_correct"] = None if it["true_id"] is None else it["top_ids"][0] == it["true_id"]
+        row["target_id"] = it["target_id"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def timings_frame(items: Sequence[dict], impl: str) -> pd.DataFrame:
+    rows = [
+        {"key": it["key"], "method": m, "impl": impl, "seconds": round(s, 4)}
+        for it in items
+        for m, s in it["seconds"].items()
+    ]
+    return pd.DataFrame(rows, columns=["key", "method", "impl", "seconds"])
+
+
+def _title(model: LoadedModel, item: dict) -> str:
+    name, prob = item["top_names"][0], item["top_probs"][0]
+    verdict = ""
+    if item["true_id"] is not None:
+        verdict = (
+            "  ✓ correct"
+            if item["top_ids"][0] == item["true_id"]
+            else f"  ✗ true: {item['true_name']}"
+        )
+    target = ""
+    if item["target_id"] != item["top_ids"][0]:
+        target = f"  |  explained class: {model.class_names[item['target_id']]}"
+    return f"{item['key']}: predicted {name} ({prob:.1%}){verdict}{target}  [{model.name}]"
+
+
+def run_cam(
+    settings: CamSettings,
+    sources: Sequence[ImageSource],
+    run_dir: Path,
+    *,
+    model: LoadedModel | None = None,
+    device: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    force: bool = False,
+) -> CamOutcome:
+    model = model or load_model(settings.model, device)
+    if settings.target_class is not None and settings.target_class >= len(model.class_names):
+        raise UnknownNameError(
+            f"target class {settings.target_class} does not exist for {model.name}",
+            hint=f"use a class index from 0 to {len(model.class_names) - 1}",
+        )
+    layer_name = settings.target_layer or model.spec.target_layer
+    layer = model.layer(layer_name)
+    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    stage = runfolder.Stage(
+        run_dir,
+        "cam",
+        {
+            "settings": asdict(settings),
+            "model": model.name,
+            "layer": canonical_layer_name(model.module, layer_name),
+            "images": source_fingerprints(
+                [ImageSource(s.key, s.path, s.class_id) for s in samples]
+            ),
+            "versions": {"explainlab": __version__, "torch": torch.__version__},
+        },
+    )
+    if stage.complete and not force:
+        return _outcome(stage.final, failures, skipped=True)
+
+    for sample in tqdm(samples, desc=f"CAM ({model.name}, {settings.impl})", unit="image"):
+        if stage.has_item(sample.key):
+            continue
+        with stage.item(sample.key) as folder:
+            item = predict(model, sample)
+            item["target_id"] = (
+                settings.target_class if settings.target_class is not None else item["top_ids"][0]
+            )
+            x = sample.tensor[None].to(model.device)
+            maps, seconds = {}, {}
+            for method in settings.methods:
+                start = time.perf_counter()
+                maps[method] = compute_cam(
+                    method,
+                    model.module,
+                    layer,
+                    x,
+                    item["target_id"],
+                    impl=settings.impl,
+                    batch_size=settings.batch_size,
+                )
+                seconds[method] = time.perf_counter() - start
+                runfolder.save_npy(folder / f"{method}.npy", maps[method])
+                save_overlay(sample.crop, maps[method], folder / f"{method}.png")
+            item["seconds"] = seconds
+            item["layer"] = layer_name
+            save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
+            runfolder.write_json(folder / "item.json", item)
+
+    keys = [s.key for s in samples]
+    with stage.finishing() as folder:
+        items = [json.loads((folder / k / "item.json").read_text()) for k in keys]
+        runfolder.write_csv(folder / "predictions.csv", predictions_frame(items))
+        runfolder.write_csv(folder / "timings.csv", timings_frame(items, settings.impl))
+    outcome = _outcome(stage.final, failures)
+    runfolder.write_csv(Path(run_dir) / "predictions.csv", outcome.predictions)
+    return outcome
+
+
+def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> CamOutcome:
+    return CamOutcome(
+        folder,
+        pd.read_csv(folder / "predictions.csv"),
+        pd.read_csv(folder / "timings.csv"),
+        failures,
+        skipped,
+    )
+
+
+def summary_lines(outcome: CamOutcome) -> list[str]:
+    """A short table: one line per image with the prediction and seconds per method."""
+    seconds = outcome.timings.pivot_table(index="key", columns="method", values="seconds")
+    methods = list(seconds.columns)
+    header = f"{'image':28s} {'predicted':28s} {'p':>6s} ok  " + "  ".join(
+        f"{METHOD_TITLES.get(m, m):>11s}" for m in methods
+    )
+    lines = [header]
+    for _, row in outcome.predictions.iterrows():
+        ok = {True: "✓", False: "✗"}.get(row["top1_correct"], "-")
+        times = "  ".join(f"{seconds.loc[row['key'], m]:>10.2f}s" for m in methods)
+        lines.append(
+            f"{row['key']:28.28s} {row['top1_name']:28.28s} {row['top1_prob']:6.3f} {ok:>2s}  {times}"
+        )
+    return lines

@@ -1,0 +1,31 @@
+"""Settings of the CAM stage (the ``[cam]`` table of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METHODS: tuple[str, ...] = ("gradcam", "ablationcam", "scorecam")
+IMPLS: tuple[str, ...] = ("fast", "library")
+
+
+@dataclass(frozen=True)
+class CamSettings:
+    model: str = "resnet50"
+    methods: tuple[str, ...] = METHODS
+    impl: str = "fast"  # "fast": our exact fast variants; "library": pytorch-grad-cam's own
+    target_layer: str = ""  # empty: the model's default target layer
+    target_class: int | None = None  # None: the model's top-1 class for each image
+    batch_size: int = 32  # masked images / ablated channels per forward pass
+
+    def validate(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(
+                f"methods must be among {', '.join(METHODS)}; got {list(self.methods)}"
+            )
+        if self.impl not in IMPLS:
+            raise ValueError(f"impl must be one of {', '.join(IMPLS)}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.target_class is not None and self.target_class < 0:
+            raise ValueError("target_class must be a class index >= 0")

@@ -1,0 +1,49 @@
+"""Arguments shared by several subcommands, and reporting of per-input failures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from explainlab.images import DEFAULT_MAX_PIXELS, Failure
+
+
+def add_images_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--images",
+        nargs="+",
+        metavar="SRC",
+        default=None,
+        help="'mission' (the ten images, default), mission keys such as 'goldfish', image files or folders",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})",
+    )
+
+
+def add_device_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device", default="auto", help="auto (GPU when available), cpu or cuda (default auto)"
+    )
+
+
+def add_out_arg(parser: argparse.ArgumentParser, default: str = "results/default") -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path(default), help=f"run folder (default {default})"
+    )
+
+
+def report_failures(failures: Sequence[Failure], stream=None) -> int:
+    """Print each failed input; return the exit status (1 if any failed, else 0)."""
+    if not failures:
+        return 0
+    stream = stream or sys.stderr
+    print(f"\n{len(failures)} input(s) could not be processed:", file=stream)
+    for failure in failures:
+        print(f"  - {failure.key}: {failure.error}", file=stream)
+    return 1

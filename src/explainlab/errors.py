@@ -1,0 +1,49 @@
+"""Errors a user can act on: each names the input and says what to do."""
+
+from __future__ import annotations
+
+
+class ExplainlabError(Exception):
+    """Base class: a message naming what failed, and an optional hint on what to do."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  what to do: {self.hint}"
+        return self.message
+
+
+class InputError(ExplainlabError):
+    """A file given by the user cannot be used (bad image, wrong pickle, missing file)."""
+
+
+class ConfigError(ExplainlabError):
+    """A configuration or parameter file is invalid."""
+
+
+class UnknownNameError(ExplainlabError):
+    """An unknown model, layer, method or concept set was named."""
+
+
+class AssetError(ExplainlabError):
+    """A downloadable file could not be obtained or failed its checksum."""
+
+
+class MissingAssetsError(AssetError):
+    """Files that are neither cached, in the mirror, nor downloadable right now."""
+
+    def __init__(self, missing: list[tuple[str, str, str]]) -> None:
+        # missing: (file name, url, where to put it)
+        lines = [f"{len(missing)} required file(s) are not available offline:"]
+        for filename, url, where in missing:
+            lines.append(f"  - {filename}\n      from: {url}\n      put it in: {where}")
+        super().__init__(
+            "\n".join(lines),
+            hint="connect to the internet and rerun, or copy the files into a folder "
+            "and point EXPLAINLAB_MIRROR at it (files are found by name, checksums enforced).",
+        )
+        self.missing = missing

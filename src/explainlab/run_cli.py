@@ -1,0 +1,39 @@
+"""``explainlab run``: the whole job from one config file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explainlab.cli_common import report_failures
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run every stage of a config (the main job)",
+        description="Run every stage of a run configuration and write all results under results/<run name>/.",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("configs/assignment.toml"),
+        help="TOML run configuration (default configs/assignment.toml)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail instead of falling back to the offline configuration when weights are missing",
+    )
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.config import load_config
+    from explainlab.pipeline import run_pipeline
+
+    outcome = run_pipeline(load_config(args.config), strict=args.strict)
+    print(f"\nresults: {outcome.config.run_dir}")
+    for stage, seconds in outcome.stage_seconds.items():
+        print(f"  {stage:10s} {seconds:8.1f} s")
+    return report_failures(outcome.failures)

@@ -1,0 +1,149 @@
+"""Asset registry: verified downloads, mirror lookup, offline errors."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from explainlab import assets
+from explainlab.errors import AssetError, MissingAssetsError
+
+PAYLOAD = b"explainlab asset payload\n" * 1000
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path / "cache-root"))
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "file.bin").write_bytes(PAYLOAD)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.RequestHandlerClass.log_message = lambda *a: None
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_download_verifies_and_renames(server, tmp_path):
+    dest = tmp_path / "cache" / "file.bin"
+    assert assets.download(f"{server}/file.bin", dest, _sha(PAYLOAD)) == dest
+    assert dest.read_bytes() == PAYLOAD
+    assert list(dest.parent.iterdir()) == [dest]
+
+
+def test_checksum_mismatch_is_refused_and_leaves_nothing(server, tmp_path):
+    dest = tmp_path / "cache" / "file.bin"
+    with pytest.raises(AssetError, match="checksum mismatch"):
+        assets.download(f"{server}/file.bin", dest, _sha(b"something else"))
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_fetch_downloads_into_cache_when_online(server, monkeypatch):
+    asset = assets.Asset("file.bin", f"{server}/file.bin", _sha(PAYLOAD), "test")
+    monkeypatch.setitem(assets.ASSETS, "file.bin", asset)
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
+    path = assets.fetch("file.bin")
+    assert path == assets.cache_dir() / "test" / "file.bin" and path.read_bytes() == PAYLOAD
+    # cached now: found without network and without re-hashing (marker written)
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "1")
+    assert assets.fetch("file.bin") == path
+    assert path.with_name("file.bin.verified").is_file()
+
+
+def test_mirror_lookup_is_recursive_and_checksummed(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "deep" / "er").mkdir(parents=True)
+    (mirror / "deep" / "er" / "file.bin").write_bytes(PAYLOAD)
+    monkeypatch.setitem(
+        assets.ASSETS,
+        "file.bin",
+        assets.Asset("file.bin", "http://unused/file.bin", _sha(PAYLOAD), "test"),
+    )
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
+    assert assets.fetch("file.bin") == mirror / "deep" / "er" / "file.bin"
+
+
+def test_mirror_copy_with_wrong_checksum_is_not_used(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "file.bin").write_bytes(b"tampered")
+    monkeypatch.setitem(
+        assets.ASSETS,
+        "file.bin",
+        assets.Asset("file.bin", "http://example.invalid/file.bin", _sha(PAYLOAD), "test"),
+    )
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
+    with pytest.raises(MissingAssetsError):
+        assets.fetch("file.bin")
+
+
+def test_offline_error_lists_every_missing_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(tmp_path))
+    with pytest.raises(MissingAssetsError) as err:
+        assets.fetch_many(["resnet18_places365.pth.tar", "broden1_224.zip", "20k.txt"])
+    text = str(err.value)
+    for name in ("resnet18_places365.pth.tar", "broden1_224.zip", "20k.txt"):
+        assert name in text
+    assert "http://places2.csail.mit.edu/models_places365/resnet18_places365.pth.tar" in text
+    assert f"put it in: {tmp_path}" in text and "EXPLAINLAB_MIRROR" in text
+    assert len(err.value.missing) == 3
+
+
+def test_the_shared_mirror_satisfies_every_small_asset(mirror):
+    small = [n for n, a in assets.ASSETS.items() if a.group in ("imagenet-samples", "clip-dissect")]
+    paths = assets.fetch_many(small)
+    assert all(str(p).startswith(str(mirror)) for p in paths.values())
+
+
+def test_unknown_asset_names_the_known_ones():
+    with pytest.raises(AssetError, match="known assets: .*20k.txt"):
+        assets.get_asset("nope.txt")
+
+
+def test_torchvision_weights_from_mirror_need_the_hash_prefix(tmp_path, monkeypatch, torch_home):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    prefix = hashlib.sha256(PAYLOAD).hexdigest()[:8]
+    good = f"https://download.pytorch.org/models/net-{prefix}.pth"
+    bad = "https://download.pytorch.org/models/other-0badc0de.pth"
+    (mirror / f"net-{prefix}.pth").write_bytes(PAYLOAD)
+    (mirror / "other-0badc0de.pth").write_bytes(PAYLOAD)
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
+    assets.ensure_torchvision_weights(good)
+    assert assets.torchvision_cache_path(good).read_bytes() == PAYLOAD
+    assert str(assets.torchvision_cache_path(good)).startswith(str(torch_home))
+    with pytest.raises(MissingAssetsError, match="other-0badc0de.pth"):
+        assets.ensure_torchvision_weights(bad)
+    assert not assets.torchvision_cache_path(bad).exists()
+
+
+def test_registry_checksums_are_well_formed():
+    for asset in assets.ASSETS.values():
+        algorithm, digest = asset.checksum.split(":")
+        assert len(digest) == {"sha256": 64, "md5": 32}[algorithm], asset.filename
+        assert asset.url.endswith(asset.filename)
+        assert algorithm == "sha256" or asset.note
+
+
+@pytest.mark.network
+def test_real_download_of_a_small_asset(monkeypatch, tmp_path):
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
+    monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path))
+    path = assets.fetch("imagenet_labels.txt")
+    assert Path(path).stat().st_size > 1000

@@ -1,0 +1,47 @@
+"""Run configuration: strict loading with errors naming the table and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from explainlab.cam.settings import CamSettings
+from explainlab.config import load_config
+from explainlab.errors import ConfigError
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load_config(
+        _write(tmp_path, '[run]\nname = "x"\n[cam]\nmethods = ["gradcam"]\nbatch_size = 8\n')
+    )
+    assert cfg.run.name == "x" and cfg.cam == CamSettings(methods=("gradcam",), batch_size=8)
+    assert cfg.run_dir.as_posix() == "results/x"
+    assert cfg.to_dict()["cam"]["methods"] == ["gradcam"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[cam]\nbatchsize = 3\n", "unknown key(s) batchsize"),
+        ("[cam]\nbatch_size = '3'\n", "cam: batch_size: expected int"),
+        ("[cam]\nbatch_size = 0\n", "batch_size must be at least 1"),
+        ("[cam]\nmethods = ['gradcam', 'magic']\n", "methods must be among"),
+        ("[nope]\nx = 1\n", "unknown key(s) nope"),
+        ("[run]\nname = '../escape'\n", "plain folder name"),
+        ("[run\n", "invalid TOML"),
+    ],
+)
+def test_invalid_configs_are_refused(tmp_path, text, needle):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text))
+    assert needle in str(err.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.toml")
