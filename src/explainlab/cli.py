@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.assets_cli",
     "explainlab.cam.cli",
     "explainlab.run_cli",
+    "explainlab.bundle_cli",
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2

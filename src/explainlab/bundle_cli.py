@@ -1,0 +1,40 @@
+"""``explainlab bundle``: the submission zip."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bundle",
+        help="write the submission zip TML25_A4_<team>.zip",
+        description="Write TML25_A4_<team>.zip: README, reports, code, configs, the LIME parameter "
+        "pickle and its JSON twin, descriptions.csv files and analysis tables; no weights, caches, "
+        "activations, maps or probe images.",
+    )
+    p.add_argument(
+        "--team", required=True, help="team number (the zip is named TML25_A4_<team>.zip)"
+    )
+    p.add_argument(
+        "--run",
+        type=Path,
+        default=Path("results/assignment"),
+        help="run folder (default results/assignment)",
+    )
+    p.add_argument(
+        "--out-dir", type=Path, default=Path("."), help="where to write the zip (default: here)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing zip")
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.bundle import make_bundle
+
+    result = make_bundle(args.team, args.run, args.out_dir, force=args.force)
+    for name, size in result.entries:
+        print(f"  {size / 1024:9.1f} KiB  {name}")
+    print(f"\n{result.path}: {len(result.entries)} files, {result.size / 1024 / 1024:.2f} MiB")
+    return 0

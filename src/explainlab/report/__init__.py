@@ -1,0 +1,1 @@
+"""Figures and PDF reports built from a run folder's own numbers."""

@@ -1,0 +1,55 @@
+"""The PDF builder: real pages with text, figures, tables and the stand-in banner."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from pypdf import PdfReader
+
+from explainlab import runfolder
+from explainlab.report.pdf import Report, merge_pdfs, text
+from pdfcheck import assert_pages_not_blank, rendered_pages
+
+
+def _figure(path):
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(np.arange(10), np.arange(10) ** 2)
+    ax.set_title("quadratic")
+    runfolder.save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def test_report_with_figure_table_and_banner(tmp_path):
+    report = Report(
+        "Test report",
+        subtitle="run: test",
+        banner="STAND-IN MODEL: EfficientNet-Lite0",
+        footer="explainlab test",
+    )
+    report.heading("Numbers")
+    report.paragraph(f"Spearman's ρ = 0.42 (p = 0.23); {text('<not markup> & co')} ✓")
+    report.bullets(["first", "second"])
+    report.figure(_figure(tmp_path / "f.png"), caption="A figure.")
+    report.table([["goldfish", 0.95], ["kite", 0.48]], header=["image", "p"], caption="A table.")
+    report.page_break()
+    report.paragraph("Second page.")
+    path = report.save(tmp_path / "r.pdf")
+    pages = assert_pages_not_blank(path, min_pages=2)
+    # the banner is drawn on every page: the top strip has its orange-ish fill
+    for page in pages:
+        top = page[: page.shape[0] // 12]
+        assert ((top[..., 0] > 240) & (top[..., 2] < 220)).mean() > 0.01
+    content = PdfReader(str(path)).pages[0].extract_text()
+    assert "Spearman" in content and "STAND-IN MODEL" in content and "goldfish" in content
+
+
+def test_merge_keeps_every_page(tmp_path):
+    parts = []
+    for i in range(2):
+        r = Report(f"Part {i}")
+        r.paragraph("text " * 50)
+        parts.append(r.save(tmp_path / f"p{i}.pdf"))
+    merged = merge_pdfs(parts, tmp_path / "all.pdf")
+    assert len(rendered_pages(merged)) == 2
+    assert [o.title for o in PdfReader(str(merged)).outline] == ["Part 0", "Part 1"]
