@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run",
         help="run every stage of a config (the main job)",
-        description="Run every stage of a run configuration and write all results under results/<run name>/.",
+        description="Run every stage of a run configuration and write all results under "
+        "results/<run name>/. Stages whose settings and inputs did not change are skipped; "
+        "an interrupted stage resumes from its finished images.",
     )
     p.add_argument(
         "--config",
@@ -25,15 +27,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fail instead of falling back to the offline configuration when weights are missing",
     )
+    p.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="rerun this stage even if up to date (repeatable)",
+    )
     p.set_defaults(handler=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
     from explainlab.config import load_config
-    from explainlab.pipeline import run_pipeline
+    from explainlab.pipeline import run_pipeline, summary
 
-    outcome = run_pipeline(load_config(args.config), strict=args.strict)
-    print(f"\nresults: {outcome.config.run_dir}")
-    for stage, seconds in outcome.stage_seconds.items():
-        print(f"  {stage:10s} {seconds:8.1f} s")
+    outcome = run_pipeline(load_config(args.config), strict=args.strict, force=args.force)
+    print(summary(outcome))
     return report_failures(outcome.failures)
