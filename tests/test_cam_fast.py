@@ -17,6 +17,7 @@ from explainlab.cam.fast import ablation_values
 from explainlab.cam.methods import compute_cam
 from explainlab.cam.settings import METHODS, CamSettings
 from explainlab.cam.split import split_at
+from explainlab.config import from_table
 from explainlab.errors import ConfigError, UnknownNameError
 from helpers import RedInBoxNet, imagenet_tensor, red_patches_image
 
@@ -45,15 +46,16 @@ class TinyNet(nn.Module):
 
     def __init__(self, *, untraceable: bool = False, inplace: bool = False) -> None:
         super().__init__()
-        torch.manual_seed(0)
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 6, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(6, 8, 3, stride=2, padding=1),
-        )
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 6, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(6, 8, 3, stride=2, padding=1),
+            )
+            self.fc = nn.Linear(8, 4)
         self.post = nn.ReLU(inplace=inplace)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 4)
         self.untraceable = untraceable
         self.eval()
 
@@ -87,15 +89,17 @@ class Counter(nn.Module):
 
 
 def _constant_channel_net() -> nn.Module:
-    torch.manual_seed(1)
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        conv, linear = nn.Conv2d(3, 10, 3, stride=4, padding=1), nn.Linear(10, 3)
     net = nn.Sequential(
         Counter(),
-        nn.Conv2d(3, 10, 3, stride=4, padding=1),
+        conv,
         nn.ReLU(),
         GatedChannels(),  # index 3: the target layer
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(10, 3),
+        linear,
     )
     return net.eval()
 
@@ -106,8 +110,9 @@ def _image(size: int = 32, seed: int = 0) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def resnet18():
-    torch.manual_seed(0)
-    return torchvision.models.resnet18(weights=None).eval()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return torchvision.models.resnet18(weights=None).eval()
 
 
 # --- the split -----------------------------------------------------------------------------
@@ -126,13 +131,11 @@ def test_split_is_fx_for_resnet_and_reproduces_the_model(resnet18):
 
 
 @pytest.mark.parametrize(
-    ("net", "why"),
-    [
-        (TinyNet(untraceable=True), "torch.fx could not trace"),
-        (TinyNet(inplace=True), "in place"),
-    ],
+    ("kind", "why"),
+    [("untraceable", "torch.fx could not trace"), ("inplace", "in place")],
 )
-def test_split_falls_back_to_hooks_with_a_reason(net, why):
+def test_split_falls_back_to_hooks_with_a_reason(kind, why):
+    net = TinyNet(**{kind: True})
     split = split_at(net, net.features, _image())
     assert split.path == "hook" and why in split.reason
     with torch.no_grad():
@@ -212,8 +215,9 @@ def test_bf16_scorecam_runs_and_is_refused_for_the_library():
     assert saliency.shape == (32, 32) and saliency.min() >= 0.0 and saliency.max() <= 1.0
     with pytest.raises(ValueError, match="bf16"):
         compute_cam("scorecam", net, net.features, _image(), 1, impl="library", scorecam_bf16=True)
-    with pytest.raises(ValueError, match="bf16"):
-        CamSettings(impl="library", scorecam_bf16=True).validate()
+    assert from_table(CamSettings, {"scorecam_bf16": True}, "[cam]").scorecam_bf16
+    with pytest.raises(ConfigError, match="bf16"):
+        from_table(CamSettings, {"impl": "library", "scorecam_bf16": True}, "[cam]")
 
 
 # --- known answer ----------------------------------------------------------------------------

@@ -64,10 +64,11 @@ def _reinitialise_last_block(model: nn.Module) -> nn.Module:
     """A copy whose last block (``blocks[-1]``, the last stage's single inverted residual
     block) gets fresh default (Kaiming) convolution weights; BatchNorm is kept."""
     model = copy.deepcopy(model)
-    torch.manual_seed(0)
-    for module in model.blocks[-1].modules():
-        if isinstance(module, nn.Conv2d):
-            module.reset_parameters()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        for module in model.blocks[-1].modules():
+            if isinstance(module, nn.Conv2d):
+                module.reset_parameters()
     return model
 
 
