@@ -46,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=32, help="masked inputs per forward pass (default 32)"
     )
     p.add_argument(
+        "--scorecam-bf16",
+        action="store_true",
+        help="fast ScoreCAM under bfloat16 autocast: faster, not exact (off by default)",
+    )
+    p.add_argument(
         "--force", action="store_true", help="recompute even if the outputs are up to date"
     )
     add_device_arg(p)
@@ -66,6 +71,7 @@ def _handle(args: argparse.Namespace) -> int:
             "target_layer": args.target_layer,
             "target_class": args.target_class,
             "batch_size": args.batch_size,
+            "scorecam_bf16": args.scorecam_bf16,
         },
         "command line",
     )

@@ -1,8 +1,10 @@
 """pytorch-grad-cam's own GradCAM, AblationCAM and ScoreCAM: the reference implementations.
 
-Two guards around the library: its ``__exit__`` swallows ``IndexError`` and AblationCAM
-swaps the target layer out of the model while it runs, so we release hooks and put the
-layer back ourselves in ``finally`` blocks, whatever the method raises."""
+Guards around the library: its ``__exit__`` swallows ``IndexError`` (so we never use
+``with cam``), AblationCAM swaps the target layer out of the model while it runs, BaseCAM
+leaves the model in eval mode and Grad-CAM leaves ``.grad`` on every parameter. We
+release the hooks, put the layer back and restore the modes and gradients ourselves in
+``finally`` blocks, whatever the method raises."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.find_layers import replace_layer_recursive
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
+
+from explainlab.cam.guards import model_kept
 
 
 @contextlib.contextmanager
@@ -36,6 +40,24 @@ def _layer_restored(model: nn.Module, layer: nn.Module, stand_in: nn.Module) -> 
             replace_layer_recursive(model, stand_in, layer)
 
 
+def _make(
+    method: str, model: nn.Module, layer: nn.Module, batch_size: int
+) -> tuple[BaseCAM, contextlib.AbstractContextManager]:
+    """The library's CAM object (its hooks are registered now) and the guard to restore
+    what it changes in the model."""
+    if method == "gradcam":
+        return GradCAM(model, [layer]), contextlib.nullcontext()
+    if method == "ablationcam":
+        stand_in = AblationLayer()  # a fresh one: the library's default argument is shared state
+        cam = AblationCAM(model, [layer], ablation_layer=stand_in, batch_size=batch_size)
+        return cam, _layer_restored(model, layer, stand_in)
+    if method == "scorecam":
+        cam = ScoreCAM(model, [layer])
+        cam.batch_size = batch_size  # ScoreCAM reads this attribute when present
+        return cam, contextlib.nullcontext()
+    raise ValueError(f"unknown CAM method {method!r}")
+
+
 def library_cam(
     method: str,
     model: nn.Module,
@@ -47,19 +69,8 @@ def library_cam(
 ) -> np.ndarray:
     """The (H, W) float32 map in [0, 1] that pytorch-grad-cam computes for one image ``x`` (1, 3, H, W)."""
     targets = [ClassifierOutputTarget(int(target))]
-    if method == "gradcam":
-        cam: BaseCAM = GradCAM(model, [layer])
-        restore: contextlib.AbstractContextManager = contextlib.nullcontext()
-    elif method == "ablationcam":
-        stand_in = AblationLayer()  # a fresh one: the library's default argument is shared state
-        cam = AblationCAM(model, [layer], ablation_layer=stand_in, batch_size=batch_size)
-        restore = _layer_restored(model, layer, stand_in)
-    elif method == "scorecam":
-        cam = ScoreCAM(model, [layer])
-        cam.batch_size = batch_size  # ScoreCAM reads this attribute when present
-        restore = contextlib.nullcontext()
-    else:
-        raise ValueError(f"unknown CAM method {method!r}")
-    with _released(cam), restore:
-        maps = cam(input_tensor=x, targets=targets)
+    with model_kept(model):  # BaseCAM's constructor already switches the model to eval
+        cam, restore = _make(method, model, layer, batch_size)
+        with _released(cam), restore:
+            maps = cam(input_tensor=x, targets=targets)
     return np.asarray(maps[0], dtype=np.float32)

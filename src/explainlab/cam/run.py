@@ -158,6 +158,7 @@ def run_cam(
                     item["target_id"],
                     impl=settings.impl,
                     batch_size=settings.batch_size,
+                    scorecam_bf16=settings.scorecam_bf16,
                 )
                 seconds[method] = time.perf_counter() - start
                 runfolder.save_npy(folder / f"{method}.npy", maps[method])

@@ -16,6 +16,8 @@ class CamSettings:
     target_layer: str = ""  # empty: the model's default target layer
     target_class: int | None = None  # None: the model's top-1 class for each image
     batch_size: int = 32  # masked images / ablated channels per forward pass
+    # fast ScoreCAM only: bfloat16 autocast for the masked passes (faster, not exact)
+    scorecam_bf16: bool = False
 
     def validate(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -27,5 +29,7 @@ class CamSettings:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.scorecam_bf16 and self.impl != "fast":
+            raise ValueError("scorecam_bf16 needs impl 'fast' (the library has no bf16 mode)")
         if self.target_class is not None and self.target_class < 0:
             raise ValueError("target_class must be a class index >= 0")

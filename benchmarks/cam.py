@@ -1,0 +1,202 @@
+"""pytorch-grad-cam vs our exact fast CAM variants, side by side in one process.
+
+For each model (EfficientNet-Lite0, offline and trained; ResNet50 IMAGENET1K_V2, or a
+seeded random-weight ResNet50 when those weights are not available here) and each
+method, both implementations run on the same mission images with the same target
+(the model's top-1) and batch size; we print seconds per image, the ratio
+library/ours and the largest absolute difference between the normalised maps.
+
+The library's ResNet50 AblationCAM and ScoreCAM take minutes per image on a 2-core
+CPU, so they are timed on at most ``LIBRARY_HEAVY_IMAGES`` images (said in the output).
+
+    python -m benchmarks cam --images 2
+    python -m benchmarks.cam --images 1 --models efficientnet_lite0   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from explainlab.cam.methods import compute_cam
+from explainlab.cam.settings import METHODS
+from explainlab.cam.split import split_at
+from explainlab.errors import ExplainlabError
+from explainlab.images import IMAGENET_NORMALIZATION, Sample, load_samples, mission_sources
+from explainlab.models import LoadedModel, load_model
+
+MODELS: tuple[str, ...] = ("efficientnet_lite0", "resnet50")
+TOLERANCE = 1e-4
+BATCH_SIZE = 32
+LIBRARY_HEAVY_IMAGES = 1  # library AblationCAM/ScoreCAM on ResNet50: ~290 s and ~200 s each
+TARGET_RATIO = {"gradcam": 1.0, "ablationcam": 100.0, "scorecam": 3.0}
+
+
+@dataclass
+class Row:
+    model: str
+    method: str
+    library_s: list[float] = field(default_factory=list)
+    ours_s: list[float] = field(default_factory=list)
+    diffs: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        lib, ours = np.mean(self.library_s), np.mean(self.ours_s)
+        ratio = lib / ours
+        verdict = "met" if ratio >= TARGET_RATIO[self.method] else "NOT met"
+        return (
+            f"{self.model:20s} {self.method:12s} {lib:9.2f} ({len(self.library_s)}) "
+            f"{ours:9.3f} ({len(self.ours_s)}) {ratio:9.1f}x {max(self.diffs):10.2e}  "
+            f">= {TARGET_RATIO[self.method]:g}x {verdict}"
+        )
+
+
+def _resnet50() -> tuple[LoadedModel | torch.nn.Module, str]:
+    try:
+        return load_model("resnet50", "cpu"), "resnet50-V2"
+    except ExplainlabError as exc:
+        reason = "; ".join(line.strip() for line in str(exc).splitlines()[:2])
+        print(
+            f"ResNet50 IMAGENET1K_V2 weights are not available here ({reason}); using "
+            "torchvision resnet50 with RANDOM weights (torch.manual_seed(0)) instead.",
+            flush=True,
+        )
+        import torchvision
+
+        torch.manual_seed(0)
+        return torchvision.models.resnet50(weights=None).eval(), "resnet50-random"
+
+
+def _model(name: str) -> tuple[torch.nn.Module, torch.nn.Module, object, str]:
+    """(module, target layer, normalisation, label) for a benchmark model."""
+    if name == "resnet50":
+        loaded, label = _resnet50()
+        if isinstance(loaded, LoadedModel):
+            return loaded.module, loaded.layer(), loaded.normalization, label
+        return loaded, loaded.layer4[-1], IMAGENET_NORMALIZATION, label
+    loaded = load_model(name, "cpu")
+    return loaded.module, loaded.layer(), loaded.normalization, name
+
+
+def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
+    """``compute_cam(*args, **kwargs)`` and its wall-clock seconds."""
+    start = time.perf_counter()
+    out = compute_cam(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def bench_model(name: str, images: int, methods: Sequence[str]) -> tuple[list[Row], bool]:
+    module, layer, normalization, label = _model(name)
+    samples, failures = load_samples(mission_sources()[:images], normalization)
+    for failure in failures:
+        print(f"  skipped image {failure.key}: {failure.error}")
+    if not samples:
+        print(f"{label}: no images could be loaded")
+        return [], False
+    split = split_at(module, layer, samples[0].tensor[None])
+    print(
+        f"\n--- {label}: target layer {type(layer).__name__}, activation "
+        f"{tuple(split.activation.shape[1:])}, tail path '{split.path}' {split.reason}",
+        flush=True,
+    )
+    with torch.inference_mode():  # warm-up: one-off allocations are nobody's cost
+        module(samples[0].tensor[None])
+    rows, ok = [], True
+    for method in methods:
+        row = Row(label, method)
+        heavy = name == "resnet50" and method != "gradcam"
+        library_images = min(len(samples), LIBRARY_HEAVY_IMAGES) if heavy else len(samples)
+        for i, sample in enumerate(samples):
+            x = sample.tensor[None]
+            with torch.inference_mode():
+                target = int(module(x).argmax())
+            ours, seconds = _timed(method, module, layer, x, target, batch_size=BATCH_SIZE)
+            row.ours_s.append(seconds)
+            if i < library_images:
+                ref, seconds = _timed(
+                    method, module, layer, x, target, impl="library", batch_size=BATCH_SIZE
+                )
+                row.library_s.append(seconds)
+                row.diffs.append(float(np.abs(ours - ref).max()))
+            print(
+                f"  {method} {sample.key}: ours {row.ours_s[-1]:.3f} s"
+                + (f", library {row.library_s[-1]:.2f} s" if i < library_images else "")
+                + (f" ({_constant_channels(module, layer, x)})" if method == "scorecam" else ""),
+                flush=True,
+            )
+        if library_images < len(samples):
+            print(f"  (library {method} timed on {library_images} of {len(samples)} images)")
+        ok &= max(row.diffs) <= TOLERANCE
+        rows.append(row)
+    if "scorecam" in methods:
+        _bf16_line(module, layer, samples[0], label)
+    return rows, ok
+
+
+def _constant_channels(module, layer, x: torch.Tensor) -> str:
+    """How many channels ScoreCAM can score with one shared all-zero masked input."""
+    a = split_at(module, layer, x).activation.flatten(2)
+    constant = int((a.amax(-1) == a.amin(-1)).sum())
+    return f"{constant} of {a.shape[1]} channels constant, scored by one shared pass"
+
+
+def _bf16_line(module, layer, sample: Sample, label: str) -> None:
+    x = sample.tensor[None]
+    with torch.inference_mode():
+        target = int(module(x).argmax())
+    exact, fp32_s = _timed("scorecam", module, layer, x, target, batch_size=BATCH_SIZE)
+    approx, bf16_s = _timed(
+        "scorecam", module, layer, x, target, batch_size=BATCH_SIZE, scorecam_bf16=True
+    )
+    print(
+        f"  ScoreCAM bf16 autocast (off by default), {label}, {sample.key}: "
+        f"{bf16_s:.2f} s vs fp32 {fp32_s:.2f} s ({fp32_s / bf16_s:.2f}x); "
+        f"max abs diff to the fp32 map {np.abs(approx - exact).max():.3e}",
+        flush=True,
+    )
+
+
+def main(
+    images: int = 2,
+    models: Sequence[str] = MODELS,
+    methods: Sequence[str] = METHODS,
+) -> int:
+    start_load = os.getloadavg()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+        f"{os.cpu_count()} CPUs, load average {start_load[0]:.2f}; "
+        f"batch size {BATCH_SIZE}; tolerance {TOLERANCE:g} on normalised maps",
+        flush=True,
+    )
+    rows: list[Row] = []
+    ok = True
+    for name in models:
+        model_rows, model_ok = bench_model(name, images, methods)
+        rows += model_rows
+        ok &= model_ok
+    print(
+        f"\n{'model':20s} {'method':12s} {'library s/img (n)':>17s} {'ours s/img (n)':>15s} "
+        f"{'ratio':>10s} {'max|diff|':>10s}  target"
+    )
+    for row in rows:
+        print(row.line())
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (start {start_load[0]:.2f})")
+    if not ok:
+        print(f"FAILED: a map differs from the library's by more than {TOLERANCE:g}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cam", description=__doc__)
+    parser.add_argument("--images", type=int, default=2, help="images per model (default 2)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    args = parser.parse_args()
+    sys.exit(main(args.images, args.models, args.methods))
