@@ -359,7 +359,7 @@ def _chosen_record(trials: pd.DataFrame, chosen: pd.Series, reason: str) -> dict
         "iou_ratio": float(chosen["iou"] / baseline["iou"]) if baseline["iou"] > 0 else None,
         "time_ratio": float(chosen["seconds"] / baseline["seconds"]),
         "mask_k": int(chosen["mask_k"]),
-        "trials": int((trials["kind"] == "search").sum()),
+        "trials": int(trials.loc[trials["kind"] == "search", "params"].nunique()),
         "reason": reason,
         "params": json.loads(chosen["params"]),
     }
