@@ -105,8 +105,8 @@ def candidates(space: SearchSpace, seed: int) -> Iterator[dict[str, Any]]:
         return {
             "num_samples": n,
             "batch_size": min(space.batch_size, n),
-            "segmentation_fn": seg if seg is not None else "none",
-            "hide_color": hide if hide is not None else "none",
+            "segmentation_fn": seg,
+            "hide_color": hide,
             "top_labels": top,
             "model_regressor": {"class": "Ridge", "alpha": alpha},
             "num_features": nf,
@@ -155,11 +155,12 @@ def describe(readable: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         seg_text = "quickshift(default)"
+    hide = readable.get("hide_color")
     reg = readable.get("model_regressor")
     return {
         "num_samples": readable.get("num_samples"),
         "segmentation": seg_text,
-        "hide_color": readable.get("hide_color"),
+        "hide_color": "mean" if hide is None else hide,
         "top_labels": readable.get("top_labels"),
         "alpha": reg.get("alpha", 1.0) if isinstance(reg, dict) else 1.0,
         "num_features": readable.get("num_features"),
