@@ -168,3 +168,24 @@ def test_tuner_small_scale_writes_front_summary_and_a_usable_parameter_file(tmp_
     assert json.loads((folder / "params.json").read_text())["red"]
     # Resumable: the same settings do not search again.
     assert tune(settings, [ImageSource("red", image)], tmp_path / "run", model=model).skipped
+
+
+def test_choice_rule_fastest_good_enough_then_best_fast_then_defaults():
+    from explainlab.lime.tune import _choose
+
+    settings = TuneSettings()
+    rows = [
+        {"kind": "baseline", "status": "ok", "iou": 0.8, "seconds": 10.0, "name": "defaults"},
+        {"kind": "search", "status": "ok", "iou": 0.75, "seconds": 4.0, "name": "good-slow"},
+        {"kind": "search", "status": "ok", "iou": 0.73, "seconds": 2.0, "name": "good-fast"},
+        {"kind": "search", "status": "ok", "iou": 0.5, "seconds": 1.0, "name": "poor-fastest"},
+        {"kind": "search", "status": "cutoff", "iou": 0.0, "seconds": 0.5, "name": "cut"},
+    ]
+    chosen, reason = _choose(pd.DataFrame(rows), settings)
+    assert chosen["name"] == "good-fast" and reason.startswith("fastest")
+    rows[1]["iou"] = rows[2]["iou"] = 0.6  # nothing reaches 0.9 x 0.8 = 0.72 any more
+    chosen, reason = _choose(pd.DataFrame(rows), settings)
+    # Within 0.3 x 10 s: good-fast (0.6) and poor-fastest (0.5); good-slow (4 s) is too slow.
+    assert chosen["name"] == "good-fast" and "best IoU" in reason
+    chosen, reason = _choose(pd.DataFrame(rows[:1]), settings)
+    assert chosen["name"] == "defaults" and "defaults kept" in reason
