@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from explainlab.cam.settings import CamSettings
 from explainlab.errors import ConfigError
 from explainlab.images import DEFAULT_MAX_PIXELS
+from explainlab.lime.settings import LimeSettings
 
 T = TypeVar("T")
 
@@ -53,6 +54,7 @@ class RunConfig:
     run: RunSettings = field(default_factory=RunSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
     cam: CamSettings = field(default_factory=CamSettings)
+    lime: LimeSettings = field(default_factory=LimeSettings)
     source: str = ""  # the file it was read from
 
     @property

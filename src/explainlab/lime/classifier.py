@@ -1,0 +1,70 @@
+"""The classifier function LIME calls: uint8 image batches in, softmax probabilities out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from explainlab.models import LoadedModel
+
+
+class CutoffExceeded(RuntimeError):
+    """Raised from inside explain_instance when an explanation runs past its time limit."""
+
+
+@dataclass(eq=False)
+class ModelClassifier:
+    """``classifier_fn`` for lime: (N, H, W, 3) uint8 images -> (N, classes) float64
+    probabilities (softmax, never logits).
+
+    Images are normalised as the model expects (``preprocess``) and run in chunks of
+    ``chunk`` under inference mode. It counts the time spent and the images seen (so a
+    benchmark can tell the classifier's time from lime's), and raises CutoffExceeded once
+    ``deadline`` (a ``time.perf_counter()`` value) has passed, which aborts explain_instance."""
+
+    module: nn.Module
+    preprocess: Callable[[np.ndarray], torch.Tensor]
+    chunk: int = 64
+    deadline: float | None = None
+    seconds: float = field(default=0.0, init=False)
+    images: int = field(default=0, init=False)
+
+    @classmethod
+    def for_model(cls, model: LoadedModel, **kwargs) -> ModelClassifier:
+        return cls(model.module, model.preprocess, **kwargs)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        if self.deadline is not None and start > self.deadline:
+            raise CutoffExceeded("the explanation ran past its time limit")
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"expected (N, H, W, 3) RGB images, got shape {images.shape}")
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(images), self.chunk):
+                logits = self.module(self.preprocess(images[i : i + self.chunk]))
+                out.append(torch.softmax(logits.float(), dim=1).cpu())
+        probabilities = torch.cat(out).numpy().astype(np.float64)
+        self.seconds += time.perf_counter() - start
+        self.images += len(images)
+        return probabilities
+
+    def reset(self, deadline: float | None = None) -> None:
+        self.seconds, self.images, self.deadline = 0.0, 0, deadline
+
+    def top_class(self, image: np.ndarray) -> tuple[int, float]:
+        """The top-1 class and its probability for one (H, W, 3) image."""
+        saved = self.deadline
+        self.deadline = None
+        try:
+            probabilities = self(image[None])[0]
+        finally:
+            self.deadline = saved
+        top = int(np.argmax(probabilities))
+        return top, float(probabilities[top])

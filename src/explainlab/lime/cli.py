@@ -1,0 +1,456 @@
+"""``explainlab lime``: explanations, and the parameter pickle's export/validate/submit/score/tune."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.config import from_table
+from explainlab.errors import ConfigError
+from explainlab.lime.settings import EXPLAINERS, LimeSettings
+
+EXIT_INVALID = 2
+TOKEN_ENV = "EXPLAINLAB_LIME_TOKEN"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    add_images_arg(p)
+    p.add_argument(
+        "--model",
+        default="resnet50",
+        help="model name (default resnet50; efficientnet_lite0 works offline)",
+    )
+    p.add_argument(
+        "--params",
+        default="",
+        help="parameter file (TOML or JSON) with "
+        "explain_instance arguments per image (default: lime's defaults; see "
+        "configs/lime_params.toml)",
+    )
+    p.add_argument(
+        "--explainer",
+        choices=EXPLAINERS,
+        default="fast",
+        help="fast: our vectorised explainer, identical results (default); lime: lime's own",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the sampling (explainer "
+        "random_state) and random_seed where the file has none (default 0)",
+    )
+    p.add_argument(
+        "--target-class",
+        type=int,
+        default=None,
+        help="class index to explain (default: each image's top-1)",
+    )
+    p.add_argument(
+        "--mask-features",
+        type=int,
+        default=5,
+        help="K superpixels in mask.npy (default 5; a file's mask_num_features wins)",
+    )
+    p.add_argument("--force", action="store_true", help="recompute even if up to date")
+    add_device_arg(p)
+    add_out_arg(p)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "lime",
+        help="LIME explanations, the parameter pickle, scoreboard and tuner",
+        description="Without an action: explain the chosen images with lime's LimeImageExplainer "
+        "on the 224x224 crop (segments, weights, mask, figures, timings under <out>/lime/). "
+        "Actions: run (the same), export, validate, submit, score, tune.",
+    )
+    _add_run_args(p)
+    p.set_defaults(handler=_dispatch)
+    actions = p.add_subparsers(dest="lime_action", metavar="ACTION")
+
+    run = actions.add_parser(
+        "run",
+        help="explain the chosen images (the default action)",
+        description="Explain the chosen images with LIME; writes "
+        "<out>/lime/<key>/{segments.npy,weights.json,mask.npy,item.json,*.png}, "
+        "timings.csv and the parameter pickle of the ten mission images.",
+    )
+    _add_run_args(run)
+    run.set_defaults(lime_handler=_handle_run)
+
+    export = actions.add_parser(
+        "export",
+        help="write the parameter pickle (ten keys) and its JSON twin",
+        description="Write the parameter pickle: a dict with exactly the ten mission keys, each "
+        "the explain_instance arguments for that image (without image and classifier_fn), plus a "
+        "readable JSON twin beside it; then validate it.",
+    )
+    export.add_argument(
+        "--params", default="", help="parameter file (TOML/JSON; default lime's defaults)"
+    )
+    export.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random_seed where the file has none (default 0); -1 keeps None",
+    )
+    export.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="pickle path (default <out>/lime_params.pkl; the twin ends in .json)",
+    )
+    export.add_argument(
+        "--no-dry-run", action="store_true", help="skip running each image's parameters"
+    )
+    add_out_arg(export)
+    export.set_defaults(lime_handler=_handle_export)
+
+    validate = actions.add_parser(
+        "validate",
+        help="check a parameter pickle without trusting it",
+        description="Check a parameter pickle without trusting it: refuse anything outside the "
+        "allow-list before loading, check the ten keys and every parameter against the installed "
+        "lime, then run explain_instance with each image's parameters on a small test image. "
+        "Lists every problem. Exit status 0 valid, 2 invalid.",
+    )
+    validate.add_argument("file", type=Path, help="the pickle to check")
+    validate.add_argument(
+        "--no-dry-run", action="store_true", help="skip running each image's parameters"
+    )
+    validate.set_defaults(lime_handler=_handle_validate)
+
+    submit = actions.add_parser(
+        "submit",
+        help="validate, then POST the pickle to the grading server",
+        description="Validate the pickle, then POST it as multipart field 'file' with header "
+        "'token' to the grading server and print its JSON reply.",
+    )
+    submit.add_argument("file", type=Path, help="the pickle to submit")
+    submit.add_argument(
+        "--token", default=os.environ.get(TOKEN_ENV, ""), help=f"your token (default: ${TOKEN_ENV})"
+    )
+    from explainlab.lime.submit import DEFAULT_TIMEOUT, DEFAULT_URL
+
+    submit.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
+    submit.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for the reply (default {DEFAULT_TIMEOUT:g})",
+    )
+    submit.add_argument(
+        "--no-dry-run", action="store_true", help="validate without running the parameters"
+    )
+    submit.set_defaults(lime_handler=_handle_submit)
+
+    score = actions.add_parser(
+        "score",
+        help="emulate the grader: IoU against a reference and time per image",
+        description="Emulate the grader: for each image run plain lime with that image's "
+        "parameters, time it, build the mask of the top-K positive superpixels and compute its "
+        "IoU with a reference (default: a consensus of several long LIME runs, cached). Prints a "
+        "table and writes it as CSV. FILE is a pickle, a TOML/JSON parameter file, or 'defaults'.",
+    )
+    score.add_argument("file", help="parameter pickle, TOML/JSON parameter file, or 'defaults'")
+    _add_reference_args(score)
+    score.add_argument(
+        "--cutoff",
+        type=_positive_float,
+        default=300.0,
+        help="seconds after which an image counts as failed (default 300)",
+    )
+    score.add_argument(
+        "--seed", type=int, default=0, help="the explainer's random_state (default 0)"
+    )
+    score.add_argument(
+        "--mask-k",
+        type=int,
+        default=None,
+        help="K of the candidate mask (default: the file's mask_num_features, else 5)",
+    )
+    score.add_argument(
+        "--csv", type=Path, default=None, help="table path (default <out>/lime_score.csv)"
+    )
+    score.set_defaults(lime_handler=_handle_score)
+
+    tune = actions.add_parser(
+        "tune",
+        help="search per-image parameters for IoU vs time",
+        description="Search, per image, num_samples, segmentation, hide_color, top_labels, Ridge "
+        "alpha, num_features (and optionally the mask's K) for the fastest parameters that keep "
+        "the IoU of lime's defaults against the reference. Writes trials, the Pareto front (CSV "
+        "and plot), a summary and the chosen parameter file under <out>/lime_tune/.",
+    )
+    _add_reference_args(tune)
+    from explainlab.lime.tune import NAMED_SEGMENTATIONS, SearchSpace
+
+    space = SearchSpace()
+    tune.add_argument(
+        "--budget-minutes",
+        type=_positive_float,
+        default=30.0,
+        help="time for the search over all images, references excluded (default 30)",
+    )
+    tune.add_argument(
+        "--repeats", type=int, default=1, help="sampling seeds per candidate (default 1)"
+    )
+    tune.add_argument(
+        "--num-samples",
+        type=int,
+        nargs="+",
+        default=list(space.num_samples),
+        help=f"num_samples values (default {' '.join(map(str, space.num_samples))})",
+    )
+    tune.add_argument(
+        "--segmentations",
+        nargs="+",
+        choices=list(NAMED_SEGMENTATIONS),
+        default=list(NAMED_SEGMENTATIONS),
+        help="segmentations to try (default all)",
+    )
+    tune.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=list(space.alphas),
+        help="Ridge alphas (default 0.1 1 10)",
+    )
+    tune.add_argument(
+        "--top-labels",
+        type=int,
+        nargs="+",
+        default=list(space.top_labels),
+        help="top_labels values (default 1 5)",
+    )
+    tune.add_argument(
+        "--mask-k",
+        type=int,
+        nargs="+",
+        default=list(space.mask_k),
+        help="candidate mask sizes K (default 5, the grader's get_image_and_mask default)",
+    )
+    tune.add_argument(
+        "--batch-size",
+        type=int,
+        default=space.batch_size,
+        help=f"images per classifier call (default {space.batch_size})",
+    )
+    tune.add_argument("--iou-ratio", type=float, default=0.9, help="IoU to keep, x defaults' (0.9)")
+    tune.add_argument(
+        "--time-ratio", type=float, default=0.3, help="time target, x defaults' (0.3)"
+    )
+    tune.add_argument(
+        "--seed", type=int, default=0, help="search order and random_seed (default 0)"
+    )
+    tune.add_argument("--force", action="store_true", help="search again even if up to date")
+    tune.set_defaults(lime_handler=_handle_tune)
+
+
+def _add_reference_args(p: argparse.ArgumentParser) -> None:
+    add_images_arg(p)
+    p.add_argument(
+        "--model", default="resnet50", help="model (default resnet50; efficientnet_lite0 offline)"
+    )
+    p.add_argument(
+        "--reference",
+        default="consensus",
+        help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (224x224)",
+    )
+    p.add_argument(
+        "--reference-seeds", type=int, default=5, help="consensus: LIME runs (default 5)"
+    )
+    p.add_argument(
+        "--reference-samples",
+        type=int,
+        default=3000,
+        help="consensus: samples per run (default 3000)",
+    )
+    add_device_arg(p)
+    add_out_arg(p)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handler = getattr(args, "lime_handler", None) or _handle_run
+    return handler(args)
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+    from explainlab.lime.run import run_lime, summary_lines
+
+    settings = from_table(
+        LimeSettings,
+        {
+            "model": args.model,
+            "params": args.params,
+            "explainer": args.explainer,
+            "seed": args.seed,
+            "target_class": args.target_class,
+            "mask_num_features": args.mask_features,
+        },
+        "command line",
+    )
+    outcome = run_lime(
+        settings,
+        resolve_sources(args.images),
+        args.out,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        force=args.force,
+    )
+    if outcome.skipped:
+        print(f"up to date (same settings, parameters and images): {outcome.folder}")
+    print("\n".join(summary_lines(outcome)))
+    print(
+        f"\nper image: {outcome.folder}/<image>/; tables: timings.csv, explanations.csv; "
+        f"parameter pickle: {outcome.folder}/params.pkl"
+    )
+    return report_failures(outcome.failures)
+
+
+def _print_problems(path: Path, problems: list) -> int:
+    from explainlab.lime.params import errors
+    from explainlab.lime.validate import report_lines
+
+    print("\n".join(report_lines(path, problems)))
+    return EXIT_INVALID if errors(problems) else 0
+
+
+def _handle_export(args: argparse.Namespace) -> int:
+    from explainlab.lime.export import write_export
+    from explainlab.lime.params import load_param_file
+    from explainlab.lime.validate import validate_file
+
+    output = args.output or args.out / "lime_params.pkl"
+    if output.suffix.lower() == ".json":
+        raise ConfigError(
+            f"{output}: the pickle must not end in .json (its twin does)", hint="use a .pkl path"
+        )
+    export = write_export(
+        load_param_file(args.params), output, seed=None if args.seed < 0 else args.seed
+    )
+    for note in export.notes:
+        print(f"note: {note}")
+    print(f"wrote {export.pickle_path} and {export.json_path}")
+    _, problems = validate_file(export.pickle_path, run=not args.no_dry_run)
+    return _print_problems(export.pickle_path, problems)
+
+
+def _handle_validate(args: argparse.Namespace) -> int:
+    from explainlab.lime.validate import validate_file
+
+    _, problems = validate_file(args.file, run=not args.no_dry_run)
+    return _print_problems(args.file, problems)
+
+
+def _handle_submit(args: argparse.Namespace) -> int:
+    from explainlab.lime.params import errors
+    from explainlab.lime.submit import submit
+    from explainlab.lime.validate import validate_file
+
+    _, problems = validate_file(args.file, run=not args.no_dry_run)
+    if errors(problems):
+        _print_problems(args.file, problems)
+        print("not submitted: fix the errors above first")
+        return EXIT_INVALID
+    reply = submit(args.file, args.token, url=args.url, timeout=args.timeout)
+    print(json.dumps(reply, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _reference_settings(args: argparse.Namespace):
+    from explainlab.lime.reference import ReferenceSettings
+
+    return from_table(
+        ReferenceSettings,
+        {"seeds": args.reference_seeds, "num_samples": args.reference_samples},
+        "command line (reference)",
+    )
+
+
+def _handle_score(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+    from explainlab.lime.params import ParamFile
+    from explainlab.lime.score import load_candidates, score, summary_lines
+
+    candidates = ParamFile() if args.file == "defaults" else load_candidates(Path(args.file))
+    csv = args.csv or args.out / "lime_score.csv"
+    outcome = score(
+        candidates,
+        resolve_sources(args.images),
+        csv,
+        model=args.model,
+        device=args.device,
+        reference=args.reference,
+        reference_settings=_reference_settings(args),
+        cutoff=args.cutoff,
+        seed=args.seed,
+        mask_k=args.mask_k,
+        max_pixels=args.max_pixels,
+    )
+    print("\n".join(summary_lines(outcome)))
+    print(f"\ntable: {outcome.csv}")
+    return report_failures(outcome.failures)
+
+
+def _handle_tune(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+    from explainlab.lime.tune import (
+        NAMED_SEGMENTATIONS,
+        SearchSpace,
+        TuneSettings,
+        summary_lines,
+        tune,
+    )
+
+    space = SearchSpace(
+        num_samples=tuple(args.num_samples),
+        segmentations=tuple(NAMED_SEGMENTATIONS[name] for name in args.segmentations),
+        top_labels=tuple(args.top_labels),
+        alphas=tuple(args.alphas),
+        mask_k=tuple(args.mask_k),
+        batch_size=args.batch_size,
+    )
+    settings = TuneSettings(
+        model=args.model,
+        budget_minutes=args.budget_minutes,
+        repeats=args.repeats,
+        iou_ratio=args.iou_ratio,
+        time_ratio=args.time_ratio,
+        seed=args.seed,
+        space=space,
+        reference=_reference_settings(args),
+    )
+    try:
+        settings.validate()
+    except ValueError as exc:
+        raise ConfigError(f"command line: {exc}") from None
+    outcome = tune(
+        settings,
+        resolve_sources(args.images),
+        args.out,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        force=args.force,
+    )
+    if outcome.skipped:
+        print(f"up to date (same settings and images): {outcome.folder}")
+    print("\n".join(summary_lines(outcome)))
+    print(
+        f"\ntrials, Pareto front (CSV, PNG), summary: {outcome.folder}/\n"
+        f"chosen parameters: {outcome.folder}/params.json "
+        f"(explainlab lime export --params {outcome.folder}/params.json)"
+    )
+    return report_failures(outcome.failures)

@@ -1,0 +1,209 @@
+"""The LIME stage: one explanation per image, under ``<run>/lime/`` (see LIME-LAYOUT.md).
+
+Layout (one folder per image key)::
+
+    lime/<key>/segments.npy    (224, 224) int32 superpixel ids of the segmentation used
+    lime/<key>/weights.json    label, label_name, weights [[segment, weight], ...] of every
+                               superpixel by |weight| descending, intercept, score, local_pred
+    lime/<key>/mask.npy        (224, 224) bool: get_image_and_mask(label, positive_only=True,
+                               num_features=K, hide_rest=False)'s mask > 0
+    lime/<key>/item.json       key, label, label_name, seconds (explain_instance wall time),
+                               num_features_mask, params (readable form), and more
+    lime/<key>/*.png           boundaries, positive, evidence, weights, panel
+    lime/timings.csv           key, seconds
+    lime/explanations.csv      one row per image: class, probability, seconds, superpixels, R²
+    lime/params.pkl, .json     the parameter pickle of the ten mission keys and its JSON twin
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from explainlab import __version__, runfolder
+from explainlab.cam.run import source_fingerprints
+from explainlab.errors import ExplainlabError, UnknownNameError
+from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, load_samples
+from explainlab.lime.classifier import ModelClassifier
+from explainlab.lime.explain import explain
+from explainlab.lime.export import write_export
+from explainlab.lime.figures import save_figures
+from explainlab.lime.params import load_param_file, to_readable
+from explainlab.lime.settings import LimeSettings
+from explainlab.models import LoadedModel, load_model
+
+
+@dataclass
+class LimeOutcome:
+    folder: Path
+    table: pd.DataFrame
+    failures: list[Failure] = field(default_factory=list)
+    skipped: bool = False
+
+
+def _versions() -> dict[str, str]:
+    versions = {p: metadata.version(p) for p in ("lime", "scikit-image", "scikit-learn", "numpy")}
+    return versions | {"explainlab": __version__, "torch": torch.__version__}
+
+
+def run_lime(
+    settings: LimeSettings,
+    sources: Sequence[ImageSource],
+    run_dir: Path,
+    *,
+    model: LoadedModel | None = None,
+    device: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    force: bool = False,
+) -> LimeOutcome:
+    param_file = load_param_file(settings.params)
+    model = model or load_model(settings.model, device)
+    if settings.target_class is not None and settings.target_class >= len(model.class_names):
+        raise UnknownNameError(
+            f"target class {settings.target_class} does not exist for {model.name}",
+            hint=f"use a class index from 0 to {len(model.class_names) - 1}",
+        )
+    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    resolved = {s.key: param_file.params_for(s.key, seed=settings.seed) for s in samples}
+    stage = runfolder.Stage(
+        run_dir,
+        "lime",
+        {
+            "settings": asdict(settings),
+            "model": model.name,
+            "images": source_fingerprints(
+                [ImageSource(s.key, s.path, s.class_id) for s in samples]
+            ),
+            "params": {k: [to_readable(p), mask_k] for k, (p, mask_k) in resolved.items()},
+            "versions": _versions(),
+        },
+    )
+    if stage.complete and not force:
+        return _outcome(stage.final, failures, skipped=True)
+
+    classifier = ModelClassifier.for_model(model)
+    done = []
+    for sample in tqdm(samples, desc=f"LIME ({model.name}, {settings.explainer})", unit="image"):
+        if stage.has_item(sample.key):
+            done.append(sample.key)
+            continue
+        params, file_k = resolved[sample.key]
+        k = file_k or settings.mask_num_features
+        try:
+            with stage.item(sample.key) as folder:
+                result = explain(
+                    sample.crop,
+                    classifier,
+                    params,
+                    seed=settings.seed,
+                    explainer=settings.explainer,
+                    label=settings.target_class,
+                )
+                name = model.class_names[result.label]
+                mask = result.mask(k)
+                runfolder.save_npy(folder / "segments.npy", result.segments)
+                runfolder.save_npy(folder / "mask.npy", mask)
+                runfolder.write_json(
+                    folder / "weights.json",
+                    {
+                        "label": result.label,
+                        "label_name": name,
+                        "weights": [[s, w] for s, w in result.weights],
+                        "intercept": result.intercept,
+                        "score": result.score,
+                        "local_pred": result.local_pred,
+                    },
+                )
+                runfolder.write_json(
+                    folder / "item.json",
+                    {
+                        "key": sample.key,
+                        "label": result.label,
+                        "label_name": name,
+                        "seconds": result.seconds,
+                        "num_features_mask": k,
+                        "params": to_readable(result.params),
+                        "path": str(sample.path),
+                        "true_id": sample.class_id,
+                        "probability": result.probability,
+                        "classifier_seconds": result.classifier_seconds,
+                        "num_segments": len(np.unique(result.segments)),
+                        "explainer": settings.explainer,
+                        "seed": settings.seed,
+                        "model": model.name,
+                    },
+                )
+                verdict = ""
+                if sample.class_id is not None:
+                    verdict = " ✓" if result.label == sample.class_id else " ✗"
+                save_figures(
+                    folder,
+                    sample.crop,
+                    result.segments,
+                    result.weights,
+                    mask,
+                    num_features=k,
+                    title=f"{sample.key}: LIME for {name} (p={result.probability:.2f}){verdict}  "
+                    f"[{model.name}, {result.seconds:.1f} s]",
+                )
+            done.append(sample.key)
+        except (ExplainlabError, ValueError, TypeError, RuntimeError) as exc:
+            # Bad parameters for one image must not stop the others.
+            failures.append(Failure(sample.key, sample.path, f"LIME failed: {exc}"))
+
+    with stage.finishing() as folder:
+        items = [json.loads((folder / k / "item.json").read_text()) for k in done]
+        runfolder.write_csv(folder / "timings.csv", timings_frame(items))
+        runfolder.write_csv(folder / "explanations.csv", explanations_frame(items))
+        write_export(param_file, folder / "params.pkl", seed=settings.seed)
+    return _outcome(stage.final, failures)
+
+
+def timings_frame(items: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"key": it["key"], "seconds": round(it["seconds"], 4)} for it in items],
+        columns=["key", "seconds"],
+    )
+
+
+def explanations_frame(items: Sequence[dict]) -> pd.DataFrame:
+    columns = [
+        "key",
+        "label",
+        "label_name",
+        "true_id",
+        "probability",
+        "seconds",
+        "classifier_seconds",
+        "num_segments",
+        "num_features_mask",
+        "num_samples",
+    ]
+    rows = [
+        {c: it.get(c) for c in columns if c != "num_samples"}
+        | {"num_samples": it["params"]["num_samples"]}
+        for it in items
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> LimeOutcome:
+    return LimeOutcome(folder, pd.read_csv(folder / "explanations.csv"), failures, skipped)
+
+
+def summary_lines(outcome: LimeOutcome) -> list[str]:
+    lines = [f"{'image':28s} {'explained class':28s} {'p':>6s} {'segs':>5s} {'seconds':>8s}"]
+    for row in outcome.table.itertuples():
+        lines.append(
+            f"{row.key:28.28s} {row.label_name:28.28s} {row.probability:6.3f} "
+            f"{row.num_segments:5d} {row.seconds:8.2f}"
+        )
+    return lines
