@@ -337,3 +337,16 @@ def test_cli_analyze(tmp_path, mirror, capsys):
     assert main(["dissect", "analyze", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert "bad.csv: missing column" in capsys.readouterr().err
     assert main(["dissect", "analyze"]) == 2
+
+
+def test_stage_falls_back_to_the_published_results_offline(tmp_path, mirror):
+    from explainlab.dissect.settings import DissectSettings
+    from explainlab.dissect.stage import run_dissect_stage
+
+    settings = DissectSettings(cache_dir=str(tmp_path / "cache"))  # Broden, CLIP: not offline
+    with pytest.raises(assets.MissingAssetsError, match="broden1_224.zip"):
+        run_dissect_stage(settings, tmp_path / "run", allow_published_fallback=False)
+    outcome = run_dissect_stage(settings, tmp_path / "run")
+    assert outcome.dissect is None and "broden1_224.zip" in outcome.fallback_reason
+    assert outcome.analysis.folder == tmp_path / "run" / "dissect" / "analysis"
+    assert "PUBLISHED" in outcome.analysis.summary.read_text()

@@ -20,9 +20,11 @@ from PIL import Image
 from torch import nn
 
 from explainlab.dissect.activations import TargetModel, weights_checksum
+from explainlab.dissect.analysis import analyze_run
 from explainlab.dissect.run import run_dissect
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import UnknownNameError
+from explainlab.images import IMAGENET_NORMALIZATION
 
 GRID = 4
 N_CONCEPTS = GRID * GRID
@@ -59,10 +61,10 @@ class SyntheticClip:
 
 
 def _cell_presence(batch: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) -> (N, 16): how bright each grid cell is, about 0 (absent) to 1."""
+    """(N, 3, H, W) in [0, 1] -> (N, 16): 0 for a cell of background (grey 0.2), 1 for a
+    cell holding its blob (about a quarter to a third of the cell at 0.9)."""
     cells = nn.functional.adaptive_avg_pool2d(batch.mean(dim=1, keepdim=True), GRID)
-    low, high = cells.amin(dim=(1, 2, 3), keepdim=True), cells.amax(dim=(1, 2, 3), keepdim=True)
-    return ((cells - low) / (high - low + 1e-6)).flatten(1)
+    return ((cells - 0.2) / 0.15).clamp(0.0, 1.0).flatten(1)
 
 
 class _Units(nn.Module):
@@ -96,7 +98,9 @@ class PlantedNet(nn.Module):
         return w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        presence = _cell_presence(x)
+        mean = torch.tensor(IMAGENET_NORMALIZATION.mean).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_NORMALIZATION.std).view(1, 3, 1, 1)
+        presence = _cell_presence(x * std + mean)  # back to [0, 1] pixels
         self.layer_a(presence)
         return self.head(self.layer_b(presence).mean(dim=(2, 3)))
 
@@ -205,6 +209,11 @@ def test_known_answer_recovers_planted_labels(probe_folder, concept_file, tmp_pa
     present = write_probe_images(tmp_path / "again", 240)  # same seed: same presence
     unit0 = images[(images.layer == "layer_b") & (images.unit == 0)]["probe_index"]
     assert present[unit0.to_numpy(), plant_b[0]].all()
+
+    # the analysis of our own output, with montages of the top images
+    analysis = analyze_run(tmp_path / "run")
+    assert len(analysis.montages) == 4 and all(p.is_file() for p in analysis.montages)
+    assert "montage_planted_concept" in analysis.montages[0].name
 
     args = json.loads((folder / "args.json").read_text())
     assert args["similarity"]["name"] == "soft_wpmi"
