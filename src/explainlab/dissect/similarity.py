@@ -124,8 +124,9 @@ def _weighted_log_likelihood(
     top = torch.topk(activations, k=top_k, dim=0).indices  # top_k x units
     w = weights.view(top_k, 1, 1)
     log_given = torch.empty(n_units, n_concepts)
-    # per unit: top_k gathered rows of P, plus the distinct rows they come from
-    unit_bytes = 2 * top_k * n_concepts * _FLOAT_BYTES
+    # per unit: top_k gathered rows of P, the distinct rows they come from, and the
+    # logits those rows are computed from (the log terms are computed in place)
+    unit_bytes = 3 * top_k * n_concepts * _FLOAT_BYTES
     for units in tqdm(
         list(_row_chunks(n_units, unit_bytes, memory_mb)), desc=desc, unit="chunk", leave=False
     ):
@@ -133,7 +134,10 @@ def _weighted_log_likelihood(
         distinct, inverse = torch.unique(ids, return_inverse=True)
         probs = torch.softmax(a * scores.block(distinct), dim=1)  # each image over concepts
         gathered = probs[inverse]  # top_k x chunk units x concepts
-        log_given[units] = torch.log(1.0 + w * (gathered - 1.0) + min_prob).sum(dim=0)
+        del probs
+        # log(1 + w (P - 1) + min_prob), in place
+        terms = gathered.sub_(1.0).mul_(w).add_(1.0).add_(min_prob).log_()
+        log_given[units] = terms.sum(dim=0)
     log_prior = torch.logsumexp(log_given, dim=0, keepdim=True) - math.log(n_units)
     return log_given - lam * log_prior
 
@@ -201,7 +205,7 @@ def cos_similarity(
     n_concepts = scores.n_concepts
     dots = torch.zeros(activations.shape[1], n_concepts)
     sq_norms = torch.zeros(n_concepts)
-    for rows in _row_chunks(scores.n_images, n_concepts * _FLOAT_BYTES, memory_mb):
+    for rows in _row_chunks(scores.n_images, 2 * n_concepts * _FLOAT_BYTES, memory_mb):
         block = scores.block(rows)
         dots += activations[rows].T @ block
         sq_norms += (block * block).sum(dim=0)
@@ -220,7 +224,7 @@ def cos_similarity_cubed(
 ) -> torch.Tensor:
     activations = _check(scores, activations)
     n_images, n_concepts = scores.n_images, scores.n_concepts
-    row_bytes = n_concepts * _FLOAT_BYTES
+    row_bytes = 3 * n_concepts * _FLOAT_BYTES  # the block and its centred cube
     means = torch.zeros(n_concepts)
     for rows in _row_chunks(n_images, row_bytes, memory_mb):
         means += scores.block(rows).sum(dim=0)
