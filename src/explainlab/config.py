@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from explainlab.cam.settings import CamSettings
+from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.images import DEFAULT_MAX_PIXELS
 from explainlab.lime.settings import LimeSettings
@@ -55,6 +56,7 @@ class RunConfig:
     images: ImageSettings = field(default_factory=ImageSettings)
     cam: CamSettings = field(default_factory=CamSettings)
     lime: LimeSettings = field(default_factory=LimeSettings)
+    dissect: DissectSettings = field(default_factory=DissectSettings)
     source: str = ""  # the file it was read from
 
     @property

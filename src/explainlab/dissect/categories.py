@@ -1,0 +1,152 @@
+"""Broden's label categories (object, part, scene, material, texture, color) for concepts.
+
+``broden_labels_clean.txt`` lists Broden's labels without their categories, so the
+category of a label comes from, in this order:
+
+1. Broden's own tables (``c_<category>.csv`` in ``broden1_224.zip``, when the zip is in
+   the cache or the mirror): a label's primary category is the one where it has the
+   largest coverage, as NetDissect defines it;
+2. the published NetDissect results of ResNet18-Places365 (``layer1``/``layer4`` CSVs,
+   registry assets): each unit's best label in each category names that category;
+   a label seen in several categories takes the one it appears in most;
+3. Places365's category list: Broden's scene labels are Places365 categories (the
+   reference maps them by name), so a Broden label equal to one is a scene.
+
+A concept that is not a Broden label is "other"; so is a Broden label whose category
+none of these sources gives (reported as such). Names are compared after the cleaning
+of ``broden_labels_clean.txt``: ``-s``/``-c`` suffixes dropped, ``_`` to spaces, ``/`` to
+``-``, lower case."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from explainlab import assets
+from explainlab.errors import AssetError
+
+CATEGORIES: tuple[str, ...] = ("object", "part", "scene", "material", "texture", "color")
+OTHER = "other"
+NETDISSECT_FILES = ("resnet18_places365_layer1.csv", "resnet18_places365_layer4.csv")
+
+SOURCE_ZIP = "Broden tables (broden1_224.zip)"
+SOURCE_NETDISSECT = "NetDissect results (ResNet18-Places365)"
+SOURCE_PLACES = "Places365 category list (scene)"
+SOURCE_UNKNOWN = "Broden label, category not available offline"
+SOURCE_NOT_BRODEN = "not a Broden label"
+
+
+def normalize(name: str) -> str:
+    name = re.sub(r"-[sc]$", "", str(name).strip().lower())
+    return re.sub(r"\s+", " ", name.replace("_", " ").replace("/", "-")).strip()
+
+
+@dataclass
+class CategoryMap:
+    categories: dict[str, str] = field(default_factory=dict)  # normalised label -> category
+    sources: dict[str, str] = field(default_factory=dict)  # normalised label -> source
+    broden_labels: set[str] = field(default_factory=set)  # normalised Broden labels
+    notes: list[str] = field(default_factory=list)  # which sources were (not) available
+
+    def category(self, concept: str) -> str:
+        return self.categories.get(normalize(concept), OTHER)
+
+    def source(self, concept: str) -> str:
+        key = normalize(concept)
+        if key in self.sources:
+            return self.sources[key]
+        return SOURCE_UNKNOWN if key in self.broden_labels else SOURCE_NOT_BRODEN
+
+    def _add(self, label: str, category: str, source: str) -> None:
+        key = normalize(label)
+        if key and key not in self.categories:
+            self.categories[key] = category
+            self.sources[key] = source
+            self.broden_labels.add(key)
+
+
+def categories_from_zip(path: Path) -> dict[str, str]:
+    """Primary category (largest coverage) of every label in a Broden zip's tables."""
+    best: dict[str, tuple[float, str]] = {}
+    with zipfile.ZipFile(path) as archive:
+        names = {n.rstrip("/").rsplit("/", 1)[-1]: n for n in archive.namelist()}
+        for category in CATEGORIES:
+            member = names.get(f"c_{category}.csv")
+            if member is None:
+                continue
+            with archive.open(member) as raw:
+                for row in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")):
+                    coverage = float(row.get("coverage") or 0.0)
+                    name = row.get("name", "")
+                    if name and coverage >= best.get(name, (-1.0, ""))[0]:
+                        best[name] = (coverage, category)
+    return {name: category for name, (_, category) in best.items()}
+
+
+def categories_from_netdissect(paths: list[Path]) -> dict[str, str]:
+    counts: dict[str, Counter] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                for category in CATEGORIES:
+                    label = (row.get(f"{category}-label") or "").strip()
+                    if label:
+                        counts.setdefault(label, Counter())[category] += 1
+    # most frequent category; ties go to the order of CATEGORIES
+    return {
+        label: max(CATEGORIES, key=lambda c, n=n: (n[c], -CATEGORIES.index(c)))
+        for label, n in counts.items()
+    }
+
+
+def load_category_map(*, broden_zip: Path | None = None) -> CategoryMap:
+    """The best category map the files at hand allow (see the module docstring)."""
+    result = CategoryMap()
+    try:
+        clean = assets.fetch("broden_labels_clean.txt", allow_download=False)
+        result.broden_labels = {
+            normalize(line)
+            for line in clean.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        }
+    except AssetError:
+        result.notes.append("broden_labels_clean.txt is not available: Broden labels unknown")
+
+    zip_path = broden_zip
+    if zip_path is None:
+        try:
+            zip_path = assets.fetch("broden1_224.zip", allow_download=False)
+        except AssetError:
+            zip_path = None
+    if zip_path is not None:
+        for label, category in categories_from_zip(zip_path).items():
+            result._add(label, category, SOURCE_ZIP)
+        result.notes.append(f"categories from Broden's own tables in {zip_path.name}")
+    else:
+        result.notes.append(
+            "broden1_224.zip is not available, so Broden's own category tables were not used"
+        )
+
+    try:
+        found = assets.fetch_many(NETDISSECT_FILES, allow_download=False)
+        for label, category in categories_from_netdissect(list(found.values())).items():
+            result._add(label, category, SOURCE_NETDISSECT)
+        result.notes.append("categories from the published NetDissect results (ResNet18-Places365)")
+    except AssetError:
+        result.notes.append("the NetDissect result tables are not available")
+
+    try:
+        from explainlab.models.labels import places365_labels
+
+        scenes = [normalize(n) for n in places365_labels()]
+        for scene in scenes:
+            if scene in result.broden_labels:
+                result._add(scene, "scene", SOURCE_PLACES)
+    except (AssetError, ValueError):
+        result.notes.append("categories_places365.txt is not available")
+    return result

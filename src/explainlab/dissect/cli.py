@@ -1,0 +1,282 @@
+"""``explainlab dissect run`` (label units with CLIP-Dissect) and ``explainlab dissect
+analyze`` (tables, figures and a summary from descriptions.csv files)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from explainlab.cli_common import add_device_arg, add_out_arg, report_failures
+from explainlab.dissect.settings import CONCEPT_SETS, POOLINGS, SIMILARITIES, DissectSettings
+from explainlab.errors import ConfigError
+
+_DEFAULTS = DissectSettings()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "dissect",
+        help="network dissection with CLIP-Dissect, and its analysis",
+        description="Label every unit of chosen layers with a concept (CLIP-Dissect), and "
+        "analyse descriptions.csv files (ours or the published ones).",
+    )
+    sub = p.add_subparsers(dest="dissect_command", metavar="STEP", required=True)
+    _register_run(sub)
+    _register_analyze(sub)
+
+
+def _register_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="label the units of the chosen layers",
+        description="CLIP-Dissect: activations of the chosen layers and CLIP features of the "
+        "probe images, a similarity between units and concepts, each unit's best concept. "
+        "Writes <out>/dissect/<model>/descriptions.csv, top_concepts.csv, top_images.csv, "
+        "probe_images.csv and args.json; features and activations are cached and a rerun resumes.",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=list(_DEFAULTS.models),
+        help="models (default: both ResNet18s)",
+    )
+    p.add_argument(
+        "--layers",
+        nargs="+",
+        default=list(_DEFAULTS.layers),
+        help="layer names, e.g. layer4 or fc (default layer2 layer3 layer4)",
+    )
+    p.add_argument(
+        "--probe",
+        nargs="+",
+        default=list(_DEFAULTS.probe),
+        metavar="SET",
+        help="'broden' and/or image folders (an ImageNet val folder ...); default broden",
+    )
+    p.add_argument(
+        "--probe-limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a fixed-seed subset of N probe images (default 0: all)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the subset and of random CLIP weights (default 0)",
+    )
+    p.add_argument(
+        "--concept-set",
+        default=_DEFAULTS.concept_set,
+        help=f"{', '.join(CONCEPT_SETS)} or a text file (default 20k)",
+    )
+    p.add_argument(
+        "--clip-model", default=_DEFAULTS.clip_model, help="open_clip model (default ViT-B-16)"
+    )
+    p.add_argument(
+        "--clip-pretrained",
+        default=_DEFAULTS.clip_pretrained,
+        help="open_clip tag, checkpoint file, or 'none' for random weights (default openai)",
+    )
+    p.add_argument(
+        "--similarity",
+        choices=SIMILARITIES,
+        default=_DEFAULTS.similarity,
+        help="similarity function (default soft_wpmi)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a similarity parameter, e.g. top_k=50 (repeatable)",
+    )
+    p.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=_DEFAULTS.pooling,
+        help="spatial pooling of conv outputs (default avg)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=_DEFAULTS.batch_size, help="images per batch (default 64)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=_DEFAULTS.num_workers, help="DataLoader workers (default 2)"
+    )
+    p.add_argument(
+        "--shard-size",
+        type=int,
+        default=_DEFAULTS.shard_size,
+        help="images per cached shard, the unit of resume (default 2048)",
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        default=_DEFAULTS.memory_mb,
+        help="working memory of the similarity (default 512)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default="",
+        help="cache of features and activations (default <EXPLAINLAB_CACHE>/dissect)",
+    )
+    p.add_argument(
+        "--allow-random-weights",
+        action="store_true",
+        help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
+    )
+    p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
+    p.add_argument("--force", action="store_true", help="recompute the labels even if up to date")
+    add_device_arg(p)
+    add_out_arg(p)
+    p.set_defaults(handler=_handle_run)
+
+
+def _register_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="tables, figures and summary.md from descriptions.csv files",
+        description="Analyse descriptions.csv files (ours or CLIP-Dissect's published ones): "
+        "concepts per layer, distinct concepts and Broden categories, concentration, similarity "
+        "scores, ImageNet vs Places365 overlap, agreement with published labels, the fc check, "
+        "montages. Writes CSV tables, PNG figures and summary.md.",
+    )
+    p.add_argument("files", nargs="*", type=Path, help="descriptions.csv files")
+    p.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        help="analyse every <run>/dissect/<model>/descriptions.csv",
+    )
+    p.add_argument(
+        "--published-results",
+        action="store_true",
+        help="analyse CLIP-Dissect's published results (ResNet50 ImageNet, ResNet18 Places365)",
+    )
+    p.add_argument(
+        "--published",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="published descriptions of the same models, for agreement",
+    )
+    p.add_argument(
+        "--names",
+        nargs="+",
+        default=None,
+        help="one display name per file (default: from the file)",
+    )
+    p.add_argument(
+        "--montage-concepts",
+        type=int,
+        default=4,
+        help="concepts per model with a montage (default 4)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default <run>/dissect/analysis, or results/default/dissect/analysis)",
+    )
+    p.add_argument("--force", action="store_true", help="redo even if up to date")
+    p.set_defaults(handler=_handle_analyze)
+
+
+def _params(pairs: list[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--param {pair!r}: expected NAME=NUMBER, e.g. top_k=50") from None
+    return out
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from explainlab.config import from_table
+    from explainlab.dissect.activations import random_target
+    from explainlab.dissect.analysis import analyze_run
+    from explainlab.dissect.run import run_dissect
+    from explainlab.errors import MissingAssetsError
+
+    settings = from_table(
+        DissectSettings,
+        {
+            "models": args.models,
+            "layers": args.layers,
+            "probe": args.probe,
+            "probe_limit": args.probe_limit,
+            "seed": args.seed,
+            "concept_set": args.concept_set,
+            "clip_model": args.clip_model,
+            "clip_pretrained": args.clip_pretrained,
+            "similarity": args.similarity,
+            "similarity_params": _params(args.param),
+            "pooling": args.pooling,
+            "batch_size": args.batch_size,
+            "num_workers": args.workers,
+            "shard_size": args.shard_size,
+            "memory_mb": args.memory_mb,
+            "cache_dir": args.cache_dir,
+        },
+        "command line",
+    )
+    targets = None
+    if args.allow_random_weights:
+        from explainlab.dissect.activations import load_target
+
+        targets = {}
+        for name in settings.models:
+            try:
+                targets[name] = load_target(name, "cpu")
+            except MissingAssetsError as exc:
+                print(f"{name}: weights unavailable, dissecting random weights instead\n{exc}")
+                targets[name] = random_target(name, settings.seed)
+    outcome = run_dissect(settings, args.out, targets=targets, device=args.device, force=args.force)
+    for name, folder in outcome.folders.items():
+        state = "up to date" if name in outcome.skipped else "written"
+        print(f"{name}: {folder}/descriptions.csv ({state})")
+    for note in outcome.notes:
+        print(f"note: {note}")
+    if not args.no_analysis:
+        analysis = analyze_run(args.out, force=args.force)
+        print(f"analysis: {analysis.folder}/summary.md")
+    return report_failures(outcome.failures)
+
+
+def _handle_analyze(args: argparse.Namespace) -> int:
+    from explainlab.dissect.analysis import analyze, analyze_published, analyze_run
+    from explainlab.errors import InputError
+
+    if args.published_results:
+        run = args.run or Path("results/default")
+        outcome = analyze_published(run, out=args.out, force=args.force)
+    elif args.run and not args.files:
+        outcome = analyze_run(args.run, published=args.published, out=args.out, force=args.force)
+    elif args.files:
+        out = args.out or (args.run or Path("results/default")) / "dissect" / "analysis"
+        outcome = analyze(
+            args.files,
+            out,
+            names=args.names,
+            published=args.published,
+            montage_concepts=args.montage_concepts,
+            force=args.force,
+        )
+    else:
+        raise InputError(
+            "nothing to analyse",
+            hint="give descriptions.csv files, --run RUN, or --published-results",
+        )
+    state = " (up to date)" if outcome.skipped else ""
+    print(f"analysis{state}: {outcome.folder}")
+    print(f"  summary: {outcome.summary}")
+    print(
+        f"  {len(outcome.tables)} tables, {len(outcome.figures)} figures, {len(outcome.montages)} montages"
+    )
+    return 0

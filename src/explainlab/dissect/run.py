@@ -1,0 +1,360 @@
+"""The dissection stage: label every unit of the chosen layers with a concept.
+
+Layout, one folder per model (``runfolder.Stage``: resumable, one item per layer)::
+
+    dissect/<model>/descriptions.csv   layer,unit,description,similarity (the published format)
+    dissect/<model>/top_concepts.csv   each unit's 5 best concepts with their scores
+    dissect/<model>/top_images.csv     each unit's most activating probe images
+    dissect/<model>/probe_images.csv   probe_index,path of the probe images used
+    dissect/<model>/args.json          the run's arguments, weights, probe set, notes
+
+CLIP image features are computed once per (probe set, subset, CLIP model) and text
+features once per (concept set, CLIP model); activations once per (model, weights
+checksum, layer, probe set, subset, pooling). All are cached (see ``cache.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from explainlab import __version__, runfolder
+from explainlab.dissect.activations import (
+    TargetModel,
+    canonical_layers,
+    load_target,
+    record_activations,
+    weights_checksum,
+)
+from explainlab.dissect.cache import Arrays, FeatureCache
+from explainlab.dissect.clip_features import ConceptEncoder, OpenClipEncoder, clip_identity
+from explainlab.dissect.concepts import ConceptSet, load_concepts
+from explainlab.dissect.describe import describe, top_concepts, top_images
+from explainlab.dissect.probes import OneGeometry, ProbeSet, probe_loader, resolve_probe
+from explainlab.dissect.settings import SIMILARITY_PARAMS, DissectSettings
+from explainlab.dissect.similarity import FactoredScores, compute_similarity
+from explainlab.errors import InputError
+from explainlab.images import Failure
+from explainlab.models import resolve_device
+
+# settings that change no number (only speed or memory) stay out of the fingerprints
+_SPEED_ONLY = ("models", "batch_size", "num_workers", "shard_size", "memory_mb", "cache_dir")
+
+
+@dataclass
+class DissectOutcome:
+    folders: dict[str, Path] = field(default_factory=dict)  # model -> dissect/<model>
+    failures: list[Failure] = field(default_factory=list)  # probe images that could not be read
+    skipped: list[str] = field(default_factory=list)  # models already complete
+    notes: list[str] = field(default_factory=list)  # random weights and other caveats
+
+
+def _numbers_settings(settings: DissectSettings) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(settings).items() if k not in _SPEED_ONLY}
+
+
+class _Features:
+    """CLIP features and activations through the cache; CLIP is loaded only if needed."""
+
+    def __init__(
+        self,
+        settings: DissectSettings,
+        probe: ProbeSet,
+        concepts: ConceptSet,
+        encoder: ConceptEncoder | None,
+        device: torch.device,
+    ) -> None:
+        self.settings, self.probe, self.concepts, self.device = settings, probe, concepts, device
+        self.cache = FeatureCache(settings.cache_dir or None)
+        self._encoder = encoder
+        self.clip_id = (
+            encoder.identity
+            if encoder is not None
+            else clip_identity(settings.clip_model, settings.clip_pretrained, settings.seed)
+        )
+        self.clip_note = encoder.note if encoder is not None else ""
+
+    @property
+    def encoder(self) -> ConceptEncoder:
+        if self._encoder is None:
+            s = self.settings
+            self._encoder = OpenClipEncoder(
+                s.clip_model, s.clip_pretrained, device=self.device, seed=s.seed
+            )
+            self.clip_note = self._encoder.note
+        return self._encoder
+
+    def _pass(
+        self,
+        kind: str,
+        about: dict[str, Any],
+        run: Callable[[Sequence[Path]], tuple[Arrays, np.ndarray, list[tuple[int, str]]]],
+        desc: str,
+        extra: Callable[[], dict[str, Any]] = dict,
+    ) -> Arrays:
+        """A cached, sharded pass over the probe images."""
+        key = runfolder.fingerprint(about)
+        cached = self.cache.get(kind, key)
+        if cached is not None:
+            return cached
+        paths = self.probe.paths
+
+        def shard(start: int, stop: int) -> Arrays:
+            arrays, valid, failures = run(paths[start:stop])
+            arrays = dict(arrays)
+            arrays["valid"] = valid
+            arrays["failed_index"] = np.array([start + i for i, _ in failures], dtype=np.int64)
+            arrays["failed_error"] = np.array([e for _, e in failures], dtype=str)
+            return arrays
+
+        merged = self.cache.sharded_pass(
+            key, len(paths), self.settings.shard_size, shard, desc=desc
+        )
+        self.cache.put(kind, key, merged, about | extra())
+        self.cache.drop_shards(key)
+        return merged
+
+    def loader(self, paths: Sequence[Path], transform) -> torch.utils.data.DataLoader:
+        s = self.settings
+        return probe_loader(paths, transform, batch_size=s.batch_size, num_workers=s.num_workers)
+
+    def image_features(self) -> Arrays:
+        about = {"kind": "clip-images", "clip": self.clip_id, "probe": self.probe.identity}
+
+        def run(paths: Sequence[Path]):
+            encoder = self.encoder
+            feats, valid, failures = [], [], []
+            for indices, batch, errors in self.loader(paths, encoder.preprocess):
+                feats.append(encoder.encode_images(batch))
+                valid.extend(not e for e in errors)
+                failures.extend((int(i), e) for i, e in zip(indices, errors, strict=True) if e)
+            return {"features": torch.cat(feats).numpy()}, np.array(valid), failures
+
+        arrays = self._pass(
+            "clip-images", about, run, "CLIP image features", lambda: {"note": self.clip_note}
+        )
+        note = (self.cache.describe("clip-images", runfolder.fingerprint(about)) or {}).get("note")
+        self.clip_note = self.clip_note or note or ""
+        return arrays
+
+    def text_features(self) -> np.ndarray:
+        about = {"kind": "clip-texts", "clip": self.clip_id, "concepts": self.concepts.digest}
+        key = runfolder.fingerprint(about)
+        cached = self.cache.get("clip-texts", key)
+        if cached is not None:
+            return cached["features"]
+        features = self.encoder.encode_texts(self.concepts.words).numpy()
+        about |= {"concept_set": self.concepts.name, "note": self.clip_note}
+        return self.cache.put("clip-texts", key, {"features": features}, about)["features"]
+
+    def activations(
+        self, target: TargetModel, checksum: str, layers: dict[str, str]
+    ) -> dict[str, Arrays]:
+        """Per canonical layer name: ``activations`` (images x units) and ``valid``."""
+        about = {
+            name: {
+                "kind": "activations",
+                "model": target.name,
+                "weights_sha256": checksum,
+                "layer": canonical,
+                "probe": self.probe.identity,
+                "pooling": self.settings.pooling,
+            }
+            for name, canonical in layers.items()
+        }
+        found = {
+            n: self.cache.get("activations", runfolder.fingerprint(a)) for n, a in about.items()
+        }
+        missing = [n for n, arrays in found.items() if arrays is None]
+        if missing:
+            geometry = OneGeometry(target.normalization)
+
+            def run(paths: Sequence[Path]):
+                acts, valid, failures = record_activations(
+                    target,
+                    missing,
+                    self.loader(paths, geometry),
+                    self.settings.pooling,
+                    desc=f"{target.name} activations",
+                )
+                return acts, valid, failures
+
+            pass_about = {"kind": "activations-pass", "layers": [about[n] for n in missing]}
+            merged = self._pass("activations-pass", pass_about, run, f"{target.name} activations")
+            for name in missing:
+                arrays = {"activations": merged[name], "valid": merged["valid"]}
+                key = runfolder.fingerprint(about[name])
+                found[name] = self.cache.put("activations", key, arrays, about[name])
+            pass_path = self.cache.path("activations-pass", runfolder.fingerprint(pass_about))
+            pass_path.unlink(missing_ok=True)
+            pass_path.with_suffix(".json").unlink(missing_ok=True)
+        return {layers[n]: arrays for n, arrays in found.items()}  # type: ignore[misc]
+
+
+def _failures(probe: ProbeSet, arrays: Arrays) -> list[Failure]:
+    return [
+        Failure(probe.paths[int(i)].name, probe.paths[int(i)], str(e))
+        for i, e in zip(arrays["failed_index"], arrays["failed_error"], strict=True)
+    ]
+
+
+def run_dissect(
+    settings: DissectSettings,
+    run_dir: Path,
+    *,
+    targets: dict[str, TargetModel] | None = None,
+    encoder: ConceptEncoder | None = None,
+    device: str | torch.device = "auto",
+    force: bool = False,
+) -> DissectOutcome:
+    """Dissect every model of ``settings`` (or the given ``targets``) under ``run_dir``."""
+    dev = resolve_device(device)
+    concepts = load_concepts(settings.concept_set)
+    probe = resolve_probe(settings.probe, limit=settings.probe_limit, seed=settings.seed)
+    features = _Features(settings, probe, concepts, encoder, dev)
+    outcome = DissectOutcome()
+    names = list(targets) if targets else list(settings.models)
+    for name in names:
+        target = (targets or {}).get(name) or load_target(name, dev)
+        target.module.to(dev)
+        target.device = dev
+        folder = _dissect_model(settings, run_dir, target, features, outcome, force=force)
+        outcome.folders[name] = folder
+    return outcome
+
+
+def _dissect_model(
+    settings: DissectSettings,
+    run_dir: Path,
+    target: TargetModel,
+    features: _Features,
+    outcome: DissectOutcome,
+    *,
+    force: bool,
+) -> Path:
+    checksum = weights_checksum(target.module)
+    layers = canonical_layers(target.module, settings.layers)  # unknown names fail here
+    stage = runfolder.Stage(
+        Path(run_dir) / "dissect",
+        target.name,
+        {
+            "settings": _numbers_settings(settings),
+            "model": target.name,
+            "weights_sha256": checksum,
+            "layers": list(layers.values()),
+            "probe": features.probe.identity,
+            "concepts": features.concepts.digest,
+            "clip": features.clip_id,
+            "versions": {"explainlab": __version__, "torch": torch.__version__},
+        },
+    )
+    if stage.complete and not force:
+        outcome.skipped.append(target.name)
+        args = _read_json(stage.final / "args.json")
+        outcome.notes.extend(args.get("notes", []))
+        return stage.final
+
+    images = features.image_features()
+    texts = features.text_features()
+    acts = features.activations(target, checksum, layers)
+    canonical = list(dict.fromkeys(layers.values()))
+    valid = images["valid"].astype(bool)
+    for arrays in acts.values():
+        valid &= arrays["valid"].astype(bool)
+    if not valid.any():
+        raise InputError(f"none of the {len(features.probe)} probe images could be read")
+    outcome.failures.extend(
+        f for f in _failures(features.probe, images) if f not in outcome.failures
+    )
+    probe_index = np.flatnonzero(valid)
+    scores = FactoredScores(torch.from_numpy(images["features"][valid]), torch.from_numpy(texts))
+    params = {**SIMILARITY_PARAMS[settings.similarity], **settings.similarity_params}
+    for layer in canonical:
+        if stage.has_item(layer):
+            continue
+        with stage.item(layer) as item:
+            activations = torch.from_numpy(acts[layer]["activations"][valid])
+            similarity = compute_similarity(
+                settings.similarity,
+                scores,
+                activations,
+                settings.similarity_params,
+                memory_mb=settings.memory_mb,
+                seed=settings.seed,
+            )
+            words = features.concepts.words
+            runfolder.write_csv(item / "descriptions.csv", describe(layer, similarity, words))
+            runfolder.write_csv(item / "top_concepts.csv", top_concepts(layer, similarity, words))
+            runfolder.write_csv(
+                item / "top_images.csv",
+                top_images(layer, activations.numpy(), probe_index, settings.top_images),
+            )
+
+    notes = _notes(target, features)
+    outcome.notes.extend(n for n in notes if n not in outcome.notes)
+    with stage.finishing() as folder:
+        for table in ("descriptions.csv", "top_concepts.csv", "top_images.csv"):
+            frames = [pd.read_csv(folder / layer / table) for layer in canonical]
+            runfolder.write_csv(folder / table, pd.concat(frames, ignore_index=True))
+        runfolder.write_csv(
+            folder / "probe_images.csv",
+            pd.DataFrame(
+                {
+                    "probe_index": np.arange(len(features.probe)),
+                    "path": [str(p) for p in features.probe.paths],
+                }
+            ),
+        )
+        runfolder.write_json(
+            folder / "args.json",
+            {
+                "model": target.name,
+                "weights": target.weights,
+                "random_weights": target.random_weights,
+                "weights_sha256": checksum,
+                "layers": canonical,
+                "settings": dataclasses.asdict(settings),
+                "similarity": {"name": settings.similarity, "params": params},
+                "probe": {
+                    "name": features.probe.name,
+                    "images": len(features.probe),
+                    "used": int(valid.sum()),
+                    "identity": features.probe.identity,
+                },
+                "concept_set": {
+                    "name": features.concepts.name,
+                    "path": str(features.concepts.path),
+                    "sha256": features.concepts.digest,
+                    "concepts": len(features.concepts),
+                },
+                "clip": {"identity": features.clip_id, "note": features.clip_note},
+                "notes": notes,
+                "versions": {"explainlab": __version__, "torch": torch.__version__},
+            },
+        )
+    return stage.final
+
+
+def _notes(target: TargetModel, features: _Features) -> list[str]:
+    notes = []
+    if target.random_weights:
+        notes.append(f"{target.name}: {target.weights}; its labels are not meaningful")
+    if "pretrained" in features.clip_id and features.clip_id["pretrained"] is None:
+        notes.append(f"CLIP: {features.clip_note or 'random weights'}")
+    return notes
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

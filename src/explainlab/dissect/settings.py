@@ -1,0 +1,94 @@
+"""Settings of the dissection stage (the ``[dissect]`` table of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIMILARITIES: tuple[str, ...] = (
+    "soft_wpmi",
+    "wpmi",
+    "cos_similarity",
+    "cos_similarity_cubed",
+    "rank_reorder",
+)
+POOLINGS: tuple[str, ...] = ("avg", "max")
+# CLIP-Dissect's concept sets, by the short names the command line accepts.
+CONCEPT_SETS: dict[str, str] = {
+    "20k": "20k.txt",
+    "10k": "10k.txt",
+    "3k": "3k.txt",
+    "broden": "broden_labels_clean.txt",
+    "imagenet": "imagenet_labels.txt",
+    "places365": "categories_places365.txt",
+}
+# Each similarity function's parameters and the reference method's defaults.
+SIMILARITY_PARAMS: dict[str, dict[str, float]] = {
+    "soft_wpmi": {
+        "top_k": 100,
+        "a": 10.0,
+        "lam": 1.0,
+        "min_prob": 1e-7,
+        "p_start": 0.998,
+        "p_end": 0.97,
+    },
+    "wpmi": {"top_k": 28, "a": 2.0, "lam": 0.6, "min_prob": 1e-7},
+    "cos_similarity": {},
+    "cos_similarity_cubed": {"min_norm": 1e-3},
+    "rank_reorder": {"p": 3.0, "top_fraction": 0.05, "scale_p": 0.5},
+}
+RANDOM_CLIP = "none"  # clip_pretrained value for randomly initialised CLIP weights
+
+
+@dataclass(frozen=True)
+class DissectSettings:
+    models: tuple[str, ...] = ("resnet18", "resnet18_places365")
+    layers: tuple[str, ...] = ("layer2", "layer3", "layer4")
+    # "broden" (broden1_224 through the asset registry) and/or image folders (ImageNet val ...)
+    probe: tuple[str, ...] = ("broden",)
+    probe_limit: int = 0  # 0: every probe image; N: a fixed-seed subset of N images
+    seed: int = 0  # the probe subset, random CLIP weights and rank_reorder's baseline
+    concept_set: str = "20k"  # a name of CONCEPT_SETS or a text file (one concept a line)
+    clip_model: str = "ViT-B-16"
+    clip_pretrained: str = "openai"  # an open_clip tag, a checkpoint file, or "none" (random)
+    similarity: str = "soft_wpmi"
+    similarity_params: dict[str, float] = field(default_factory=dict)  # overrides, e.g. top_k
+    pooling: str = "avg"  # spatial pooling of 4-D layer outputs
+    batch_size: int = 64
+    num_workers: int = 2  # DataLoader workers decoding probe images
+    shard_size: int = 2048  # images per cached shard: the unit of resume
+    memory_mb: int = 512  # working memory of the images x concepts computations
+    cache_dir: str = ""  # activations and CLIP features; empty: <EXPLAINLAB_CACHE>/dissect
+    top_images: int = 10  # top-activating probe images kept per unit (montages)
+
+    def validate(self) -> None:
+        if not self.models:
+            raise ValueError("models must name at least one model")
+        if not self.layers or any(not name.strip() for name in self.layers):
+            raise ValueError("layers must name at least one layer")
+        if not self.probe:
+            raise ValueError("probe must name at least one probe set ('broden' or a folder)")
+        if self.probe_limit < 0:
+            raise ValueError("probe_limit must be 0 (all images) or a positive number")
+        if self.similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {', '.join(SIMILARITIES)}")
+        unknown = sorted(set(self.similarity_params) - set(SIMILARITY_PARAMS[self.similarity]))
+        if unknown:
+            known = ", ".join(SIMILARITY_PARAMS[self.similarity]) or "none"
+            raise ValueError(
+                f"similarity_params {', '.join(unknown)} unknown for {self.similarity} "
+                f"(its parameters: {known})"
+            )
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
+        for name, value in (
+            ("batch_size", self.batch_size),
+            ("shard_size", self.shard_size),
+            ("memory_mb", self.memory_mb),
+            ("top_images", self.top_images),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.num_workers < 0:
+            raise ValueError("num_workers must be 0 or more")
+        if not self.concept_set.strip():
+            raise ValueError("concept_set must name a concept set or a text file")

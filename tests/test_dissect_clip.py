@@ -1,0 +1,136 @@
+"""The real open_clip code path with random weights (``pretrained=None``), and the
+registry models (a Places365 checkpoint written here in the CSAIL format)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+import torchvision
+
+from explainlab import assets
+from explainlab.dissect.clip_features import OpenClipEncoder, clip_identity
+from explainlab.dissect.run import run_dissect
+from explainlab.dissect.settings import DissectSettings
+from explainlab.errors import MissingAssetsError, UnknownNameError
+from explainlab.images import open_rgb
+
+WORDS = ["red", "a dog on a sofa", "wine cellar-bottle storage", "tench, Tinca tinca", "x"]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield OpenClipEncoder("ViT-B-16", "none", seed=0)
+    torch.set_num_threads(threads)
+
+
+def test_random_open_clip_encodes_images_and_words(encoder, mirror):
+    image = open_rgb(mirror / "imagenet-samples" / "n01443537_goldfish.JPEG")
+    x = encoder.preprocess(image)
+    assert x.shape == (3, 224, 224)  # CLIP's own preprocessing: resize 224, centre crop
+    feats = encoder.encode_images(torch.stack([x, x]))
+    assert feats.shape == (2, 512) and torch.allclose(feats[0], feats[1], atol=1e-5)
+    text = encoder.encode_texts(WORDS)
+    assert text.shape == (5, 512) and torch.isfinite(text).all()
+    assert "RANDOM" in encoder.note
+    assert encoder.identity == {"open_clip": "ViT-B-16", "pretrained": None, "random_seed": 0}
+
+
+def test_trimmed_text_encoding_equals_open_clip(encoder):
+    trimmed = encoder.encode_texts(WORDS)
+    tokens = encoder.tokenizer(WORDS)
+    with torch.inference_mode():
+        full = encoder.model.encode_text(tokens).float()  # open_clip's own, 77 tokens
+    torch.testing.assert_close(trimmed, full, rtol=1e-4, atol=1e-5)
+
+
+def test_random_weights_are_reproducible_from_the_seed(encoder):
+    again = OpenClipEncoder("ViT-B-16", "none", seed=0)
+    torch.testing.assert_close(again.encode_texts(WORDS[:2]), encoder.encode_texts(WORDS[:2]))
+
+
+def test_tokenizer_vocabulary_ships_with_open_clip():
+    import open_clip
+
+    vocab = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    assert os.path.isfile(vocab)  # so tokenizing never downloads anything
+
+
+def test_missing_weights_offline_is_one_clear_error(tmp_path):
+    with pytest.raises(MissingAssetsError) as err:
+        OpenClipEncoder("ViT-B-16", "openai", cache_dir=str(tmp_path))
+    assert "vit_base_patch16_clip_224.openai" in str(err.value)
+    assert "clip_pretrained 'none'" in str(err.value)
+
+
+def test_unknown_clip_names():
+    with pytest.raises(UnknownNameError, match="unknown open_clip model"):
+        OpenClipEncoder("ViT-Q-99", "none")
+    with pytest.raises(UnknownNameError, match="no pretrained weights 'nonsense'"):
+        OpenClipEncoder("ViT-B-16", "nonsense")
+    assert clip_identity("ViT-B-16", "openai", 0) == {
+        "open_clip": "ViT-B-16",
+        "pretrained": "openai",
+    }
+
+
+def _csail_checkpoint(path, seed=0):
+    torch.manual_seed(seed)
+    model = torchvision.models.resnet18(num_classes=365)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"epoch": 90, "arch": "resnet18", "state_dict": state}, path)
+
+
+def test_dissect_places365_checkpoint_with_random_clip(tmp_path, monkeypatch, mirror):
+    # the registry's Places365 loader on a checkpoint in the CSAIL format
+    ckpt = tmp_path / "mirror" / "resnet18_places365.pth.tar"
+    ckpt.parent.mkdir()
+    _csail_checkpoint(ckpt)
+    real = assets.ASSETS[ckpt.name]
+    digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    monkeypatch.setitem(
+        assets.ASSETS, ckpt.name, assets.Asset(ckpt.name, real.url, f"sha256:{digest}", real.group)
+    )
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", os.pathsep.join([str(ckpt.parent), str(mirror)]))
+    probe = tmp_path / "probe"
+    shutil.copytree(mirror / "imagenet-samples", probe)
+    concepts = tmp_path / "words.txt"
+    concepts.write_text("\n".join(WORDS) + "\n")
+    settings = DissectSettings(
+        models=("resnet18_places365",),
+        layers=("layer2", "layer3", "layer4[-1]", "fc"),
+        probe=(str(probe),),
+        probe_limit=6,
+        concept_set=str(concepts),
+        clip_pretrained="none",
+        similarity_params={"top_k": 3},
+        num_workers=0,
+        batch_size=3,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        outcome = run_dissect(settings, tmp_path / "run", device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    folder = outcome.folders["resnet18_places365"]
+    table = pd.read_csv(folder / "descriptions.csv")
+    assert table.groupby("layer").size().to_dict() == {
+        "layer2": 128,
+        "layer3": 256,
+        "layer4.1": 512,
+        "fc": 365,
+    }
+    assert set(table["description"]) <= set(WORDS)
+    args = json.loads((folder / "args.json").read_text())
+    assert args["probe"]["images"] == 6 and args["weights"].startswith("ResNet18, CSAIL")
+    assert any("RANDOM" in note for note in args["notes"])  # said in the outputs
+    assert args["clip"]["identity"]["pretrained"] is None
