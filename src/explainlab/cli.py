@@ -17,6 +17,7 @@ from explainlab.errors import ExplainlabError
 COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.assets_cli",
     "explainlab.cam.cli",
+    "explainlab.compare.cli",
     "explainlab.run_cli",
 )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from explainlab.cam.settings import CamSettings
+from explainlab.compare.settings import CompareSettings
 from explainlab.errors import ConfigError
 from explainlab.images import DEFAULT_MAX_PIXELS
 
@@ -53,6 +54,7 @@ class RunConfig:
     run: RunSettings = field(default_factory=RunSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
     cam: CamSettings = field(default_factory=CamSettings)
+    compare: CompareSettings = field(default_factory=CompareSettings)
     source: str = ""  # the file it was read from
 
     @property
