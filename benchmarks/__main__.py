@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ()
+BENCHMARKS: tuple[str, ...] = ("compare",)
 
 
 def main(argv: list[str] | None = None) -> int:

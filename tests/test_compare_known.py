@@ -133,3 +133,29 @@ def test_sanity_check_separates_a_model_blind_explainer(red_run):
     assert len(maps["gradcam"]) == 3
     # The caller's network is untouched.
     assert net.head[2].weight[TARGET, 0].item() == 20.0
+
+
+def test_stage_sanity_takes_given_explainers_beside_its_own(red_run):
+    """The pipeline plugs in an explainer (here a model-blind one under the name 'lime');
+    the CAM methods come from the stage's own explainers; the summary's verdicts follow."""
+    run, _, _ = red_run
+    net = RedInBoxNet(BOX)
+    model = loaded(net, "redinbox", 5, "features")
+    sample = sample_of("red", red_patches_image(BOX, DISTRACTOR), run / "red.png")
+
+    def redness(module, s, target):
+        return s.crop[..., 0].astype(float) - s.crop[..., 1:].mean(-1)
+
+    settings = CompareSettings(faithfulness=False, sanity=True)
+    outcome = run_compare(
+        settings, run, model=model, samples=[sample], explainers={"lime": redness}
+    )
+    table = outcome.sanity
+    assert set(table["method"]) == {"gradcam", "ablationcam", "scorecam", "lime"}
+    assert list(table.drop_duplicates("step")["block"]) == ["original", "head.2", "features.0"]
+    np.testing.assert_allclose(table.loc[table["method"] == "lime", "spearman"], 1.0)
+    final = outcome.summary["sanity"]["final"]
+    assert final["lime"]["verdict"] == "barely changes"
+    assert final["gradcam"]["spearman"] < final["lime"]["spearman"]
+    assert (run / "compare" / "sanity.png").is_file()
+    assert (run / "compare" / "red" / "sanity.png").is_file()

@@ -47,7 +47,7 @@ def write_lime_result(
         labels=(label,),
         top_labels=None,
         num_samples=num_samples,
-        batch_size=num_samples,
+        batch_size=min(num_samples, 50),
         random_seed=seed,
         hide_color=hide_color,
     )

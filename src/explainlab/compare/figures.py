@@ -64,45 +64,33 @@ def save_image_panel(
     heading: str,
     path: Path,
 ) -> Path:
-    """One row per CAM method: crop, CAM, CAM mask, LIME mask, overlaps (threshold, area)."""
+    """One row per CAM method: crop; CAM with its thresholded mask outlined; LIME mask;
+    overlap of the thresholded and of the area-matched CAM mask with LIME's, IoU in the title."""
     n = len(maps)
-    fig, axes = plt.subplots(n, 5, figsize=(WIDTH, 1.55 * n + 0.7), squeeze=False)
+    fig, axes = plt.subplots(n, 5, figsize=(WIDTH, 1.6 * n + 0.75), squeeze=False)
     lime_view = overlap_image(crop, np.zeros_like(lime_mask), lime_mask)
     for row, method in enumerate(maps):
         iou_t, iou_a = ious[method]
         cells = (
             (crop, "input crop"),
-            (overlay(crop, maps[method]), title(method)),
-            (
-                overlap_image(crop, cam_masks[method], np.zeros_like(lime_mask)),
-                f"CAM ≥ {threshold:g}",
-            ),
+            (overlay(crop, maps[method]), f"{title(method)}, ≥ {threshold:g} outlined"),
             (lime_view, "LIME mask"),
             (
                 overlap_image(crop, cam_masks[method], lime_mask),
-                f"IoU {iou_t:.2f} (≥ {threshold:g})",
+                f"≥ {threshold:g}: IoU {iou_t:.2f}",
             ),
+            (overlap_image(crop, area_masks[method], lime_mask), f"same area: IoU {iou_a:.2f}"),
         )
-        for ax, (image, text) in zip(axes[row, :4], cells[:4], strict=True):
+        for ax, (image, text) in zip(axes[row], cells, strict=True):
             ax.imshow(image)
-            ax.set_title(text, fontsize=9)
-        # The last column shows both binarisations: threshold above, area-matched below.
-        axes[row, 4].imshow(
-            np.concatenate(
-                [
-                    cells[4][0][::2, ::2],
-                    overlap_image(crop, area_masks[method], lime_mask)[::2, ::2],
-                ],
-                axis=0,
-            )
-        )
-        axes[row, 4].set_title(f"IoU {iou_t:.2f} thr. / {iou_a:.2f} area", fontsize=9)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
+            ax.set_title(text, fontsize=8.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 1].contour(cam_masks[method], levels=[0.5], colors="white", linewidths=1.0)
+        axes[row, 0].set_ylabel(title(method), fontsize=9)
     fig.legend(handles=overlap_legend(), loc="lower center", ncol=3, frameon=False)
     fig.suptitle(heading)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if n < 2 else 0.04, 1, 1))
     runfolder.save_figure(fig, path)
     close(fig)
     return path
@@ -195,7 +183,8 @@ def save_complexity_scatter(
             )
         found = corr[corr["measure"] == name]
         rho, p = (found["rho"].iloc[0], found["p"].iloc[0]) if len(found) else (np.nan, np.nan)
-        ax.set_title(f"rho = {rho:+.2f}, p = {p:.2g}", fontsize=9)
+        text = "rho n/a (too few images)" if np.isnan(rho) else f"rho = {rho:+.2f}, p = {p:.2g}"
+        ax.set_title(text, fontsize=9)
         ax.set_xlabel(LABELS[name], fontsize=9)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)

@@ -18,7 +18,9 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,7 +41,14 @@ from explainlab.compare.inputs import ImageInputs, digests, image_keys, read_ima
 from explainlab.compare.sanity import Explainer
 from explainlab.compare.settings import LIME, CompareSettings
 from explainlab.errors import ConfigError, InputError
-from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, Sample, load_sample
+from explainlab.images import (
+    DEFAULT_MAX_PIXELS,
+    Failure,
+    ImageSource,
+    Sample,
+    load_sample,
+    to_tensor,
+)
 from explainlab.models import LoadedModel, load_model
 
 
@@ -124,23 +133,22 @@ def run_compare(
 
     cam_info = cam_stage_info(run_dir)
     needs_model = settings.faithfulness or settings.sanity
-    if model is None and needs_model:
-        if "model" not in cam_info:
-            raise InputError(
-                f"{run_dir / 'cam'}: cannot tell which model the CAM stage used",
-                hint="pass the model (--model on the command line)",
-            )
-        model = load_model(cam_info["model"], device)
     if model is not None and cam_info.get("model") not in (None, model.name):
         raise ConfigError(
             f"the CAM stage of {run_dir} used {cam_info['model']}, not {model.name}",
             hint="compare with the model that made the maps",
         )
+    model_name = model.name if model is not None else cam_info.get("model")
+    if needs_model and model_name is None:
+        raise InputError(
+            f"{run_dir / 'cam'}: cannot tell which model the CAM stage used",
+            hint="pass the model (--model on the command line)",
+        )
     given = {s.key: s for s in samples}
     loaded: dict[str, Sample] = {}
     for key in list(inputs):
         try:
-            loaded[key] = given.get(key) or _load_sample(inputs[key], model, max_pixels)
+            loaded[key] = given.get(key) or _load_sample(inputs[key], max_pixels)
         except InputError as exc:
             failures.append(Failure(key, Path(inputs[key].cam_item.get("path", "")), str(exc)))
             del inputs[key]
@@ -151,50 +159,51 @@ def run_compare(
             or "run the CAM and LIME stages",
         )
     keys = [k for k in keys if k in inputs]
-
-    sanity_explainers: dict[str, Explainer] = {}
-    blocks: list[str] = []
+    # The pipeline may pass some explainers (the LIME stage's); the others are ours.
+    given_explainers = dict(explainers or {})
+    sanity_methods: list[str] = []
     if settings.sanity:
-        assert model is not None
-        layer = str(next(iter(inputs.values())).cam_item.get("layer") or model.spec.target_layer)
-        available = dict(
-            explainers
-            if explainers is not None
-            else default_explainers(methods, layer, model, settings, cam_info)
-        )
-        wanted = settings.sanity_methods or [m for m in (*methods, LIME) if m in available]
-        missing = [m for m in wanted if m not in available]
-        if missing:
-            raise ConfigError(
-                f"sanity_methods {missing} have no explainer",
-                hint=f"explainers given: {', '.join(available) or 'none'}",
-            )
-        sanity_explainers = {m: available[m] for m in wanted}
-        blocks = list(settings.sanity_blocks) or sanity.cascade_blocks(model.module)
-        if settings.sanity_max_steps:
-            blocks = blocks[: settings.sanity_max_steps]
-    sanity_keys = set(keys[: settings.sanity_images] if settings.sanity_images else keys)
+        sanity_methods = list(settings.sanity_methods) or [*methods, LIME]
 
     stage = runfolder.Stage(
         run_dir,
         "compare",
         {
             "settings": asdict(settings),
-            "model": model.name if model is not None else None,
+            "model": model_name if needs_model else None,
             "inputs": [[str(p.relative_to(run_dir)), d] for p, d in _input_digests(inputs)],
             "crops": {k: _crop_digest(loaded[k]) for k in keys},
-            "explainers": sorted(sanity_explainers),
-            "explainers_given": explainers is not None,
-            "blocks": blocks,
+            "explainers_given": sorted(given_explainers),
             "versions": {"explainlab": __version__, "torch": torch.__version__},
         },
     )
     if stage.complete and not force:
         return _outcome(stage.final, failures, skipped=True)
     if force and stage.partial.exists():
-        import shutil
-
         shutil.rmtree(stage.partial)
+
+    if needs_model and model is None:
+        model = load_model(str(model_name), device)
+    if model is not None:  # the tensors the model expects, from the same crops
+        loaded = {k: s if k in given else _with_normalisation(s, model) for k, s in loaded.items()}
+    sanity_explainers: dict[str, Explainer] = {}
+    blocks: list[str] = []
+    if sanity_methods:
+        assert model is not None
+        layer = str(next(iter(inputs.values())).cam_item.get("layer") or model.spec.target_layer)
+        available = default_explainers(methods, layer, model, settings, cam_info)
+        available.update(given_explainers)
+        missing = [m for m in sanity_methods if m not in available]
+        if missing:
+            raise ConfigError(
+                f"sanity_methods {missing} have no explainer",
+                hint=f"explainers available: {', '.join(available)}",
+            )
+        sanity_explainers = {m: available[m] for m in sanity_methods}
+        blocks = list(settings.sanity_blocks) or sanity.cascade_blocks(model.module)
+        if settings.sanity_max_steps:
+            blocks = blocks[: settings.sanity_max_steps]
+    sanity_keys = set(keys[: settings.sanity_images] if settings.sanity_images else keys)
 
     for key in tqdm(keys, desc="compare", unit="image"):
         if stage.has_item(key):
@@ -217,8 +226,6 @@ def run_compare(
 
 
 def _crop_digest(sample: Sample) -> str:
-    import hashlib
-
     return hashlib.sha256(sample.crop.tobytes()).hexdigest()[:16]
 
 
@@ -227,14 +234,22 @@ def _input_digests(inputs: Mapping[str, ImageInputs]) -> list[tuple[Path, str]]:
     return [(Path(p), d) for p, d in digests(paths)]
 
 
-def _load_sample(item: ImageInputs, model: LoadedModel | None, max_pixels: int) -> Sample:
+def _load_sample(item: ImageInputs, max_pixels: int) -> Sample:
     path = item.cam_item.get("path")
     if not path:
         raise InputError(f"cam/{item.key}/item.json: no image path", hint="rerun the CAM stage")
     source = ImageSource(item.key, Path(path), item.cam_item.get("true_id"))
-    if model is None:
-        return load_sample(source, max_pixels=max_pixels)
-    return load_sample(source, model.normalization, max_pixels=max_pixels)
+    return load_sample(source, max_pixels=max_pixels)
+
+
+def _with_normalisation(sample: Sample, model: LoadedModel) -> Sample:
+    return Sample(
+        sample.key,
+        sample.path,
+        sample.crop,
+        to_tensor(sample.crop, model.normalization),
+        sample.class_id,
+    )
 
 
 def _compare_image(
