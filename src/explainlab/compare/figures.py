@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES as CAM_TITLES
@@ -170,17 +171,11 @@ def save_complexity_scatter(
     """Each complexity measure against IoU, points named by image, rho and p in the title."""
     frame = complexity.set_index("key").join(iou.rename("iou"), how="inner")
     names = list(SIMPLER_WHEN)
-    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 5.2))
+    fig, axes = plt.subplots(3, 2, figsize=(WIDTH, 8.4))
     for ax, name in zip(axes.ravel(), names, strict=False):
         ax.scatter(frame[name], frame["iou"], color=METHOD_COLOURS.get(method), s=22)
-        for key, row in frame.iterrows():
-            ax.annotate(
-                str(key).replace("_", " "),
-                (row[name], row["iou"]),
-                fontsize=7,
-                xytext=(3, 2),
-                textcoords="offset points",
-            )
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        _label_points(ax, frame[name].to_numpy(float), frame["iou"].to_numpy(float), frame.index)
         found = corr[corr["measure"] == name]
         rho, p = (found["rho"].iloc[0], found["p"].iloc[0]) if len(found) else (np.nan, np.nan)
         text = "rho n/a (too few images)" if np.isnan(rho) else f"rho = {rho:+.2f}, p = {p:.2g}"
@@ -194,8 +189,8 @@ def save_complexity_scatter(
     axes.ravel()[-1].text(
         0.0,
         0.5,
-        f"IoU: {title(method)} vs LIME,\narea-matched.\n\nSimpler is: larger object,\nfewer "
-        "superpixels, fewer\nedges, fewer colours,\nhigher top-1 probability.",
+        f"IoU: {title(method)} vs LIME, area-matched.\n\nSimpler is: a larger object, fewer "
+        "superpixels,\nfewer edges, fewer colours, a higher\ntop-1 probability.",
         fontsize=9,
         va="center",
     )
@@ -204,6 +199,37 @@ def save_complexity_scatter(
     runfolder.save_figure(fig, path)
     close(fig)
     return path
+
+
+def _label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
+    """Name each point, inside the axes (right of a point in the left part, left of it in the
+    right part); a label that would cover an earlier one moves down a line."""
+    ax.margins(x=0.08)
+    left, right = ax.get_xlim()
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    char = 0.055 / width_in  # a 7 pt character, as a fraction of the axis width
+    line = 0.055  # one text line, in IoU units (the y axis spans 0..1)
+    placed: list[tuple[float, float, float]] = []  # (x from, x to, y): axis fraction, IoU
+    for i in np.argsort(-y):
+        label = str(names[i]).replace("_", " ")
+        at = (float(x[i]) - left) / (right - left)
+        on_right = at < 0.5
+        size = char * len(label)
+        start, end = (at + 0.02, at + 0.02 + size) if on_right else (at - 0.02 - size, at - 0.02)
+        ty = float(y[i])
+        while any(start < b and a < end and abs(ty - py) < line for a, b, py in placed):
+            ty -= line
+        placed.append((start, end, ty))
+        shift = 0.02 * (right - left) * (1 if on_right else -1)
+        note = ax.annotate(
+            label,
+            (x[i], y[i]),
+            xytext=(x[i] + shift, ty + 0.012),
+            ha="left" if on_right else "right",
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if ty != y[i] else None,
+        )
+        note.set_in_layout(False)  # long names must not shrink the axes
 
 
 def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
@@ -271,7 +297,8 @@ def save_sanity(sanity: pd.DataFrame, path: Path) -> Path:
             ax.plot(mean.index, mean.values, marker="o", ms=3, color=colour, label=title(method))
             ax.fill_between(mean.index, low.values, high.values, color=colour, alpha=0.15)
         ax.set_ylabel(text)
-        ax.set_ylim(-0.2 if column == "spearman" else 0, 1.02)
+        low = min(-0.2 if column == "spearman" else 0.0, float(sanity[column].min()) - 0.05)
+        ax.set_ylim(max(low, -1.02), 1.02)
         ax.grid(alpha=0.3)
         ax.set_xticks(steps["step"], steps["block"], rotation=60, ha="right", fontsize=8)
         ax.set_xlabel("randomised down to (cumulative, top first)")
@@ -305,7 +332,7 @@ def save_sanity_maps(
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(blocks[step] if step else "original", fontsize=8)
+                ax.set_title(f"to {blocks[step]}" if step else "original", fontsize=8)
         axes[row, 0].set_ylabel(title(method), fontsize=9)
     fig.suptitle(heading, fontsize=10)
     fig.tight_layout()
