@@ -112,6 +112,7 @@ def test_answer_with_no_relation_says_no():
 def test_answer_with_too_few_images_is_undetermined():
     frame, iou = _planted(-1, n=3)
     corr = complexity.correlations(frame, {"gradcam": iou})
+    assert corr["rho"].isna().all() and corr["p"].isna().all()
     result = complexity.answer(corr, iou, "Grad-CAM")
     assert result.verdict == "undetermined" and "3 image(s)" in result.paragraph
 

@@ -28,6 +28,7 @@ SIMPLER_WHEN: dict[str, int] = {
     "colour_entropy": -1,  # fewer colours
     "top1_prob": +1,  # the model is sure
 }
+MIN_IMAGES = 4  # fewest images for which a correlation is reported
 LABELS: dict[str, str] = {
     "object_area": "object area (fraction of crop)",
     "n_superpixels": "quickshift superpixels",
@@ -100,10 +101,14 @@ def correlations(complexity: pd.DataFrame, iou: Mapping[str, pd.Series]) -> pd.D
     method to a Series of IoU indexed by key."""
     rows = []
     frame = complexity.set_index("key")
+    # Below MIN_IMAGES a rank correlation's p-value means nothing (n = 3 gives p = 0 for a
+    # perfect order that chance makes one time in six), so none is reported.
     for method, values in iou.items():
         joined = frame.join(values.rename("iou"), how="inner")
         for name in SIMPLER_WHEN:
             rho, p = masks.spearman(joined[name].to_numpy(), joined["iou"].to_numpy())
+            if len(joined) < MIN_IMAGES:
+                rho, p = float("nan"), float("nan")
             rows.append({"method": method, "measure": name, "n": len(joined), "rho": rho, "p": p})
     return pd.DataFrame(rows, columns=["method", "measure", "n", "rho", "p"])
 
@@ -141,7 +146,7 @@ def answer(
         f"{method_title} and LIME"
     )
     usable = corr.dropna(subset=["rho"])
-    if n < 4 or usable.empty:
+    if n < MIN_IMAGES or usable.empty:
         return Answer(
             "undetermined",
             f"{head}. With {n} image(s) no rank correlation can be estimated, so the question "

@@ -14,12 +14,14 @@ operation for one removal fraction at a time, but it selects pixels with
 ``np.percentile`` and ``map < threshold``, which assumes a map without ties. LIME's
 map is constant over each superpixel and a Grad-CAM is 0 over large areas, so the
 share of pixels it removes jumps from superpixel to superpixel and is not the nominal
-one; it also runs one forward pass per fraction and image. We keep exact pixel counts
-(ties broken by a seeded random order), put every step of every order into shared
-batches, and a test checks that, on a map without ties, our probabilities equal the
-library's at its own fractions (within 1e-4). quantus is not installed here and adds
-a large dependency for the same curve. ROAD (pytorch-grad-cam's noisy imputation)
-answers a different question and needs a sparse solve per step and image.
+one, and the random baseline needs a tie-free order anyway. We keep exact pixel counts
+(ties broken by a seeded random order) and put every step of every order into shared
+batches. A test checks that, on a map without ties, our probabilities equal the
+library's at its own fractions (within 1e-4; the benchmark measured 1e-6); speed is
+not the reason (``benchmarks/compare.py``: same time on the CPU). quantus is not
+installed here and would add a large dependency for the same curve. ROAD
+(pytorch-grad-cam's noisy-linear imputation) answers a different question and needs a
+sparse solve per step and image.
 """
 
 from __future__ import annotations
