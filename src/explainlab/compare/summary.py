@@ -23,6 +23,8 @@ def sanity_verdict(rho: float) -> str:
 
 
 def _clean(value: Any) -> Any:
+    if value is pd.NA:
+        return None
     if isinstance(value, float | np.floating):
         return None if np.isnan(value) else round(float(value), 4)
     if isinstance(value, dict):
@@ -111,7 +113,11 @@ def faithfulness_table(faith: pd.DataFrame) -> pd.DataFrame:
                 (g["insertion_auc"] > random["insertion_auc"].reindex(g.index)).sum()
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for column in ("deletion_beats_random", "insertion_beats_random"):
+        if column in table:  # counts, empty for the random order itself
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def text(numbers: dict[str, Any]) -> str:
