@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("cam", "lime", "dissect")
+BENCHMARKS: tuple[str, ...] = ("cam", "lime", "dissect", "compare")
 
 
 def main(argv: list[str] | None = None) -> int:

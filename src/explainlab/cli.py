@@ -17,8 +17,9 @@ from explainlab.errors import ExplainlabError
 COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.assets_cli",
     "explainlab.cam.cli",
-    "explainlab.dissect.cli",
     "explainlab.lime.cli",
+    "explainlab.dissect.cli",
+    "explainlab.compare.cli",
     "explainlab.run_cli",
     "explainlab.bundle_cli",
 )

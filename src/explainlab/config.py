@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from explainlab.cam.settings import CamSettings
+from explainlab.compare.settings import CompareSettings
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.images import DEFAULT_MAX_PIXELS
@@ -57,6 +58,7 @@ class RunConfig:
     cam: CamSettings = field(default_factory=CamSettings)
     lime: LimeSettings = field(default_factory=LimeSettings)
     dissect: DissectSettings = field(default_factory=DissectSettings)
+    compare: CompareSettings = field(default_factory=CompareSettings)
     source: str = ""  # the file it was read from
 
     @property

@@ -1,0 +1,1 @@
+"""Comparing Grad-CAM family maps with LIME: agreement, complexity, faithfulness, sanity."""

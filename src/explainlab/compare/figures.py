@@ -1,0 +1,341 @@
+"""Figures of the compare stage, sized for print (about 7 inches wide, 9-10 pt text)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from explainlab import runfolder
+from explainlab.cam.figures import METHOD_TITLES as CAM_TITLES
+from explainlab.compare.complexity import LABELS, SIMPLER_WHEN
+from explainlab.plotting import close, overlay
+
+TITLES = {**CAM_TITLES, "lime": "LIME", "random": "random order"}
+# Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
+BOTH, CAM_ONLY, LIME_ONLY = (0.90, 0.62, 0.0), (0.0, 0.45, 0.70), (0.80, 0.40, 0.0)
+METHOD_COLOURS = {
+    "gradcam": "#0072B2",
+    "ablationcam": "#009E73",
+    "scorecam": "#CC79A7",
+    "lime": "#D55E00",
+    "random": "#555555",
+}
+WIDTH = 7.2
+
+
+def title(method: str) -> str:
+    return TITLES.get(method, method)
+
+
+def overlap_image(crop: np.ndarray, cam_mask: np.ndarray, lime_mask: np.ndarray) -> np.ndarray:
+    """The crop in grey with intersection, CAM-only and LIME-only pixels in three colours."""
+    grey = crop.astype(np.float64).mean(-1, keepdims=True).repeat(3, -1) / 255.0
+    out = 0.35 + 0.4 * grey
+    for region, colour in (
+        (cam_mask & lime_mask, BOTH),
+        (cam_mask & ~lime_mask, CAM_ONLY),
+        (~cam_mask & lime_mask, LIME_ONLY),
+    ):
+        out[region] = 0.25 * out[region] + 0.75 * np.array(colour)
+    return np.round(out * 255).astype(np.uint8)
+
+
+def overlap_legend() -> list[Patch]:
+    return [
+        Patch(color=BOTH, label="both"),
+        Patch(color=CAM_ONLY, label="CAM only"),
+        Patch(color=LIME_ONLY, label="LIME only"),
+    ]
+
+
+def save_image_panel(
+    crop: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    lime_mask: np.ndarray,
+    cam_masks: Mapping[str, np.ndarray],
+    area_masks: Mapping[str, np.ndarray],
+    ious: Mapping[str, tuple[float, float]],
+    threshold: float,
+    heading: str,
+    path: Path,
+) -> Path:
+    """One row per CAM method: crop; CAM with its thresholded mask outlined; LIME mask;
+    overlap of the thresholded and of the area-matched CAM mask with LIME's, IoU in the title."""
+    n = len(maps)
+    fig, axes = plt.subplots(n, 5, figsize=(WIDTH, 1.6 * n + 0.75), squeeze=False)
+    lime_view = overlap_image(crop, np.zeros_like(lime_mask), lime_mask)
+    for row, method in enumerate(maps):
+        iou_t, iou_a = ious[method]
+        cells = (
+            (crop, "input crop"),
+            (overlay(crop, maps[method]), f"{title(method)}, ≥ {threshold:g} outlined"),
+            (lime_view, "LIME mask"),
+            (
+                overlap_image(crop, cam_masks[method], lime_mask),
+                f"≥ {threshold:g}: IoU {iou_t:.2f}",
+            ),
+            (overlap_image(crop, area_masks[method], lime_mask), f"same area: IoU {iou_a:.2f}"),
+        )
+        for ax, (image, text) in zip(axes[row], cells, strict=True):
+            ax.imshow(image)
+            ax.set_title(text, fontsize=8.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[row, 1].contour(cam_masks[method], levels=[0.5], colors="white", linewidths=1.0)
+        axes[row, 0].set_ylabel(title(method), fontsize=9)
+    fig.legend(handles=overlap_legend(), loc="lower center", ncol=3, frameon=False)
+    fig.suptitle(heading)
+    fig.tight_layout(rect=(0, 0.06 if n < 2 else 0.04, 1, 1))
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Path:
+    """IoU per image (horizontal bars, sorted by ``order_method``'s area-matched IoU) for
+    both binarisations, with the chance level of area-matched masks as a tick."""
+    wide = agreement.pivot_table(index=["key", "method"], columns="measure", values="value")
+    methods = [m for m in TITLES if m in wide.index.get_level_values("method")]
+    primary = order_method if order_method in methods else methods[0]
+    keys = wide.xs(primary, level="method")["iou_area"].sort_values().index.tolist()
+    fig, axes = plt.subplots(
+        1, 2, figsize=(WIDTH, 0.42 * len(keys) * max(1, len(methods) / 2) + 1.4), sharey=True
+    )
+    height = 0.8 / len(methods)
+    y = np.arange(len(keys))
+    for ax, measure, text in (
+        (axes[0], "iou_area", "area-matched IoU"),
+        (axes[1], "iou_threshold", "IoU at the fixed threshold"),
+    ):
+        for i, method in enumerate(methods):
+            values = wide.xs(method, level="method").reindex(keys)[measure]
+            ax.barh(
+                y + (i - (len(methods) - 1) / 2) * height,
+                values,
+                height,
+                color=METHOD_COLOURS.get(method),
+                label=f"{title(method)} vs LIME",
+            )
+        if measure == "iou_area":
+            chance = wide.xs(primary, level="method").reindex(keys)["iou_area_chance"]
+            ax.scatter(chance, y, marker="|", s=160, color="black", zorder=3, label="chance level")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(text)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, [k.replace("_", " ") for k in keys])
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle("Agreement of CAM and LIME masks per image (sorted)")
+    fig.tight_layout()
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
+    """IoU against the CAM threshold: one panel per CAM method, one line per image."""
+    methods = [m for m in TITLES if m in set(sweep["method"])]
+    keys = list(dict.fromkeys(sweep["key"]))
+    colours = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
+    fig, axes = plt.subplots(
+        1, len(methods), figsize=(WIDTH, 3.0), sharey=True, squeeze=False, layout="constrained"
+    )
+    for ax, method in zip(axes[0], methods, strict=True):
+        part = sweep[sweep["method"] == method]
+        for i, key in enumerate(keys):
+            rows = part[part["key"] == key]
+            ax.plot(rows["threshold"], rows["iou"], color=colours(i % colours.N), lw=1.2, label=key)
+        mean = part.groupby("threshold")["iou"].mean()
+        ax.plot(mean.index, mean.values, color="black", lw=2.4, label="mean")
+        ax.set_title(f"{title(method)} vs LIME")
+        ax.set_xlabel("CAM threshold")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("IoU with LIME mask")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_complexity_scatter(
+    complexity: pd.DataFrame, iou: pd.Series, corr: pd.DataFrame, method: str, path: Path
+) -> Path:
+    """Each complexity measure against IoU, points named by image, rho and p in the title."""
+    frame = complexity.set_index("key").join(iou.rename("iou"), how="inner")
+    names = list(SIMPLER_WHEN)
+    fig, axes = plt.subplots(3, 2, figsize=(WIDTH, 8.4))
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.scatter(frame[name], frame["iou"], color=METHOD_COLOURS.get(method), s=22)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        _label_points(ax, frame[name].to_numpy(float), frame["iou"].to_numpy(float), frame.index)
+        found = corr[corr["measure"] == name]
+        rho, p = (found["rho"].iloc[0], found["p"].iloc[0]) if len(found) else (np.nan, np.nan)
+        text = "rho n/a (too few images)" if np.isnan(rho) else f"rho = {rho:+.2f}, p = {p:.2g}"
+        ax.set_title(text, fontsize=9)
+        ax.set_xlabel(LABELS[name], fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("area-matched IoU")
+    axes.ravel()[-1].axis("off")
+    axes.ravel()[-1].text(
+        0.0,
+        0.5,
+        f"IoU: {title(method)} vs LIME, area-matched.\n\nSimpler is: a larger object, fewer "
+        "superpixels,\nfewer edges, fewer colours, a higher\ntop-1 probability.",
+        fontsize=9,
+        va="center",
+    )
+    fig.suptitle("Do simple images agree more? (Spearman's rho per measure)")
+    fig.tight_layout()
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def _label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
+    """Name each point, inside the axes (right of a point in the left part, left of it in the
+    right part); a label that would cover an earlier one moves down a line."""
+    ax.margins(x=0.08)
+    left, right = ax.get_xlim()
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    char = 0.055 / width_in  # a 7 pt character, as a fraction of the axis width
+    line = 0.055  # one text line, in IoU units (the y axis spans 0..1)
+    placed: list[tuple[float, float, float]] = []  # (x from, x to, y): axis fraction, IoU
+    for i in np.argsort(-y):
+        label = str(names[i]).replace("_", " ")
+        at = (float(x[i]) - left) / (right - left)
+        on_right = at < 0.5
+        size = char * len(label)
+        start, end = (at + 0.02, at + 0.02 + size) if on_right else (at - 0.02 - size, at - 0.02)
+        ty = float(y[i])
+        while any(start < b and a < end and abs(ty - py) < line for a, b, py in placed):
+            ty -= line
+        placed.append((start, end, ty))
+        shift = 0.02 * (right - left) * (1 if on_right else -1)
+        note = ax.annotate(
+            label,
+            (x[i], y[i]),
+            xytext=(x[i] + shift, ty + 0.012),
+            ha="left" if on_right else "right",
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if ty != y[i] else None,
+        )
+        note.set_in_layout(False)  # long names must not shrink the axes
+
+
+def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
+    """Mean deletion and insertion curves per method (random order dashed), AUC in the legend."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), sharey=True, layout="constrained")
+    for ax, kind in zip(axes, ("deletion", "insertion"), strict=True):
+        part = curves[curves["kind"] == kind]
+        for method in [m for m in TITLES if m in set(part["method"])]:
+            rows = part[part["method"] == method]
+            mean = rows.groupby("fraction")["prob"].mean()
+            area = float(np.trapezoid(mean.values, mean.index))
+            ax.plot(
+                mean.index,
+                mean.values,
+                color=METHOD_COLOURS.get(method),
+                ls="--" if method == "random" else "-",
+                lw=1.8,
+                label=f"{title(method)} (AUC {area:.3f})",
+            )
+        ax.set_title(f"{kind} ({'lower' if kind == 'deletion' else 'higher'} AUC is better)")
+        ax.set_xlabel(f"fraction of pixels {'deleted' if kind == 'deletion' else 'inserted'}")
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("probability of the explained class")
+    fig.suptitle(heading)
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_auc_summary(faith: pd.DataFrame, path: Path) -> Path:
+    """Mean AUC per method (bars) with every image's AUC (dots), deletion and insertion."""
+    methods = [m for m in TITLES if m in set(faith["method"])]
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), layout="constrained")
+    rng = np.random.default_rng(0)  # horizontal jitter of the dots only
+    for ax, column in zip(axes, ("deletion_auc", "insertion_auc"), strict=True):
+        for i, method in enumerate(methods):
+            values = faith.loc[faith["method"] == method, column].to_numpy()
+            ax.bar(i, values.mean(), color=METHOD_COLOURS.get(method), alpha=0.75)
+            ax.scatter(i + rng.uniform(-0.2, 0.2, len(values)), values, color="black", s=9)
+        ax.set_xticks(range(len(methods)), [title(m) for m in methods], rotation=20)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(column.replace("_", " ").replace("auc", "AUC"))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_title("deletion (lower is better)")
+    axes[1].set_title("insertion (higher is better)")
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_sanity(sanity: pd.DataFrame, path: Path) -> Path:
+    """Similarity to the original map along the cascade: mean over images, min-max band."""
+    steps = sanity[["step", "block"]].drop_duplicates().sort_values("step")
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharex=True, layout="constrained")
+    for ax, column, text in (
+        (axes[0], "spearman", "Spearman rank correlation"),
+        (axes[1], "ssim", "SSIM"),
+    ):
+        for method in [m for m in TITLES if m in set(sanity["method"])]:
+            stats = sanity[sanity["method"] == method].groupby("step")[column]
+            mean, low, high = stats.mean(), stats.min(), stats.max()
+            colour = METHOD_COLOURS.get(method)
+            ax.plot(mean.index, mean.values, marker="o", ms=3, color=colour, label=title(method))
+            ax.fill_between(mean.index, low.values, high.values, color=colour, alpha=0.15)
+        ax.set_ylabel(text)
+        low = min(-0.2 if column == "spearman" else 0.0, float(sanity[column].min()) - 0.05)
+        ax.set_ylim(max(low, -1.02), 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_xticks(steps["step"], steps["block"], rotation=60, ha="right", fontsize=8)
+        ax.set_xlabel("randomised down to (cumulative, top first)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Sanity check: similarity to the original map as layers are randomised")
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def save_sanity_maps(
+    crop: np.ndarray,
+    maps: Mapping[str, Sequence[np.ndarray]],
+    blocks: Sequence[str],
+    heading: str,
+    path: Path,
+    max_columns: int = 6,
+) -> Path:
+    """One row per method, columns: the original map and maps along the cascade."""
+    from explainlab.compare.masks import normalise
+
+    total = len(blocks)
+    picks = sorted(set(np.linspace(0, total - 1, min(max_columns, total)).round().astype(int)))
+    fig, axes = plt.subplots(
+        len(maps), len(picks), figsize=(WIDTH, 1.4 * len(maps) + 0.6), squeeze=False
+    )
+    for row, (method, series) in enumerate(maps.items()):
+        for col, step in enumerate(picks):
+            ax = axes[row, col]
+            ax.imshow(overlay(crop, normalise(series[step])))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"to {blocks[step]}" if step else "original", fontsize=8)
+        axes[row, 0].set_ylabel(title(method), fontsize=9)
+    fig.suptitle(heading, fontsize=10)
+    fig.tight_layout()
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path

@@ -1,0 +1,82 @@
+"""Settings of the compare stage (the ``[compare]`` table of a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explainlab.cam.settings import METHODS as CAM_METHODS
+
+SUBSTRATES: tuple[str, ...] = ("mean", "black", "blur")
+LIME = "lime"
+# Thresholds of the IoU sweep: 0.05, 0.10, ..., 0.95.
+DEFAULT_SWEEP: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    # Agreement between each CAM method and LIME.
+    cam_methods: tuple[str, ...] = ()  # empty: every CAM method found in the run
+    primary_method: str = "gradcam"  # the CAM method of the "do simple images agree more?" answer
+    threshold: float = 0.5  # fixed binarisation of the (min-max normalised) CAM
+    sweep: tuple[float, ...] = DEFAULT_SWEEP
+
+    # Complexity of an image (quickshift with LIME's default parameters).
+    edge_sigma: float = 2.0  # Gaussian sigma of the Canny edge detector
+    colour_levels: int = 8  # levels per channel of the colour histogram (8 -> 512 bins)
+
+    # Deletion / insertion curves.
+    faithfulness: bool = True
+    steps: int = 32  # points of each curve after the unperturbed one
+    deletion_substrate: str = "mean"  # what deleted pixels become (RISE: the dataset mean)
+    insertion_substrate: str = "blur"  # what inserted pixels start from (RISE: a blurred copy)
+    random_repeats: int = 3  # random orders averaged into the baseline
+    random_patch: int = 16  # the random order shuffles patches of this size (pixels)
+    batch_size: int = 32  # perturbed images per forward pass
+
+    # Parameter-randomisation sanity check (Adebayo et al., 2018).
+    sanity: bool = True
+    sanity_methods: tuple[str, ...] = ()  # empty: every CAM method compared, and LIME
+    sanity_blocks: tuple[str, ...] = ()  # top-down layer names; empty: the model's own blocks
+    sanity_max_steps: int = 0  # 0: the whole cascade; N: only the N top blocks
+    sanity_images: int = 0  # 0: every image; N: the first N (the check is costly)
+    lime_samples: int = 1000  # LIME's num_samples in the sanity check's own LIME explainer
+    lime_batch_size: int = 32
+
+    seed: int = 0
+
+    def validate(self) -> None:
+        unknown = [m for m in self.cam_methods if m not in CAM_METHODS]
+        if unknown:
+            raise ValueError(f"cam_methods must be among {', '.join(CAM_METHODS)}; got {unknown}")
+        if self.primary_method not in CAM_METHODS:
+            raise ValueError(f"primary_method must be one of {', '.join(CAM_METHODS)}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError("threshold must lie strictly between 0 and 1")
+        if not self.sweep or any(not 0.0 <= t <= 1.0 for t in self.sweep):
+            raise ValueError("sweep must list thresholds within [0, 1]")
+        if list(self.sweep) != sorted(set(self.sweep)):
+            raise ValueError("sweep must be increasing without repeats")
+        if self.edge_sigma <= 0:
+            raise ValueError("edge_sigma must be positive")
+        if not 2 <= self.colour_levels <= 64:
+            raise ValueError("colour_levels must be between 2 and 64")
+        if self.steps < 2:
+            raise ValueError("steps must be at least 2")
+        for name in ("deletion_substrate", "insertion_substrate"):
+            if getattr(self, name) not in SUBSTRATES:
+                raise ValueError(f"{name} must be one of {', '.join(SUBSTRATES)}")
+        if self.random_repeats < 1:
+            raise ValueError("random_repeats must be at least 1")
+        if not 1 <= self.random_patch <= 224:
+            raise ValueError("random_patch must be between 1 and 224 pixels")
+        unknown = [m for m in self.sanity_methods if m not in (*CAM_METHODS, LIME)]
+        if unknown:
+            raise ValueError(
+                f"sanity_methods must be among {', '.join((*CAM_METHODS, LIME))}; got {unknown}"
+            )
+        for name in ("batch_size", "lime_samples", "lime_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("sanity_max_steps", "sanity_images"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (all) or more")
