@@ -21,6 +21,13 @@ def _default_mirror() -> str:
 
 MIRROR = _default_mirror()
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: more threads per worker oversubscribe the CPU and
+    # slow torch down by an order of magnitude.
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):

@@ -19,9 +19,13 @@ from explainlab.compare.settings import CompareSettings
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.images import DEFAULT_MAX_PIXELS
-from explainlab.lime.settings import LimeSettings
+from explainlab.lime.settings import LimeSettings, ScoreboardSettings
+from explainlab.lime.tune import TuneSettings
 
 T = TypeVar("T")
+
+# The stages of a run, in the order of the data flow.
+STAGES: tuple[str, ...] = ("dissect", "cam", "tune", "lime", "compare", "report")
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,16 @@ class RunSettings:
     output_root: str = "results"
     device: str = "auto"
     seed: int = 0
+    stages: tuple[str, ...] = STAGES  # the stages to run (always in data-flow order)
 
     def validate(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ValueError("name must be a plain folder name")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError("device must be auto, cpu or cuda[:N]")
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"stages must be among {', '.join(STAGES)}; got {unknown}")
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,9 @@ class RunConfig:
     run: RunSettings = field(default_factory=RunSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
     cam: CamSettings = field(default_factory=CamSettings)
+    tune: TuneSettings = field(default_factory=TuneSettings)
     lime: LimeSettings = field(default_factory=LimeSettings)
+    scoreboard: ScoreboardSettings = field(default_factory=ScoreboardSettings)
     dissect: DissectSettings = field(default_factory=DissectSettings)
     compare: CompareSettings = field(default_factory=CompareSettings)
     source: str = ""  # the file it was read from

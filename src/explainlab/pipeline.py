@@ -1,5 +1,9 @@
 """The whole run: every stage of a config in the order of the data flow.
 
+    dissect ─────────────────────────────────────────────┐
+    cam ──────────────────────────┐                      ├─► report
+    tune ─► lime (+ pickle) ─► scoreboard ─► compare ────┘
+
 Each stage caches itself (``runfolder.Stage``): unchanged settings and inputs mean it is
 skipped, an interrupted stage resumes from its finished items, ``force`` reruns it.
 The pipeline adds what belongs to the run as a whole: the fallback to the offline
@@ -8,6 +12,7 @@ configuration when the assignment's weights are missing, time estimates on a CPU
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -15,14 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explainlab import manifest
-from explainlab.config import RunConfig, load_config
+import numpy as np
+from torch import nn
+
+from explainlab import assets, estimate, manifest, runfolder
+from explainlab.config import STAGES, RunConfig, load_config
 from explainlab.errors import ConfigError, MissingAssetsError
-from explainlab.images import Failure, ImageSource, resolve_sources
+from explainlab.images import Failure, ImageSource, Sample, resolve_sources
 from explainlab.models import LoadedModel, load_model, resolve_device
 
 OFFLINE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "offline.toml"
-STAGES: tuple[str, ...] = ("cam",)
+TUNED = "tuned"  # [lime] params = "tuned": the parameter file the tune stage chose
+BRODEN_IMAGES = 63_305
 
 
 @dataclass
@@ -41,27 +50,80 @@ class Context:
     sources: list[ImageSource]
     force: frozenset[str] = frozenset()
     stand_in: str = ""  # why the offline configuration replaced the asked one
-    _models: dict[str, LoadedModel] = field(default_factory=dict)
+    models: dict[str, LoadedModel] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
         return self.config.run_dir
 
     def model(self, name: str) -> LoadedModel:
-        if name not in self._models:
-            self._models[name] = load_model(name, self.config.run.device)
-        return self._models[name]
+        if name not in self.models:
+            self.models[name] = load_model(name, self.config.run.device)
+        return self.models[name]
+
+    def estimate(self, stage: str, forwards: float, model: LoadedModel, extra: float = 0.0) -> None:
+        """Print the stage's time estimate before it starts, on a CPU only."""
+        if model.device.type == "cpu" and stage not in self.skippable():
+            print(estimate.line(stage, forwards, model, extra), flush=True)
+
+    def skippable(self) -> set[str]:
+        """Stages already complete (their folder's fingerprint is present); a cheap hint only."""
+        return {
+            s for s in STAGES if (self.run_dir / s / runfolder.FINGERPRINT_FILE).is_file()
+        } - self.force
+
+    def lime_params(self) -> str:
+        params = self.config.lime.params
+        return str(self.run_dir / "lime_tune" / "params.json") if params == TUNED else params
+
+
+# --- the stages ----------------------------------------------------------------------
+
+
+def _dissect(ctx: Context) -> StageResult:
+    from explainlab.dissect.stage import run_dissect_stage
+
+    settings = ctx.config.dissect
+    if resolve_device(ctx.config.run.device).type == "cpu":
+        images = settings.probe_limit or (BRODEN_IMAGES if "broden" in settings.probe else 0)
+        if images:
+            per = estimate.seconds_per_image(ctx.model("efficientnet_lite0"))
+            # two ResNet18s (~0.7x Lite0 each) and CLIP ViT-B/16 (~4x) per probe image
+            print(
+                f"estimate (cpu): dissect ≈ {estimate.describe(images * per * 5.4)} for {images:,} "
+                "probe images, if the weights are available (else the published results are analysed)"
+            )
+    outcome = run_dissect_stage(settings, ctx.run_dir, device=ctx.config.run.device)
+    lines = [f"analysis: {outcome.analysis.folder}"]
+    if outcome.fallback_reason:
+        lines.insert(0, f"PUBLISHED CLIP-Dissect results analysed: {outcome.fallback_reason}")
+    lines += outcome.notes
+    failures = outcome.dissect.failures if outcome.dissect else []
+    return StageResult(
+        lines,
+        outcome.analysis.skipped,
+        failures,
+        {"published_fallback": outcome.fallback_reason or None, "models": list(settings.models)},
+    )
 
 
 def _cam(ctx: Context) -> StageResult:
     from explainlab.cam.run import run_cam, summary_lines
 
     settings = ctx.config.cam
+    model = ctx.model(settings.model)
+    channels = estimate.target_channels(model, settings.target_layer or None)
+    per_image = {
+        "gradcam": 3,
+        "ablationcam": 1 if settings.impl == "fast" else channels,
+        "scorecam": channels,
+    }
+    ctx.estimate("cam", len(ctx.sources) * sum(per_image[m] for m in settings.methods), model)
     outcome = run_cam(
         settings,
         ctx.sources,
         ctx.run_dir,
-        model=ctx.model(settings.model),
+        model=model,
         max_pixels=ctx.config.images.max_pixels,
         force="cam" in ctx.force,
     )
@@ -78,7 +140,190 @@ def _cam(ctx: Context) -> StageResult:
     )
 
 
-STAGE_FUNCTIONS: dict[str, Callable[[Context], StageResult]] = {"cam": _cam}
+def _tune(ctx: Context) -> StageResult:
+    from explainlab.lime.tune import summary_lines, tune
+
+    settings = ctx.config.tune
+    model = ctx.model(settings.model)
+    reference = settings.reference.seeds * settings.reference.num_samples
+    ctx.estimate(
+        "tune (references, cached afterwards)",
+        len(ctx.sources) * reference,
+        model,
+        60 * settings.budget_minutes,
+    )
+    outcome = tune(
+        settings,
+        ctx.sources,
+        ctx.run_dir,
+        model=model,
+        max_pixels=ctx.config.images.max_pixels,
+        force="tune" in ctx.force,
+    )
+    return StageResult(
+        summary_lines(outcome),
+        outcome.skipped,
+        outcome.failures,
+        {"budget_minutes": settings.budget_minutes},
+    )
+
+
+def _lime(ctx: Context) -> StageResult:
+    from explainlab.lime.params import load_param_file
+    from explainlab.lime.run import run_lime, summary_lines
+
+    settings = dataclasses.replace(ctx.config.lime, params=ctx.lime_params())
+    model = ctx.model(settings.model)
+    param_file = load_param_file(settings.params)
+    samples = sum(param_file.params_for(s.key)[0]["num_samples"] for s in ctx.sources)
+    ctx.estimate("lime", samples, model)
+    outcome = run_lime(
+        settings,
+        ctx.sources,
+        ctx.run_dir,
+        model=model,
+        max_pixels=ctx.config.images.max_pixels,
+        force="lime" in ctx.force,
+    )
+    lines = [
+        *summary_lines(outcome),
+        f"parameter pickle: {outcome.folder / 'params.pkl'} (+ params.json)",
+    ]
+    result = StageResult(
+        lines, outcome.skipped, outcome.failures, {"params": settings.params or "lime defaults"}
+    )
+    if ctx.config.scoreboard.enabled:
+        _scoreboard(ctx, settings.params, model, result)
+    return result
+
+
+def _scoreboard(ctx: Context, params: str, model: LoadedModel, result: StageResult) -> None:
+    """Score the run's parameters (and lime's defaults) as the grader would, under ``lime_score/``."""
+    from explainlab.lime.params import load_param_file
+    from explainlab.lime.score import score
+    from explainlab.lime.score import summary_lines as score_lines
+
+    board = ctx.config.scoreboard
+    reference = ctx.config.tune.reference
+    candidates = {"run": params} | ({"defaults": ""} if board.include_defaults else {})
+    stage = runfolder.Stage(
+        ctx.run_dir,
+        "lime_score",
+        {
+            "board": dataclasses.asdict(board),
+            "reference": dataclasses.asdict(reference),
+            "model": model.name,
+            "candidates": {
+                k: (assets.file_digest(Path(p)) if p else "") for k, p in candidates.items()
+            },
+            "images": [[s.key, str(s.path)] for s in ctx.sources],
+            "seed": ctx.config.lime.seed,
+        },
+    )
+    if stage.complete and "lime" not in ctx.force:
+        result.summary.append(f"scoreboard up to date: {stage.final}")
+        return
+    ctx.estimate("scoreboard", len(ctx.sources) * reference.seeds * reference.num_samples, model)
+    with stage.finishing() as folder:
+        for name, path in candidates.items():
+            outcome = score(
+                load_param_file(path or None),
+                ctx.sources,
+                folder / f"scoreboard_{name}.csv",
+                model=model,
+                reference_settings=reference,
+                cutoff=board.cutoff,
+                seed=ctx.config.lime.seed,
+                max_pixels=ctx.config.images.max_pixels,
+            )
+            result.summary += [f"scoreboard ({name} parameters):", *score_lines(outcome)]
+            result.facts[f"scoreboard_{name}"] = {
+                "mean_iou": outcome.mean_iou,
+                "mean_seconds": outcome.mean_seconds,
+            }
+
+
+def lime_stage_explainer(
+    ctx: Context, model: LoadedModel
+) -> Callable[[nn.Module, Sample, int], np.ndarray]:
+    """The LIME stage's own explanation (its parameters and explainer) as a map, for the
+    sanity check: each pixel carries its superpixel's weight for ``target``."""
+    from explainlab.compare.masks import superpixel_map
+    from explainlab.lime.classifier import ModelClassifier
+    from explainlab.lime.explain import explain
+    from explainlab.lime.params import load_param_file
+
+    settings = ctx.config.lime
+    param_file = load_param_file(ctx.lime_params())
+
+    def explain_map(module: nn.Module, sample: Sample, target: int) -> np.ndarray:
+        params, _ = param_file.params_for(sample.key, seed=settings.seed)
+        classifier = ModelClassifier(module, model.preprocess)
+        result = explain(
+            sample.crop,
+            classifier,
+            params,
+            seed=settings.seed,
+            explainer=settings.explainer,
+            label=target,
+        )
+        return superpixel_map(result.segments, result.weight_map())
+
+    return explain_map
+
+
+def _compare(ctx: Context) -> StageResult:
+    from explainlab.compare.run import run_compare, summary_lines
+
+    settings = ctx.config.compare
+    model = ctx.model(ctx.config.cam.model)
+    methods = len(settings.cam_methods or ctx.config.cam.methods) + 1
+    faith = (
+        (settings.steps + 1) * (methods + settings.random_repeats) * 2
+        if settings.faithfulness
+        else 0
+    )
+    ctx.estimate(
+        "compare (faithfulness; the sanity check adds its explainers' cost)",
+        len(ctx.sources) * faith,
+        model,
+    )
+    outcome = run_compare(
+        settings,
+        ctx.run_dir,
+        model=model,
+        explainers={"lime": lime_stage_explainer(ctx, model)},
+        max_pixels=ctx.config.images.max_pixels,
+        force="compare" in ctx.force,
+    )
+    return StageResult(
+        summary_lines(outcome),
+        outcome.skipped,
+        outcome.failures,
+        {"simple_images_agree_more": outcome.summary.get("complexity", {}).get("verdict")},
+    )
+
+
+def _report(ctx: Context) -> StageResult:
+    from explainlab.report.build import build_reports
+
+    paths = build_reports(ctx.run_dir, stand_in=ctx.stand_in)
+    return StageResult(
+        [f"{p.name}: {p}" for p in paths], facts={"reports": [p.name for p in paths]}
+    )
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Context], StageResult]] = {
+    "dissect": _dissect,
+    "cam": _cam,
+    "tune": _tune,
+    "lime": _lime,
+    "compare": _compare,
+    "report": _report,
+}
+
+
+# --- the run -------------------------------------------------------------------------
 
 
 @dataclass
@@ -118,11 +363,12 @@ def run_pipeline(
             raise
         reason = (
             f"The configuration {config.source} needs files that are not available here, so "
-            f"this run uses the offline configuration {offline_config.name} instead, with a "
-            "stand-in model; every report page and the manifest say so.\n"
+            f"this run uses the offline configuration {offline_config.name} instead: "
+            "EfficientNet-Lite0 stands in for the assignment's ResNets, and every report "
+            "page and the manifest say so.\n"
             f"{exc}\nTo run the assignment itself, provide these files (connect to the "
-            "internet, or put them in a folder named by EXPLAINLAB_MIRROR / in TORCH_HOME) and "
-            "rerun; --strict refuses this fallback."
+            "internet, or put them in a folder named by EXPLAINLAB_MIRROR, or in TORCH_HOME) "
+            "and rerun; --strict refuses this fallback."
         )
         print(f"\n{reason}\n", file=sys.stderr)
         return _run(load_config(offline_config), frozenset(force), stand_in=reason)
@@ -132,25 +378,51 @@ def _run(config: RunConfig, force: frozenset[str], stand_in: str) -> RunOutcome:
     started = manifest.now()
     device = resolve_device(config.run.device)
     ctx = Context(config, resolve_sources(list(config.images.sources)), force, stand_in)
+    for name in {config.cam.model, config.lime.model, config.tune.model}:
+        ctx.model(name)  # a missing model triggers the fallback before any stage runs
     outcome = RunOutcome(config, stand_in)
-    for name in STAGES:
+    ran = [s for s in STAGES if s in config.run.stages]
+    for name in ran:
         start = time.perf_counter()
         print(f"\n── stage {name} ({device.type}) ──", flush=True)
         outcome.results[name] = STAGE_FUNCTIONS[name](ctx)
         outcome.stage_seconds[name] = time.perf_counter() - start
+        _write_manifest(ctx, outcome, started, device)
+    return outcome
+
+
+def _write_manifest(ctx: Context, outcome: RunOutcome, started: str, device: Any) -> None:
+    """Rewritten after every stage, so an interrupted run still records what it did."""
+    config = ctx.config
     manifest.write_manifest(
         ctx.run_dir,
         {
             "config_file": config.source,
             "config": config.to_dict(),
-            "stand_in": stand_in or None,
-            "seed": config.run.seed,
+            "stand_in": ctx.stand_in or None,
+            "seeds": {
+                "run": config.run.seed,
+                "lime": config.lime.seed,
+                "tune": config.tune.seed,
+                "compare": config.compare.seed,
+                "dissect": config.dissect.seed,
+            },
             "device": str(device),
             "started": started,
             "finished": manifest.now(),
             "code": manifest.git_commit(Path(__file__).resolve().parents[2]),
-            "inputs": {s.key: str(s.path) for s in ctx.sources},
-            "models": {n: manifest.weights_digest(m.module) for n, m in ctx._models.items()},
+            "images": {
+                s.key: {"path": str(s.path), "sha256": assets.file_digest(s.path)}
+                for s in ctx.sources
+                if s.path.is_file()
+            },
+            "models": {
+                n: {
+                    "weights_sha256": manifest.weights_digest(m.module),
+                    "source": m.spec.weights_source,
+                }
+                for n, m in ctx.models.items()
+            },
             "stages": {
                 n: {"seconds": round(outcome.stage_seconds[n], 2), "skipped": r.skipped, **r.facts}
                 for n, r in outcome.results.items()
@@ -158,17 +430,19 @@ def _run(config: RunConfig, force: frozenset[str], stand_in: str) -> RunOutcome:
             "failures": {f.key: f.error for f in outcome.failures},
         },
     )
-    return outcome
 
 
 def summary(outcome: RunOutcome) -> str:
     """The one-screen summary: what ran, where the outputs are, key numbers."""
-    lines = [f"\nrun '{outcome.config.run.name}' → {outcome.config.run_dir}/"]
+    run_dir = outcome.config.run_dir
+    lines = [f"\nrun '{outcome.config.run.name}' → {run_dir}/"]
     if outcome.stand_in:
-        lines.append("  (offline fallback: stand-in model; see manifest.json 'stand_in')")
+        lines.append("  OFFLINE FALLBACK: a stand-in model ran (see manifest.json 'stand_in')")
     for name, result in outcome.results.items():
         state = "up to date, skipped" if result.skipped else f"{outcome.stage_seconds[name]:.1f} s"
-        lines.append(f"\n[{name}] {state}  → {outcome.config.run_dir / name}/")
-        lines.extend(f"  {line}" for line in result.summary)
-    lines.append(f"\nmanifest: {outcome.config.run_dir / 'manifest.json'}")
+        lines.append(f"\n[{name}] {state}")
+        lines.extend(f"  {line}" for line in result.summary[:14])
+        if len(result.summary) > 14:
+            lines.append(f"  … ({len(result.summary) - 14} more lines in {run_dir / name})")
+    lines.append(f"\nmanifest: {run_dir / 'manifest.json'}")
     return "\n".join(lines)

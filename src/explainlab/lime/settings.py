@@ -30,3 +30,18 @@ class LimeSettings:
             raise ValueError("target_class must be a class index >= 0")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
+
+
+@dataclass(frozen=True)
+class ScoreboardSettings:
+    """The local scoreboard of a run (the ``[scoreboard]`` table): the run's parameters,
+    and lime's defaults for comparison, scored as the grader would (plain lime, timed)
+    against the consensus reference of the ``[tune.reference]`` settings."""
+
+    enabled: bool = True
+    include_defaults: bool = True  # also score lime's default parameters
+    cutoff: float = 300.0  # seconds after which an image counts as failed
+
+    def validate(self) -> None:
+        if self.cutoff <= 0:
+            raise ValueError("cutoff must be > 0 seconds")

@@ -1,0 +1,57 @@
+"""Time estimates for the heavy stages on a CPU: image forward passes x measured seconds.
+
+Each stage's cost is dominated by forward passes of its model over 224x224 images; we
+count them from the settings and time one batch of the model here, so the estimate
+follows this machine (and its load) rather than a table of guesses."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from explainlab.models import LoadedModel
+
+_MEASURED: dict[str, float] = {}
+
+
+def seconds_per_image(model: LoadedModel, batch: int = 16) -> float:
+    """Measured seconds of one 224x224 image forward pass (batched), cached per model."""
+    if model.name not in _MEASURED:
+        x = torch.zeros(batch, 3, 224, 224, device=model.device)
+        with torch.inference_mode():
+            model.module(x[:2])  # warm-up
+            start = time.perf_counter()
+            model.module(x)
+        _MEASURED[model.name] = (time.perf_counter() - start) / batch
+    return _MEASURED[model.name]
+
+
+def target_channels(model: LoadedModel, layer: str | None = None) -> int:
+    """Channels of the CAM target layer's output (ScoreCAM runs one masked image each)."""
+    seen: list[int] = []
+    handle = model.layer(layer).register_forward_hook(lambda _m, _i, out: seen.append(out.shape[1]))
+    try:
+        with torch.inference_mode():
+            model.module(torch.zeros(1, 3, 224, 224, device=model.device))
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def describe(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def line(stage: str, forwards: float, model: LoadedModel, extra_seconds: float = 0.0) -> str:
+    per = seconds_per_image(model)
+    total = forwards * per + extra_seconds
+    budget = f" + {describe(extra_seconds)} budget" if extra_seconds else ""
+    return (
+        f"estimate ({model.device.type}): {stage} ≈ {describe(total)} "
+        f"({forwards:,.0f} image forward passes of {model.name} at {per:.3f} s{budget})"
+    )
