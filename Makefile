@@ -27,7 +27,7 @@ run: venv
 	$(BIN)/explainlab run --config $(CONFIG)
 
 test: venv
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -34,6 +34,9 @@ def test_stage_resumes_finished_items_and_commits(tmp_path):
     with pytest.raises(KeyboardInterrupt), stage.item("b") as folder:
         (folder / "x.txt").write_text("half")
         raise KeyboardInterrupt
+    # what SIGKILL leaves: a temporary item folder that no finally block removed
+    (tmp_path / ".cam.partial" / ".c.killed").mkdir()
+    (tmp_path / ".cam.partial" / ".c.killed" / "x.txt").write_text("half")
     # a rerun with the same settings sees 'a' finished and 'b' not
     again = runfolder.Stage(tmp_path, "cam", {"model": "m", "n": 1})
     assert again.has_item("a") and not again.has_item("b")
@@ -46,6 +49,7 @@ def test_stage_resumes_finished_items_and_commits(tmp_path):
     assert (tmp_path / "cam" / "a" / "x.txt").read_text() == "a"
     assert (tmp_path / "cam" / "b" / "x.txt").read_text() == "b"
     assert not (tmp_path / ".cam.partial").exists()
+    # a killed process's temporary folder never reaches the final stage folder
     assert [p.name for p in (tmp_path / "cam").iterdir() if p.name.startswith(".")] == []
 
 

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.lime.cli",
     "explainlab.dissect.cli",
     "explainlab.compare.cli",
+    "explainlab.report.cli",
     "explainlab.run_cli",
     "explainlab.bundle_cli",
 )

@@ -171,7 +171,17 @@ class Stage:
         yield self.partial
         self.commit()
 
+    def _drop_leftovers(self) -> None:
+        """Remove what a killed process left half-written (hidden temporary entries)."""
+        for entry in self.partial.iterdir():
+            if entry.name.startswith("."):
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
     def commit(self) -> Path:
+        self._drop_leftovers()
         old = None
         if self.final.exists():
             old = self.run_dir / f".{self.name}.old-{os.getpid()}"

@@ -18,7 +18,7 @@ from explainlab.plotting import close, overlay
 
 TITLES = {**CAM_TITLES, "lime": "LIME", "random": "random order"}
 # Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
-BOTH, CAM_ONLY, LIME_ONLY = (0.90, 0.62, 0.0), (0.0, 0.45, 0.70), (0.80, 0.40, 0.0)
+BOTH, CAM_ONLY, LIME_ONLY = (0.0, 0.62, 0.45), (0.0, 0.45, 0.70), (0.84, 0.37, 0.0)
 METHOD_COLOURS = {
     "gradcam": "#0072B2",
     "ablationcam": "#009E73",

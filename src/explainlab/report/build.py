@@ -1,0 +1,54 @@
+"""Build every report a run folder has the results for, and the combined PDF.
+
+reports/1_dissection.pdf   reports/2_cam.pdf   reports/3_lime.pdf
+reports/4_comparison.pdf   reports/explainlab_report.pdf (all four)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from explainlab.errors import ExplainlabError
+from explainlab.report import cam_report, compare_report, dissect_report, lime_report
+from explainlab.report.common import RunFacts
+from explainlab.report.pdf import merge_pdfs
+
+# (file name, the result it needs, builder)
+REPORTS: tuple[tuple[str, str, Callable[[RunFacts, Path], Path]], ...] = (
+    ("1_dissection.pdf", "dissect/analysis/concept_counts.csv", dissect_report.build),
+    ("2_cam.pdf", "cam/predictions.csv", cam_report.build),
+    ("3_lime.pdf", "lime/explanations.csv", lime_report.build),
+    ("4_comparison.pdf", "compare/summary.json", compare_report.build),
+)
+COMBINED = "explainlab_report.pdf"
+
+
+def build_reports(run_dir: Path, *, stand_in: str = "") -> list[Path]:
+    """The reports whose inputs exist under ``run_dir``, then the combined PDF."""
+    run_dir = Path(run_dir)
+    facts = RunFacts.read(run_dir, stand_in)
+    out = run_dir / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    built: list[Path] = []
+    problems: list[str] = []
+    for name, needs, builder in REPORTS:
+        if not (run_dir / needs).is_file():
+            continue
+        try:
+            built.append(builder(facts, out / name))
+        except (OSError, KeyError, ValueError, IndexError) as exc:
+            # One broken input must not cost the other reports.
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+    if not built and not problems:
+        raise ExplainlabError(
+            f"{run_dir}: no results to report on", hint="run the stages first (explainlab run)"
+        )
+    if built:
+        built.append(merge_pdfs(built, out / COMBINED))
+    if problems:
+        raise ExplainlabError(
+            "some reports could not be built:\n  " + "\n  ".join(problems),
+            hint=f"the others are in {out}; rerun the stage whose results are broken",
+        )
+    return built

@@ -1,0 +1,30 @@
+"""``explainlab report``: build the PDF reports of a run folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="build the PDF reports of a run",
+        description="Build the PDF reports (dissection, CAM, LIME, comparison, and all four "
+        "combined) from the results in a run folder; each report is built when its results exist.",
+    )
+    p.add_argument(
+        "--run",
+        type=Path,
+        default=Path("results/assignment"),
+        help="run folder (default results/assignment)",
+    )
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.report.build import build_reports
+
+    for path in build_reports(args.run):
+        print(path)
+    return 0

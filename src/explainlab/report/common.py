@@ -1,0 +1,89 @@
+"""What every report shares: the run's facts, the stand-in banner, number formatting."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from explainlab.models import MODELS
+from explainlab.report.pdf import Report
+
+ASSIGNMENT_MODEL = "resnet50"
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    run_dir: Path
+    name: str
+    stand_in: str  # empty when the asked configuration ran
+    manifest: dict[str, Any]
+
+    @classmethod
+    def read(cls, run_dir: Path, stand_in: str = "") -> RunFacts:
+        path = Path(run_dir) / "manifest.json"
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        return cls(Path(run_dir), Path(run_dir).name, stand_in or data.get("stand_in") or "", data)
+
+    def model_description(self, name: str) -> str:
+        spec = MODELS.get(name)
+        return spec.description if spec else name
+
+    def banner(self, model: str) -> str:
+        """The banner every page carries when a stand-in model replaced the assignment's."""
+        if model == ASSIGNMENT_MODEL and not self.stand_in:
+            return ""
+        return f"STAND-IN MODEL: {model} (offline) — not the assignment's ResNet50 IMAGENET1K_V2"
+
+    def new_report(self, title: str, what: str, banner: str = "") -> Report:
+        return Report(
+            title,
+            subtitle=f"{what} · run '{self.name}' · {self.manifest.get('finished', '')[:10]}",
+            banner=banner,
+            footer=f"explainlab · {self.run_dir}",
+        )
+
+    def stand_in_paragraph(self, report: Report, model: str) -> None:
+        if self.banner(model):
+            report.paragraph(
+                f"<b>Stand-in model.</b> These results come from {self.model_description(model)}, "
+                "not from the assignment's ResNet50 (IMAGENET1K_V2), whose weights were not available "
+                "when this run was made. The methods and code are the same; the numbers describe "
+                "the stand-in. Rerun with the weights available to obtain the assignment's results."
+            )
+
+
+def read_csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if Path(path).is_file() else None
+
+
+def pct(x: float, digits: int = 0) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def num(x: Any, spec: str = ".2f") -> str:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if value != value else format(value, spec)
+
+
+def join_names(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def pretty_key(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def verdict(correct: Any) -> str:
+    """✓ / ✗ for a top-1 correctness value read from CSV (bool, 'True', 1), '-' if unknown."""
+    if correct is None or (isinstance(correct, float) and correct != correct):
+        return "-"
+    return "✓" if str(correct).strip().lower() in ("true", "1", "1.0") else "✗"

@@ -1,0 +1,184 @@
+"""The whole run on the offline model: every stage, every file, reports, resume, fallback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pdfcheck import assert_pages_not_blank
+from pypdf import PdfReader
+
+from explainlab.cli import main
+from explainlab.config import load_config
+from explainlab.errors import MissingAssetsError
+from explainlab.pipeline import run_pipeline
+
+KEYS = ("goldfish", "kite")
+
+
+def small_config(root: Path, name: str, *, model: str = "efficientnet_lite0", stages: tuple[str, ...] | None = None, cam_methods=("gradcam", "ablationcam", "scorecam")) -> Path:
+    """A run config with the offline model, two images and tiny settings everywhere."""
+    stage_line = f"stages = {json.dumps(list(stages))}\n" if stages else ""
+    text = f"""
+[run]
+name = "{name}"
+output_root = "{root / 'results'}"
+device = "cpu"
+{stage_line}
+[images]
+sources = {json.dumps(list(KEYS))}
+[cam]
+model = "{model}"
+methods = {json.dumps(list(cam_methods))}
+[tune]
+model = "{model}"
+budget_minutes = 0.2
+[tune.reference]
+seeds = 2
+num_samples = 60
+[tune.space]
+num_samples = [30, 40]
+[lime]
+model = "{model}"
+params = "tuned"
+[scoreboard]
+cutoff = 60.0
+[compare]
+steps = 6
+random_repeats = 1
+sanity_images = 1
+sanity_max_steps = 2
+sanity_methods = ["gradcam", "lime"]
+lime_samples = 30
+"""
+    path = root / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory, mirror):
+    root = tmp_path_factory.mktemp("pipeline")
+    config = load_config(small_config(root, "small"))
+    outcome = run_pipeline(config)
+    return config.run_dir, outcome
+
+
+def test_every_stage_writes_its_files(offline_run):
+    run_dir, outcome = offline_run
+    assert list(outcome.results) == ["dissect", "cam", "tune", "lime", "compare", "report"]
+    expected = [
+        "manifest.json",
+        "predictions.csv",
+        "dissect/analysis/summary.md",
+        "dissect/analysis/concept_counts.csv",
+        "cam/predictions.csv",
+        "cam/timings.csv",
+        "lime_tune/params.json",
+        "lime_tune/pareto.png",
+        "lime/params.pkl",
+        "lime/params.json",
+        "lime/timings.csv",
+        "lime_score/scoreboard_run.csv",
+        "lime_score/scoreboard_defaults.csv",
+        "compare/agreement.csv",
+        "compare/faithfulness.csv",
+        "compare/sanity.csv",
+        "compare/summary.json",
+    ]
+    for key in KEYS:
+        expected += [f"cam/{key}/{m}.npy" for m in ("gradcam", "ablationcam", "scorecam")]
+        expected += [f"cam/{key}/panel.png", f"lime/{key}/mask.npy", f"lime/{key}/segments.npy", f"compare/{key}/panel.png"]
+    missing = [name for name in expected if not (run_dir / name).is_file()]
+    assert not missing
+    assert not list(run_dir.glob(".*.partial"))
+
+
+def test_manifest_records_the_run(offline_run):
+    run_dir, _ = offline_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["cam"]["model"] == "efficientnet_lite0"
+    assert set(manifest["stages"]) == {"dissect", "cam", "tune", "lime", "compare", "report"}
+    assert all(s["seconds"] >= 0 for s in manifest["stages"].values())
+    assert manifest["seeds"]["lime"] == 0 and manifest["packages"]["lime"] == "0.2.0.1"
+    assert len(manifest["images"]["goldfish"]["sha256"]) == 64
+    assert len(manifest["models"]["efficientnet_lite0"]["weights_sha256"]) == 64
+    assert manifest["stand_in"] is None
+
+
+def test_reports_have_real_pages(offline_run):
+    run_dir, _ = offline_run
+    reports = run_dir / "reports"
+    names = ["1_dissection.pdf", "2_cam.pdf", "3_lime.pdf", "4_comparison.pdf", "explainlab_report.pdf"]
+    counts = {}
+    for name in names:
+        counts[name] = len(assert_pages_not_blank(reports / name))
+    assert counts["explainlab_report.pdf"] == sum(counts[n] for n in names[:4])
+    cam_text = " ".join(p.extract_text() for p in PdfReader(str(reports / "2_cam.pdf")).pages)
+    predictions = pd.read_csv(run_dir / "cam" / "predictions.csv")
+    # the text is built from the run's numbers: the prediction and its probability appear
+    kite = predictions.set_index("key").loc["kite"]
+    assert kite["top1_name"] in cam_text and f"{100 * kite['top1_prob']:.0f}%" in cam_text
+    assert "STAND-IN MODEL" in cam_text  # the offline model is not the assignment's
+
+
+def test_rerun_skips_every_cached_stage(offline_run):
+    run_dir, outcome = offline_run
+    again = run_pipeline(load_config(run_dir.parent.parent / "small.toml"))
+    assert all(again.results[s].skipped for s in ("cam", "tune", "lime", "compare"))
+
+
+def _outputs(run_dir: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for path in sorted((run_dir / "cam").rglob("*.npy")):
+        out[str(path.relative_to(run_dir))] = np.load(path)
+    out["predictions"] = pd.read_csv(run_dir / "cam" / "predictions.csv")
+    return out
+
+
+def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
+    config = small_config(tmp_path, "killed", stages=("cam",))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "explainlab", "run", "--config", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = tmp_path / "results" / "killed" / ".cam.partial"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (partial / KEYS[0] / ".done").exists() and process.poll() is None:
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    run_dir = tmp_path / "results" / "killed"
+    assert not (run_dir / "cam").exists()  # nothing half-written is presented as a result
+    assert main(["run", "--config", str(config)]) == 0
+    reference = small_config(tmp_path, "uninterrupted", stages=("cam",))
+    assert main(["run", "--config", str(reference)]) == 0
+    resumed, clean = _outputs(run_dir), _outputs(tmp_path / "results" / "uninterrupted")
+    assert resumed.keys() == clean.keys()
+    for key, value in clean.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(resumed[key], value)
+        else:
+            np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+
+
+def test_missing_weights_fall_back_to_the_offline_config(tmp_path, torch_home, mirror, capsys):
+    asked = small_config(tmp_path, "asked", model="resnet50", stages=("cam", "report"), cam_methods=("gradcam",))
+    offline = small_config(tmp_path, "standin", stages=("cam", "report"), cam_methods=("gradcam",))
+    outcome = run_pipeline(load_config(asked), offline_config=offline)
+    assert outcome.config.run.name == "standin"
+    assert "resnet50-11ad3fa6.pth" in capsys.readouterr().err
+    manifest = json.loads((outcome.config.run_dir / "manifest.json").read_text())
+    assert "resnet50-11ad3fa6.pth" in manifest["stand_in"]
+    pages = PdfReader(str(outcome.config.run_dir / "reports" / "2_cam.pdf")).pages
+    assert all("STAND-IN MODEL" in page.extract_text() for page in pages)
+    with pytest.raises(MissingAssetsError):
+        run_pipeline(load_config(asked), strict=True, offline_config=offline)
+    assert main(["run", "--config", str(asked), "--strict"]) == 2
