@@ -13,24 +13,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pdfcheck import assert_pages_not_blank
 from pypdf import PdfReader
 
 from explainlab.cli import main
 from explainlab.config import load_config
 from explainlab.errors import MissingAssetsError
 from explainlab.pipeline import run_pipeline
+from pdfcheck import assert_pages_not_blank
 
 KEYS = ("goldfish", "kite")
 
 
-def small_config(root: Path, name: str, *, model: str = "efficientnet_lite0", stages: tuple[str, ...] | None = None, cam_methods=("gradcam", "ablationcam", "scorecam")) -> Path:
+def small_config(
+    root: Path,
+    name: str,
+    *,
+    model: str = "efficientnet_lite0",
+    stages: tuple[str, ...] | None = None,
+    cam_methods=("gradcam", "ablationcam", "scorecam"),
+) -> Path:
     """A run config with the offline model, two images and tiny settings everywhere."""
     stage_line = f"stages = {json.dumps(list(stages))}\n" if stages else ""
     text = f"""
 [run]
 name = "{name}"
-output_root = "{root / 'results'}"
+output_root = "{root / "results"}"
 device = "cpu"
 {stage_line}
 [images]
@@ -96,7 +103,12 @@ def test_every_stage_writes_its_files(offline_run):
     ]
     for key in KEYS:
         expected += [f"cam/{key}/{m}.npy" for m in ("gradcam", "ablationcam", "scorecam")]
-        expected += [f"cam/{key}/panel.png", f"lime/{key}/mask.npy", f"lime/{key}/segments.npy", f"compare/{key}/panel.png"]
+        expected += [
+            f"cam/{key}/panel.png",
+            f"lime/{key}/mask.npy",
+            f"lime/{key}/segments.npy",
+            f"compare/{key}/panel.png",
+        ]
     missing = [name for name in expected if not (run_dir / name).is_file()]
     assert not missing
     assert not list(run_dir.glob(".*.partial"))
@@ -117,7 +129,13 @@ def test_manifest_records_the_run(offline_run):
 def test_reports_have_real_pages(offline_run):
     run_dir, _ = offline_run
     reports = run_dir / "reports"
-    names = ["1_dissection.pdf", "2_cam.pdf", "3_lime.pdf", "4_comparison.pdf", "explainlab_report.pdf"]
+    names = [
+        "1_dissection.pdf",
+        "2_cam.pdf",
+        "3_lime.pdf",
+        "4_comparison.pdf",
+        "explainlab_report.pdf",
+    ]
     counts = {}
     for name in names:
         counts[name] = len(assert_pages_not_blank(reports / name))
@@ -131,7 +149,7 @@ def test_reports_have_real_pages(offline_run):
 
 
 def test_rerun_skips_every_cached_stage(offline_run):
-    run_dir, outcome = offline_run
+    run_dir, _outcome = offline_run
     again = run_pipeline(load_config(run_dir.parent.parent / "small.toml"))
     assert all(again.results[s].skipped for s in ("cam", "tune", "lime", "compare"))
 
@@ -147,10 +165,20 @@ def _outputs(run_dir: Path) -> dict[str, object]:
 def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
     config = small_config(tmp_path, "killed", stages=("cam",))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "explainlab", "run", "--config", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explainlab", "run", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     partial = tmp_path / "results" / "killed" / ".cam.partial"
     deadline = time.time() + 300
-    while time.time() < deadline and not (partial / KEYS[0] / ".done").exists() and process.poll() is None:
+    while (
+        time.time() < deadline
+        and not (partial / KEYS[0] / ".done").exists()
+        and process.poll() is None
+    ):
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before it could be interrupted"
     os.killpg(process.pid, signal.SIGKILL)
@@ -170,7 +198,9 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
 
 
 def test_missing_weights_fall_back_to_the_offline_config(tmp_path, torch_home, mirror, capsys):
-    asked = small_config(tmp_path, "asked", model="resnet50", stages=("cam", "report"), cam_methods=("gradcam",))
+    asked = small_config(
+        tmp_path, "asked", model="resnet50", stages=("cam", "report"), cam_methods=("gradcam",)
+    )
     offline = small_config(tmp_path, "standin", stages=("cam", "report"), cam_methods=("gradcam",))
     outcome = run_pipeline(load_config(asked), offline_config=offline)
     assert outcome.config.run.name == "standin"
