@@ -162,16 +162,22 @@ def _outputs(run_dir: Path) -> dict[str, object]:
     return out
 
 
-def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
-    config = small_config(tmp_path, "killed", stages=("cam",))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "explainlab", "run", "--config", str(config)],
+def _cli(config: Path) -> subprocess.Popen:
+    # One thread in every run: the same arithmetic order, so outputs compare exactly.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "explainlab", "run", "--config", str(config)]
+    return subprocess.Popen(
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
+    config = small_config(tmp_path, "killed", stages=("cam",))
+    process = _cli(config)
     partial = tmp_path / "results" / "killed" / ".cam.partial"
     deadline = time.time() + 300
     while (
@@ -185,9 +191,9 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
     process.wait()
     run_dir = tmp_path / "results" / "killed"
     assert not (run_dir / "cam").exists()  # nothing half-written is presented as a result
-    assert main(["run", "--config", str(config)]) == 0
+    assert _cli(config).wait() == 0
     reference = small_config(tmp_path, "uninterrupted", stages=("cam",))
-    assert main(["run", "--config", str(reference)]) == 0
+    assert _cli(reference).wait() == 0
     resumed, clean = _outputs(run_dir), _outputs(tmp_path / "results" / "uninterrupted")
     assert resumed.keys() == clean.keys()
     for key, value in clean.items():

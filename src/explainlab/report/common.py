@@ -61,7 +61,12 @@ def read_csv(path: Path) -> pd.DataFrame | None:
 
 
 def pct(x: float, digits: int = 0) -> str:
-    return f"{100 * x:.{digits}f}%"
+    return "n/a" if x != x else f"{100 * x:.{digits}f}%"
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN where b is 0 or missing (a ratio that cannot be stated)."""
+    return float(a) / float(b) if b and b == b else float("nan")
 
 
 def num(x: Any, spec: str = ".2f") -> str:

@@ -13,7 +13,7 @@ from reportlab.lib.units import cm
 
 from explainlab import runfolder
 from explainlab.plotting import close
-from explainlab.report.common import RunFacts, num, pct, pretty_key, read_csv
+from explainlab.report.common import RunFacts, num, pct, pretty_key, ratio, read_csv
 from explainlab.report.pdf import TEXT_WIDTH, text
 
 
@@ -175,8 +175,8 @@ def build(facts: RunFacts, out: Path) -> Path:
             f"mean time {num(run_board['seconds'].mean(), '.2f')} s."
         )
         if default_board is not None and len(default_board):
-            iou_ratio = run_board["iou"].mean() / default_board["iou"].mean()
-            time_ratio = run_board["seconds"].mean() / default_board["seconds"].mean()
+            iou_ratio = ratio(run_board["iou"].mean(), default_board["iou"].mean())
+            time_ratio = ratio(run_board["seconds"].mean(), default_board["seconds"].mean())
             text_ += (
                 f" lime's defaults: mean IoU {num(default_board['iou'].mean())}, mean time "
                 f"{num(default_board['seconds'].mean(), '.2f')} s. So the run keeps {pct(iou_ratio)} of "
@@ -204,8 +204,8 @@ def build(facts: RunFacts, out: Path) -> Path:
             f"The tuner searched, per image, over the number of samples, segmentation, hide colour, "
             f"top labels, regressor and its alpha within its time budget, scoring each candidate like "
             f"the scoreboard at independent seeds. On the tuning runs the chosen parameters keep "
-            f"{pct(summary['chosen_iou'].mean() / summary['baseline_iou'].mean())} of the defaults' mean IoU at "
-            f"{pct(summary['chosen_seconds'].mean() / summary['baseline_seconds'].mean())} of their mean time; "
+            f"{pct(ratio(summary['chosen_iou'].mean(), summary['baseline_iou'].mean()))} of the defaults' mean IoU at "
+            f"{pct(ratio(summary['chosen_seconds'].mean(), summary['baseline_seconds'].mean()))} of their mean time; "
             f"{len(met)} of {len(summary)} images reached ≥ 90% of their baseline IoU. The scoreboard above "
             f"re-measures them at another seed, which is the fairer figure."
         )
