@@ -300,7 +300,7 @@ def test_analysis_of_the_published_places_file(tmp_path, mirror):
     assert f"in layer4: {n} distinct concepts for 512 units" in summary
     assert f"'{expected.index[0]}' ({expected.iloc[0]} units" in summary
     assert "Only one model was given" in summary
-    assert "not Broden labels" in summary or "are not (those count as 'other')" in summary
+    assert "are neither (those count as 'other')" in summary
     # unchanged inputs: the analysis is up to date
     assert analyze([path], tmp_path / "analysis").skipped
 
@@ -350,3 +350,28 @@ def test_stage_falls_back_to_the_published_results_offline(tmp_path, mirror):
     assert outcome.dissect is None and "broden1_224.zip" in outcome.fallback_reason
     assert outcome.analysis.folder == tmp_path / "run" / "dissect" / "analysis"
     assert "PUBLISHED" in outcome.analysis.summary.read_text()
+
+
+def test_imagenet_class_names_count_as_objects_and_formations_as_scenes():
+    from explainlab.dissect.categories import imagenet_categories
+
+    lines = (
+        ["tench, Tinca tinca"]
+        + [f"class {i}" for i in range(1, 970)]
+        + ["alp", "bubble", "cliff, drop"]
+    )
+    found = imagenet_categories("\n".join(lines))
+    assert found["tench"] == found["Tinca tinca"] == "object"
+    assert found["alp"] == found["drop"] == "scene" and found["bubble"] == "object"
+
+
+def test_category_map_names_imagenet_objects_offline(mirror):
+    from explainlab.dissect.categories import SOURCE_IMAGENET, load_category_map
+
+    cmap = load_category_map()
+    assert (
+        cmap.category("goldfish") == "object" and cmap.source("Boston terrier") == SOURCE_IMAGENET
+    )
+    assert cmap.category("seashore") == "scene"
+    assert cmap.category("dotted") == "texture"  # a Broden label keeps Broden's category
+    assert cmap.category("juvenile") == "other"

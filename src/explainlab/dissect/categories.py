@@ -11,9 +11,14 @@ category of a label comes from, in this order:
    a label seen in several categories takes the one it appears in most;
 3. Places365's category list: Broden's scene labels are Places365 categories (the
    reference maps them by name), so a Broden label equal to one is a scene.
+4. ImageNet's class names and their synonyms (CLIP-Dissect's ``imagenet_labels.txt``):
+   a concept that is one (``goldfish``, ``Boston terrier``) names an object, whether or
+   not Broden has it, except the geological formations (classes 970-980 but bubble:
+   ``alp``, ``cliff``, ``seashore`` ...), which are scenes. Without this, "how many
+   objects did a unit set learn" could only count Broden's ~580 object labels.
 
-A concept that is not a Broden label is "other"; so is a Broden label whose category
-none of these sources gives (reported as such). Names are compared after the cleaning
+A concept none of these sources names is "other"; so is a Broden label whose category
+none of them gives (reported as such). Names are compared after the cleaning
 of ``broden_labels_clean.txt``: ``-s``/``-c`` suffixes dropped, ``_`` to spaces, ``/`` to
 ``-``, lower case."""
 
@@ -39,6 +44,9 @@ SOURCE_NETDISSECT = "NetDissect results (ResNet18-Places365)"
 SOURCE_PLACES = "Places365 category list (scene)"
 SOURCE_UNKNOWN = "Broden label, category not available offline"
 SOURCE_NOT_BRODEN = "not a Broden label"
+SOURCE_IMAGENET = "ImageNet class name"
+# ImageNet classes 970-980 are geological formations (scenes), except 971, bubble.
+IMAGENET_SCENES = frozenset(range(970, 981)) - {971}
 
 
 def normalize(name: str) -> str:
@@ -62,12 +70,24 @@ class CategoryMap:
             return self.sources[key]
         return SOURCE_UNKNOWN if key in self.broden_labels else SOURCE_NOT_BRODEN
 
-    def _add(self, label: str, category: str, source: str) -> None:
+    def _add(self, label: str, category: str, source: str, *, broden: bool = True) -> None:
         key = normalize(label)
         if key and key not in self.categories:
             self.categories[key] = category
             self.sources[key] = source
-            self.broden_labels.add(key)
+            if broden:
+                self.broden_labels.add(key)
+
+
+def imagenet_categories(text: str) -> dict[str, str]:
+    """Every class name and synonym of ``imagenet_labels.txt`` (one class a line, in class
+    order, synonyms separated by commas) -> 'object', or 'scene' for the formations."""
+    out: dict[str, str] = {}
+    for index, line in enumerate(text.splitlines()):
+        for name in line.split(","):
+            if name.strip():
+                out.setdefault(name.strip(), "scene" if index in IMAGENET_SCENES else "object")
+    return out
 
 
 def categories_from_zip(path: Path) -> dict[str, str]:
@@ -149,4 +169,18 @@ def load_category_map(*, broden_zip: Path | None = None) -> CategoryMap:
                 result._add(scene, "scene", SOURCE_PLACES)
     except (AssetError, ValueError):
         result.notes.append("categories_places365.txt is not available")
+
+    try:
+        names = assets.fetch("imagenet_labels.txt", allow_download=False).read_text(
+            encoding="utf-8"
+        )
+        for name, category in imagenet_categories(names).items():
+            result._add(
+                name, category, SOURCE_IMAGENET, broden=normalize(name) in result.broden_labels
+            )
+        result.notes.append(
+            "ImageNet class names and synonyms count as objects (formations as scenes)"
+        )
+    except AssetError:
+        result.notes.append("imagenet_labels.txt is not available: ImageNet class names not used")
     return result

@@ -114,13 +114,14 @@ def _distinct(s: SummaryInputs) -> list[str]:
         if trend:
             lines.append(f"  {trend}")
     used = s.categories
-    broden = used[used["source"] != SOURCE_NOT_BRODEN]
+    named = used[used["source"] != SOURCE_NOT_BRODEN]
     unknown = used[used["source"] == SOURCE_UNKNOWN]
-    sources = sorted(set(broden["source"]) - {SOURCE_UNKNOWN})
+    sources = sorted(set(named["source"]) - {SOURCE_UNKNOWN})
     lines += [
         "",
-        f"Categories: of the {len(used)} distinct concepts in these files, {len(broden)} are "
-        f"Broden labels and {len(used) - len(broden)} are not (those count as 'other'). "
+        f"Categories: of the {len(used)} distinct concepts in these files, {len(named)} are "
+        f"Broden labels or ImageNet class names and {len(used) - len(named)} are neither (those "
+        "count as 'other'). "
         f"Categories were taken from: {'; '.join(sources) or 'no source'}. "
         f"{len(unknown)} Broden labels used here had no category in the files available offline "
         "and also count as 'other'.",
