@@ -17,14 +17,35 @@ _MEASURED: dict[str, float] = {}
 
 def seconds_per_image(model: LoadedModel, batch: int = 16) -> float:
     """Measured seconds of one 224x224 image forward pass (batched), cached per model."""
-    if model.name not in _MEASURED:
-        x = torch.zeros(batch, 3, 224, 224, device=model.device)
+    return module_seconds_per_image(model.name, model.module, model.device, batch)
+
+
+def module_seconds_per_image(
+    name: str, module: torch.nn.Module, device: torch.device, batch: int = 16
+) -> float:
+    if name not in _MEASURED:
+        x = torch.zeros(batch, 3, 224, 224, device=device)
         with torch.inference_mode():
-            model.module(x[:2])  # warm-up
+            module(x[:2])  # warm-up
             start = time.perf_counter()
-            model.module(x)
-        _MEASURED[model.name] = (time.perf_counter() - start) / batch
-    return _MEASURED[model.name]
+            module(x)
+        _MEASURED[name] = (time.perf_counter() - start) / batch
+    return _MEASURED[name]
+
+
+# CLIP ViT-B/16's image tower costs about 17.6 GFLOPs per image, ResNet18 1.8.
+CLIP_VS_RESNET18 = 17.6 / 1.8
+
+
+def dissect_seconds(images: int, models: int, device: torch.device) -> float:
+    """Probe images x (each target model + CLIP's image tower), from a timed ResNet18
+    (random weights: the cost does not depend on them)."""
+    import torchvision
+
+    per = module_seconds_per_image(
+        "resnet18 (timing)", torchvision.models.resnet18().eval().to(device), device
+    )
+    return images * per * (models + CLIP_VS_RESNET18)
 
 
 def target_channels(model: LoadedModel, layer: str | None = None) -> int:

@@ -84,15 +84,15 @@ def _dissect(ctx: Context) -> StageResult:
     from explainlab.dissect.stage import run_dissect_stage
 
     settings = ctx.config.dissect
-    if resolve_device(ctx.config.run.device).type == "cpu":
-        images = settings.probe_limit or (BRODEN_IMAGES if "broden" in settings.probe else 0)
-        if images:
-            per = estimate.seconds_per_image(ctx.model("efficientnet_lite0"))
-            # two ResNet18s (~0.7x Lite0 each) and CLIP ViT-B/16 (~4x) per probe image
-            print(
-                f"estimate (cpu): dissect ≈ {estimate.describe(images * per * 5.4)} for {images:,} "
-                "probe images, if the weights are available (else the published results are analysed)"
-            )
+    device = resolve_device(ctx.config.run.device)
+    images = settings.probe_limit or (BRODEN_IMAGES if "broden" in settings.probe else 0)
+    if device.type == "cpu" and images and "dissect" not in ctx.skippable():
+        seconds = estimate.dissect_seconds(images, len(settings.models), device)
+        print(
+            f"estimate (cpu): dissect ≈ {estimate.describe(seconds)} for {images:,} probe images, "
+            "two ResNet18s and CLIP ViT-B/16, if their weights are available (otherwise the "
+            "published results are analysed, in seconds)"
+        )
     outcome = run_dissect_stage(settings, ctx.run_dir, device=ctx.config.run.device)
     lines = [f"analysis: {outcome.analysis.folder}"]
     if outcome.fallback_reason:
