@@ -100,13 +100,13 @@ def build(facts: RunFacts, out: Path) -> Path:
         header=["complexity measure", "Spearman ρ with IoU", "p", "images"],
         caption=f"Complexity against {text(complexity['iou'])}.",
     )
-    for name, caption in (
-        ("complexity_scatter.png", "Each complexity measure against IoU, with the image names."),
-        ("iou_bars.png", "IoU per image, sorted, with the chance level."),
-        ("iou_sweep.png", "IoU as a function of the CAM threshold, one curve per image."),
+    for name, caption, height in (
+        ("complexity_scatter.png", "Each complexity measure against IoU, with the image names.", 17),
+        ("iou_bars.png", "IoU per image, sorted, with the chance level.", 9.5),
+        ("iou_sweep.png", "IoU as a function of the CAM threshold, one curve per image.", 9.5),
     ):
         if (folder / name).is_file():
-            report.figure(folder / name, caption=caption, max_height=9.5 * cm)
+            report.figure(folder / name, caption=caption, max_height=height * cm)
 
     if "faithfulness_mean" in numbers:
         report.heading("Faithfulness: deletion and insertion")
