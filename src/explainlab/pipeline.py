@@ -223,11 +223,16 @@ def _scoreboard(ctx: Context, params: str, model: LoadedModel, result: StageResu
     if stage.complete and "lime" not in ctx.force:
         result.summary.append(f"scoreboard up to date: {stage.final}")
         return
-    ctx.estimate("scoreboard", len(ctx.sources) * reference.seeds * reference.num_samples, model)
+    # the tune stage computes the same consensus references, and they are cached
+    references = 0 if "tune" in ctx.config.run.stages else reference.seeds * reference.num_samples
+    run_params = load_param_file(params or None)
+    samples = sum(run_params.params_for(s.key)[0]["num_samples"] for s in ctx.sources)
+    defaults = 1000 * len(ctx.sources) if board.include_defaults else 0
+    ctx.estimate("scoreboard", len(ctx.sources) * references + samples + defaults, model)
     with stage.finishing() as folder:
         for name, path in candidates.items():
             outcome = score(
-                load_param_file(path or None),
+                run_params if name == "run" else load_param_file(None),
                 ctx.sources,
                 folder / f"scoreboard_{name}.csv",
                 model=model,
