@@ -230,7 +230,7 @@ def _scoreboard(ctx: Context, params: str, model: LoadedModel, result: StageResu
     defaults = 1000 * len(ctx.sources) if board.include_defaults else 0
     ctx.estimate("scoreboard", len(ctx.sources) * references + samples + defaults, model)
     with stage.finishing() as folder:
-        for name, path in candidates.items():
+        for name in candidates:
             outcome = score(
                 run_params if name == "run" else load_param_file(None),
                 ctx.sources,

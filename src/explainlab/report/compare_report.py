@@ -101,7 +101,11 @@ def build(facts: RunFacts, out: Path) -> Path:
         caption=f"Complexity against {text(complexity['iou'])}.",
     )
     for name, caption, height in (
-        ("complexity_scatter.png", "Each complexity measure against IoU, with the image names.", 17),
+        (
+            "complexity_scatter.png",
+            "Each complexity measure against IoU, with the image names.",
+            17,
+        ),
         ("iou_bars.png", "IoU per image, sorted, with the chance level.", 9.5),
         ("iou_sweep.png", "IoU as a function of the CAM threshold, one curve per image.", 9.5),
     ):
