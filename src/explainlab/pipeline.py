@@ -93,7 +93,9 @@ def _dissect(ctx: Context) -> StageResult:
             "two ResNet18s and CLIP ViT-B/16, if their weights are available (otherwise the "
             "published results are analysed, in seconds)"
         )
-    outcome = run_dissect_stage(settings, ctx.run_dir, device=ctx.config.run.device)
+    outcome = run_dissect_stage(
+        settings, ctx.run_dir, device=ctx.config.run.device, force="dissect" in ctx.force
+    )
     lines = [f"analysis: {outcome.analysis.folder}"]
     if outcome.fallback_reason:
         lines.insert(0, f"PUBLISHED CLIP-Dissect results analysed: {outcome.fallback_reason}")

@@ -170,14 +170,18 @@ def answer(
         verdict = "yes" if len(sig_for) > len(usable) / 2 else "partly"
     else:
         verdict = "no"
+
+    def go(measures: list[str]) -> str:
+        return "goes" if len(measures) == 1 else "go"
+
     verdict_text = {
         "yes": f"yes: most measures of simplicity go with higher agreement at p < {alpha:g}",
-        "partly": f"partly: {_names(sig_for)} go with higher agreement at p < {alpha:g}, "
-        "the other measures do not",
+        "partly": f"partly: {_names(sig_for)} {go(sig_for)} with higher agreement at "
+        f"p < {alpha:g}, the other measures do not",
         "no": f"no: no measure of simplicity goes with higher agreement at p < {alpha:g}"
-        + (f" ({_names(sig_against)} even goes the other way)" if sig_against else ""),
-        "mixed": f"mixed: {_names(sig_for)} go with higher agreement, {_names(sig_against)} "
-        f"with lower (each at p < {alpha:g})",
+        + (f" ({_names(sig_against)} even {go(sig_against)} the other way)" if sig_against else ""),
+        "mixed": f"mixed: {_names(sig_for)} {go(sig_for)} with higher agreement, "
+        f"{_names(sig_against)} with lower (each at p < {alpha:g})",
     }[verdict]
     rc = critical_rho(n, alpha)
     strongest = usable.loc[usable["rho"].abs().idxmax()]

@@ -28,18 +28,19 @@ def run_dissect_stage(
     *,
     device: str = "auto",
     allow_published_fallback: bool = True,
+    force: bool = False,
 ) -> DissectStageOutcome:
     """Dissect ``settings.models`` and analyse them under ``<run>/dissect/``; if files are
     missing offline and ``allow_published_fallback``, analyse the published results."""
     try:
-        outcome = run_dissect(settings, run_dir, device=device)
+        outcome = run_dissect(settings, run_dir, device=device, force=force)
     except MissingAssetsError as exc:
         if not allow_published_fallback:
             raise
         reason = f"dissection needs files that are not available here ({_names(exc)})"
         print(f"{reason}; analysing the published CLIP-Dissect results instead", file=sys.stderr)
-        return DissectStageOutcome(analyze_published(run_dir, reason), None, reason)
-    return DissectStageOutcome(analyze_run(run_dir), outcome, "", list(outcome.notes))
+        return DissectStageOutcome(analyze_published(run_dir, reason, force=force), None, reason)
+    return DissectStageOutcome(analyze_run(run_dir, force=force), outcome, "", list(outcome.notes))
 
 
 def _names(exc: MissingAssetsError) -> str:
