@@ -183,7 +183,7 @@ def build(facts: RunFacts, out: Path) -> Path:
                 max_height=8 * cm,
             )
 
-    report.heading("Per-image comparisons")
+    report.heading("Appendix: per-image comparisons")
     report.paragraph(
         f"For each image: the CAM, its ≥ 0.5 region, LIME's mask, and their intersection and "
         f"differences, for {join_names([title(m) for m in methods])}."
