@@ -134,3 +134,16 @@ def test_dissect_places365_checkpoint_with_random_clip(tmp_path, monkeypatch, mi
     assert args["probe"]["images"] == 6 and args["weights"].startswith("ResNet18, CSAIL")
     assert any("RANDOM" in note for note in args["notes"])  # said in the outputs
     assert args["clip"]["identity"]["pretrained"] is None
+
+
+def test_failed_download_online_is_an_error_not_random_weights(monkeypatch, tmp_path):
+    """open_clip only logs a failed download and returns random weights; we must refuse."""
+    import open_clip.factory
+
+    def no_network(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
+    monkeypatch.setattr(open_clip.factory, "download_pretrained", no_network)
+    with pytest.raises(MissingAssetsError, match="ViT-B-16"):
+        OpenClipEncoder("ViT-B-16", "openai", cache_dir=str(tmp_path))

@@ -126,11 +126,18 @@ class OpenClipEncoder:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # random weights are reproducible (and cacheable)
             try:
+                # require_pretrained: open_clip otherwise only logs a failed download and
+                # returns RANDOM weights, which would label every unit with noise.
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    model_name, pretrained=weights, device=self.device, cache_dir=cache_dir
+                    model_name,
+                    pretrained=weights,
+                    device=self.device,
+                    cache_dir=cache_dir,
+                    require_pretrained=not random,
                 )
             except RuntimeError as exc:
-                if "download" in str(exc).lower() or "connection" in str(exc).lower():
+                message = str(exc).lower()
+                if any(w in message for w in ("download", "connection", "could not be loaded")):
                     raise self._missing(model_name, pretrained, cache_dir) from None
                 raise
         self.model = model.eval()
