@@ -29,7 +29,7 @@ from explainlab.cam.methods import compute_cam
 from explainlab.cam.settings import METHODS
 from explainlab.cam.split import split_at
 from explainlab.errors import ExplainlabError
-from explainlab.images import IMAGENET_NORMALIZATION, Sample, load_samples, mission_sources
+from explainlab.images import IMAGENET_NORMALIZATION, load_samples, mission_sources
 from explainlab.models import LoadedModel, load_model
 
 MODELS: tuple[str, ...] = ("efficientnet_lite0", "resnet50")
@@ -58,9 +58,9 @@ class Row:
         )
 
 
-def _resnet50() -> tuple[LoadedModel | torch.nn.Module, str]:
+def _resnet50(device: str) -> tuple[LoadedModel | torch.nn.Module, str]:
     try:
-        return load_model("resnet50", "cpu"), "resnet50-V2"
+        return load_model("resnet50", device), "resnet50-V2"
     except ExplainlabError as exc:
         reason = "; ".join(line.strip() for line in str(exc).splitlines()[:2])
         print(
@@ -71,17 +71,17 @@ def _resnet50() -> tuple[LoadedModel | torch.nn.Module, str]:
         import torchvision
 
         torch.manual_seed(0)
-        return torchvision.models.resnet50(weights=None).eval(), "resnet50-random"
+        return torchvision.models.resnet50(weights=None).eval().to(device), "resnet50-random"
 
 
-def _model(name: str) -> tuple[torch.nn.Module, torch.nn.Module, object, str]:
+def _model(name: str, device: str) -> tuple[torch.nn.Module, torch.nn.Module, object, str]:
     """(module, target layer, normalisation, label) for a benchmark model."""
     if name == "resnet50":
-        loaded, label = _resnet50()
+        loaded, label = _resnet50(device)
         if isinstance(loaded, LoadedModel):
             return loaded.module, loaded.layer(), loaded.normalization, label
         return loaded, loaded.layer4[-1], IMAGENET_NORMALIZATION, label
-    loaded = load_model(name, "cpu")
+    loaded = load_model(name, device)
     return loaded.module, loaded.layer(), loaded.normalization, name
 
 
@@ -92,29 +92,31 @@ def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
     return out, time.perf_counter() - start
 
 
-def bench_model(name: str, images: int, methods: Sequence[str]) -> tuple[list[Row], bool]:
-    module, layer, normalization, label = _model(name)
+def bench_model(
+    name: str, images: int, methods: Sequence[str], device: str = "cpu"
+) -> tuple[list[Row], bool]:
+    module, layer, normalization, label = _model(name, device)
     samples, failures = load_samples(mission_sources()[:images], normalization)
     for failure in failures:
         print(f"  skipped image {failure.key}: {failure.error}")
     if not samples:
         print(f"{label}: no images could be loaded")
         return [], False
-    split = split_at(module, layer, samples[0].tensor[None])
+    split = split_at(module, layer, samples[0].tensor[None].to(device))
     print(
         f"\n--- {label}: target layer {type(layer).__name__}, activation "
         f"{tuple(split.activation.shape[1:])}, tail path '{split.path}' {split.reason}",
         flush=True,
     )
     with torch.inference_mode():  # warm-up: one-off allocations are nobody's cost
-        module(samples[0].tensor[None])
+        module(samples[0].tensor[None].to(device))
     rows, ok = [], True
     for method in methods:
         row = Row(label, method)
         heavy = name == "resnet50" and method != "gradcam"
         library_images = min(len(samples), LIBRARY_HEAVY_IMAGES) if heavy else len(samples)
         for i, sample in enumerate(samples):
-            x = sample.tensor[None]
+            x = sample.tensor[None].to(device)
             with torch.inference_mode():
                 target = int(module(x).argmax())
             ours, seconds = _timed(method, module, layer, x, target, batch_size=BATCH_SIZE)
@@ -136,7 +138,7 @@ def bench_model(name: str, images: int, methods: Sequence[str]) -> tuple[list[Ro
         ok &= max(row.diffs) <= TOLERANCE
         rows.append(row)
     if "scorecam" in methods:
-        _bf16_line(module, layer, samples[0], label)
+        _bf16_line(module, layer, samples[0].tensor[None].to(device), label)
     return rows, ok
 
 
@@ -147,8 +149,7 @@ def _constant_channels(module, layer, x: torch.Tensor) -> str:
     return f"{constant} of {a.shape[1]} channels constant, scored by one shared pass"
 
 
-def _bf16_line(module, layer, sample: Sample, label: str) -> None:
-    x = sample.tensor[None]
+def _bf16_line(module, layer, x: torch.Tensor, label: str) -> None:
     with torch.inference_mode():
         target = int(module(x).argmax())
     exact, fp32_s = _timed("scorecam", module, layer, x, target, batch_size=BATCH_SIZE)
@@ -156,7 +157,7 @@ def _bf16_line(module, layer, sample: Sample, label: str) -> None:
         "scorecam", module, layer, x, target, batch_size=BATCH_SIZE, scorecam_bf16=True
     )
     print(
-        f"  ScoreCAM bf16 autocast (off by default), {label}, {sample.key}: "
+        f"  ScoreCAM bf16 autocast (off by default), {label}, first image: "
         f"{bf16_s:.2f} s vs fp32 {fp32_s:.2f} s ({fp32_s / bf16_s:.2f}x); "
         f"max abs diff to the fp32 map {np.abs(approx - exact).max():.3e}",
         flush=True,
@@ -167,10 +168,17 @@ def main(
     images: int = 2,
     models: Sequence[str] = MODELS,
     methods: Sequence[str] = METHODS,
+    device: str = "cpu",
 ) -> int:
     start_load = os.getloadavg()
+    gpu = ""
+    if device.startswith("cuda"):
+        # Under TF32 the library disagrees with itself by ~1e-3 across batch sizes, so
+        # the maps are compared (and timed) in full float32.
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        gpu = f", GPU {torch.cuda.get_device_name(device)}, TF32 off"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+        f"device {device}{gpu}; torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
         f"{os.cpu_count()} CPUs, load average {start_load[0]:.2f}; "
         f"batch size {BATCH_SIZE}; tolerance {TOLERANCE:g} on normalised maps",
         flush=True,
@@ -178,7 +186,7 @@ def main(
     rows: list[Row] = []
     ok = True
     for name in models:
-        model_rows, model_ok = bench_model(name, images, methods)
+        model_rows, model_ok = bench_model(name, images, methods, device)
         rows += model_rows
         ok &= model_ok
     print(
@@ -198,5 +206,6 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=2, help="images per model (default 2)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
-    sys.exit(main(args.images, args.models, args.methods))
+    sys.exit(main(args.images, args.models, args.methods, args.device))

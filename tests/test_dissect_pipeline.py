@@ -98,8 +98,8 @@ class PlantedNet(nn.Module):
         return w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(IMAGENET_NORMALIZATION.mean).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_NORMALIZATION.std).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_NORMALIZATION.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_NORMALIZATION.std, device=x.device).view(1, 3, 1, 1)
         presence = _cell_presence(x * std + mean)  # back to [0, 1] pixels
         self.layer_a(presence)
         return self.head(self.layer_b(presence).mean(dim=(2, 3)))

@@ -11,7 +11,7 @@ library's own post-processing; the tests hold them to the library within 1e-4.
   after the target layer runs (see :mod:`split`), not the whole network.
 - ScoreCAM: masked inputs are built batch by batch (never all C at once), channels whose
   upsampled map is constant share one all-zero mask and hence one forward pass, and the
-  passes run under ``inference_mode`` in channels-last memory format.
+  passes run under ``inference_mode`` (in channels-last memory format on a CPU).
 """
 
 from __future__ import annotations
@@ -108,6 +108,12 @@ def _upsampled(a: torch.Tensor, channels: torch.Tensor, size: tuple[int, int]) -
     return F.interpolate(a[:, channels], size=size, mode="bilinear", align_corners=True)
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last speeds the masked passes up on a CPU (about 1.35x, measured); on a
+    GPU it made EfficientNet-Lite0's depthwise convolutions several times slower."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
 def fast_scorecam(
     model: nn.Module,
     layer: nn.Module,
@@ -153,7 +159,7 @@ def fast_scorecam(
             lo, hi = low[idx][None, :, None, None], high[idx][None, :, None, None]
             masks = (_upsampled(a, idx, size) - lo) / (hi - lo + 1e-8)
             masked = (x[:, None] * masks[:, :, None])[0]  # as ScoreCAM builds input_tensors
-            masked = masked.contiguous(memory_format=torch.channels_last)
+            masked = masked.contiguous(memory_format=memory_format(x.device))
             with precision:
                 out = model(masked)
             unit_scores.append(out[:, target].float().cpu())
