@@ -170,22 +170,43 @@ def test_tuner_small_scale_writes_front_summary_and_a_usable_parameter_file(tmp_
     assert tune(settings, [ImageSource("red", image)], tmp_path / "run", model=model).skipped
 
 
-def test_choice_rule_fastest_good_enough_then_best_fast_then_defaults():
-    from explainlab.lime.tune import _choose
+def test_joint_choice_is_the_best_mean_iou_within_the_time_budget():
+    from explainlab.lime.tune import choose_jointly
 
-    settings = TuneSettings()
+    def row(key, kind, iou, seconds, name, status="ok"):
+        return {
+            "key": key,
+            "kind": kind,
+            "status": status,
+            "iou": iou,
+            "seconds": seconds,
+            "name": name,
+        }
+
     rows = [
-        {"kind": "baseline", "status": "ok", "iou": 0.8, "seconds": 10.0, "name": "defaults"},
-        {"kind": "search", "status": "ok", "iou": 0.75, "seconds": 4.0, "name": "good-slow"},
-        {"kind": "search", "status": "ok", "iou": 0.73, "seconds": 2.0, "name": "good-fast"},
-        {"kind": "search", "status": "ok", "iou": 0.5, "seconds": 1.0, "name": "poor-fastest"},
-        {"kind": "search", "status": "cutoff", "iou": 0.0, "seconds": 0.5, "name": "cut"},
+        # image a: cheap to explain well; image b: needs more samples to keep its IoU
+        row("a", "baseline", 0.9, 10.0, "a-defaults"),
+        row("a", "search", 0.9, 1.0, "a-fast"),
+        row("a", "search", 0.3, 0.5, "a-poor"),
+        row("b", "baseline", 0.8, 10.0, "b-defaults"),
+        row("b", "search", 0.78, 4.0, "b-mid"),
+        row("b", "search", 0.4, 1.0, "b-fast"),
+        row("b", "search", 0.99, 0.1, "b-cut", status="cutoff"),  # failed runs never count
     ]
-    chosen, reason = _choose(pd.DataFrame(rows), settings)
-    assert chosen["name"] == "good-fast" and reason.startswith("fastest")
-    rows[1]["iou"] = rows[2]["iou"] = 0.6  # nothing reaches 0.9 x 0.8 = 0.72 any more
-    chosen, reason = _choose(pd.DataFrame(rows), settings)
-    # Within 0.3 x 10 s: good-fast (0.6) and poor-fastest (0.5); good-slow (4 s) is too slow.
-    assert chosen["name"] == "good-fast" and "best IoU" in reason
-    chosen, reason = _choose(pd.DataFrame(rows[:1]), settings)
-    assert chosen["name"] == "defaults" and "defaults kept" in reason
+    settings = TuneSettings()  # budget: 0.3 x (10 + 10) = 6 s in all
+    chosen = choose_jointly(pd.DataFrame(rows), settings)
+    # Per image, 0.3 x 10 s would rule out b-mid (4 s); jointly, a-fast leaves room for it.
+    assert [chosen[k][0]["name"] for k in ("a", "b")] == ["a-fast", "b-mid"]
+    assert chosen["a"][1].startswith("joint")
+    # Equal IoU: the faster set wins.
+    rows.append(row("b", "search", 0.78, 3.0, "b-mid-faster"))
+    assert choose_jointly(pd.DataFrame(rows), settings)["b"][0]["name"] == "b-mid-faster"
+    # A budget nothing fits: each image's fastest finished candidate.
+    tight = TuneSettings(time_ratio=0.05)  # 1 s in all
+    chosen = choose_jointly(pd.DataFrame(rows), tight)
+    assert [chosen[k][0]["name"] for k in ("a", "b")] == ["a-poor", "b-fast"]
+    assert "fastest kept" in chosen["a"][1]
+    # A budget as large as the defaults: the best IoU wherever it is.
+    loose = TuneSettings(time_ratio=1.0)
+    chosen = choose_jointly(pd.DataFrame(rows), loose)
+    assert [chosen[k][0]["name"] for k in ("a", "b")] == ["a-fast", "b-defaults"]

@@ -203,7 +203,10 @@ def build(facts: RunFacts, out: Path) -> Path:
         report.paragraph(
             f"The tuner searched, per image, over the number of samples, segmentation, hide colour, "
             f"top labels, regressor and its alpha within its time budget, scoring each candidate like "
-            f"the scoreboard at independent seeds. On the tuning runs the chosen parameters keep "
+            f"the scoreboard at independent seeds. It then chose one candidate per image jointly: the "
+            f"highest mean IoU whose mean time stays within the target fraction of the defaults' mean "
+            f"time, so that an image that explains cheaply pays for one that needs more samples. "
+            f"On the tuning runs the chosen parameters keep "
             f"{pct(ratio(summary['chosen_iou'].mean(), summary['baseline_iou'].mean()))} of the defaults' mean IoU at "
             f"{pct(ratio(summary['chosen_seconds'].mean(), summary['baseline_seconds'].mean()))} of their mean time; "
             f"{len(met)} of {len(summary)} images reached ≥ 90% of their baseline IoU. The scoreboard above "
