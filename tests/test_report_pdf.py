@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 from pypdf import PdfReader
 
 from explainlab import runfolder
@@ -53,3 +54,18 @@ def test_merge_keeps_every_page(tmp_path):
     merged = merge_pdfs(parts, tmp_path / "all.pdf")
     assert len(rendered_pages(merged)) == 2
     assert [o.title for o in PdfReader(str(merged)).outline] == ["Part 0", "Part 1"]
+
+
+def test_table_headers_are_never_broken_mid_word():
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from explainlab.report.pdf import CELL_PADDING, header_fit
+
+    header = ["image", "samples", "segmentation", "batch"]
+    widths = [60.0, 30.0, 120.0, 20.0]
+    fitted = header_fit(widths, header, 7.5)
+    assert sum(fitted) == pytest.approx(sum(widths))  # the table keeps its width
+    for word, width in zip(header, fitted, strict=True):
+        assert width >= stringWidth(word, "DejaVu-Bold", 7.5) + CELL_PADDING - 1e-9
+    assert fitted[2] < widths[2] and fitted[0] <= widths[0]  # taken from the roomy ones
+    assert header_fit([10.0, 10.0], ["samples", "batch"], 7.5) == [10.0, 10.0]  # no room

@@ -118,6 +118,29 @@ def text(value: Any) -> str:
     return escape(str(value), quote=False)
 
 
+CELL_PADDING = 12.0  # points: reportlab's default 6 pt on each side of a table cell
+
+
+def header_fit(widths: Sequence[float], header: Sequence[str], font_size: float) -> list[float]:
+    """Column widths widened so that no header word is broken mid-word ("sampl/es"), the
+    width taken from columns with room to spare, in proportion to their spare room."""
+    _register_fonts()
+    need = [
+        max(pdfmetrics.stringWidth(w, "DejaVu-Bold", font_size) for w in h.split() or [""])
+        + CELL_PADDING
+        for h in header
+    ]
+    widths = list(widths)
+    short = sum(max(0.0, n - w) for n, w in zip(need, widths, strict=True))
+    spare = [max(0.0, w - n) for n, w in zip(need, widths, strict=True)]
+    if short == 0 or sum(spare) < short:
+        return widths
+    return [
+        max(w, n) if n > w else w - short * room / sum(spare)
+        for n, w, room in zip(need, widths, spare, strict=True)
+    ]
+
+
 @dataclass
 class Report:
     """A report under construction; ``save(path)`` writes the PDF atomically."""
@@ -168,6 +191,8 @@ class Report:
         caption: str = "",
     ) -> None:
         cell = self.styles["cell"]
+        if col_widths is not None:
+            col_widths = header_fit(col_widths, header, cell.fontSize)
         data = [[Paragraph(f"<b>{text(h)}</b>", cell) for h in header]]
         data += [[Paragraph(text(v), cell) for v in row] for row in rows]
         table = Table(data, colWidths=col_widths, repeatRows=1, hAlign="LEFT")
