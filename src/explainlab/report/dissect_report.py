@@ -179,16 +179,17 @@ def build(facts: RunFacts, out: Path) -> Path:
             + ". Higher entropy means labels spread over more concepts."
         )
 
-    for name, caption in (
-        ("distinct_concepts.png", "Distinct concepts per layer, split by Broden category."),
-        ("model_overlap.png", "Shared and model-specific concepts per layer."),
-        ("over_represented.png", "Concepts most over-represented in each model."),
-        ("similarity.png", "Similarity scores of the labels per layer."),
-        ("concept_layer_heatmap.png", "Units per concept and layer, most frequent concepts."),
-        ("concentration.png", "Concentration of concept use per layer."),
+    for name, caption, height in (
+        ("distinct_concepts.png", "Distinct concepts per layer, split by Broden category.", 10),
+        ("model_overlap.png", "Shared and model-specific concepts per layer.", 10),
+        ("over_represented.png", "Concepts most over-represented in each model.", 10),
+        ("similarity.png", "Similarity scores of the labels per layer.", 10),
+        # a tall table of numbers: at 10 cm its labels would shrink below print size
+        ("concept_layer_heatmap.png", "Units per concept and layer, most frequent concepts.", 17),
+        ("concentration.png", "Concentration of concept use per layer.", 10),
     ):
         if (folder / name).is_file():
-            report.figure(folder / name, caption=caption, max_height=10 * cm)
+            report.figure(folder / name, caption=caption, max_height=height * cm)
     for path in sorted(folder.glob("top_concepts_*.png")):
         report.figure(
             path, caption="Concepts learned by most neurons, per layer.", max_height=11 * cm
