@@ -198,6 +198,7 @@ def test_joint_choice_is_the_best_mean_iou_within_the_time_budget():
     # Per image, 0.3 x 10 s would rule out b-mid (4 s); jointly, a-fast leaves room for it.
     assert [chosen[k][0]["name"] for k in ("a", "b")] == ["a-fast", "b-mid"]
     assert chosen["a"][1].startswith("joint")
+    assert chosen["a"][1].endswith("x0.99 of the defaults' (target >= 0.9: met)")
     # Equal IoU: the faster set wins.
     rows.append(row("b", "search", 0.78, 3.0, "b-mid-faster"))
     assert choose_jointly(pd.DataFrame(rows), settings)["b"][0]["name"] == "b-mid-faster"
@@ -206,6 +207,7 @@ def test_joint_choice_is_the_best_mean_iou_within_the_time_budget():
     chosen = choose_jointly(pd.DataFrame(rows), tight)
     assert [chosen[k][0]["name"] for k in ("a", "b")] == ["a-poor", "b-fast"]
     assert "fastest kept" in chosen["a"][1]
+    assert chosen["a"][1].endswith("x0.41 of the defaults' (target >= 0.9: not met)")
     # A budget as large as the defaults: the best IoU wherever it is.
     loose = TuneSettings(time_ratio=1.0)
     chosen = choose_jointly(pd.DataFrame(rows), loose)

@@ -244,12 +244,13 @@ def choose_jointly(
 ) -> dict[str, tuple[pd.Series, str]]:
     """One row of ``trials`` per image (``key``): lime's defaults (``kind`` baseline) or a
     finished search candidate, maximising the summed IoU subject to the summed time being
-    at most ``time_ratio`` x the defaults' summed time.
+    at most ``time_ratio`` x the defaults' summed time. The reason given with each row
+    says whether the chosen set keeps ``iou_ratio`` x the defaults' mean IoU.
 
     A multiple-choice knapsack, solved exactly by dynamic programming over time on a
     ``TIME_STEP`` grid (at most ``MAX_STEPS`` steps); times are rounded up to it, so the
-    chosen set keeps the budget. Among sets of equal IoU the fastest wins. When even the fastest candidates overrun
-    the budget, each image gets its fastest one."""
+    chosen set keeps the budget. Among sets of equal IoU the fastest wins. When even the
+    fastest candidates overrun the budget, each image gets its fastest one."""
     keys = list(dict.fromkeys(trials["key"]))
     usable = trials[(trials["kind"] == "baseline") | (trials["status"] == "ok")]
     options = {k: usable[usable["key"] == k].reset_index(drop=True) for k in keys}
@@ -260,32 +261,38 @@ def choose_jointly(
     cost = {
         k: np.ceil(o["seconds"].to_numpy() / step - 1e-9).astype(int) for k, o in options.items()
     }
+    picked: dict[str, pd.Series] = {}
     if sum(int(c.min()) for c in cost.values()) > steps:
-        reason = (
+        for k, o in options.items():
+            picked[k] = o.loc[int(np.argmin(cost[k]))]
+        how = (
             f"no set of candidates fits {settings.time_ratio:g} x the defaults' mean time: "
             "each image's fastest kept"
         )
-        return {k: (o.loc[int(np.argmin(cost[k]))], reason) for k, o in options.items()}
-
-    # best[t]: the largest summed IoU of the images so far within t time steps.
-    best = np.zeros(steps + 1)
-    picks = []
-    for k in keys:
-        iou, c = options[k]["iou"].to_numpy(dtype=float), cost[k]
-        candidates_best = np.full((len(c), steps + 1), -np.inf)
-        for i in range(len(c)):
-            if c[i] <= steps:
-                candidates_best[i, c[i] :] = best[: steps + 1 - c[i]] + iou[i]
-        picks.append(np.argmax(candidates_best, axis=0))
-        best = candidates_best.max(axis=0)
-    t = int(np.flatnonzero(best >= best.max() - 1e-12)[0])  # the fastest of the best
-    chosen: dict[str, tuple[pd.Series, str]] = {}
-    reason = f"joint: best mean IoU within {settings.time_ratio:g} x the defaults' mean time"
-    for k, pick in zip(reversed(keys), reversed(picks), strict=True):
-        i = int(pick[t])
-        chosen[k] = (options[k].loc[i], reason)
-        t -= int(cost[k][i])
-    return {k: chosen[k] for k in keys}
+    else:
+        # best[t]: the largest summed IoU of the images so far within t time steps.
+        best = np.zeros(steps + 1)
+        picks = []
+        for k in keys:
+            iou, c = options[k]["iou"].to_numpy(dtype=float), cost[k]
+            candidates_best = np.full((len(c), steps + 1), -np.inf)
+            for i in range(len(c)):
+                if c[i] <= steps:
+                    candidates_best[i, c[i] :] = best[: steps + 1 - c[i]] + iou[i]
+            picks.append(np.argmax(candidates_best, axis=0))
+            best = candidates_best.max(axis=0)
+        t = int(np.flatnonzero(best >= best.max() - 1e-12)[0])  # the fastest of the best
+        for k, pick in zip(reversed(keys), reversed(picks), strict=True):
+            i = int(pick[t])
+            picked[k] = options[k].loc[i]
+            t -= int(cost[k][i])
+        how = f"joint: best mean IoU within {settings.time_ratio:g} x the defaults' mean time"
+    baseline_iou = float(baseline["iou"].sum())
+    if baseline_iou > 0:
+        kept = sum(float(picked[k]["iou"]) for k in keys) / baseline_iou
+        met = "met" if kept >= settings.iou_ratio else "not met"
+        how += f"; mean IoU x{kept:.2f} of the defaults' (target >= {settings.iou_ratio:g}: {met})"
+    return {k: (picked[k], how) for k in keys}
 
 
 def tune(
@@ -341,9 +348,7 @@ def tune(
             [pd.read_csv(folder / k / "trials.csv") for k in keys], ignore_index=True
         )
         choice = choose_jointly(trials, settings)
-        chosen = [
-            _chosen_record(trials[trials["key"] == k], *choice[k]) for k in keys if k in choice
-        ]
+        chosen = [_chosen_record(trials[trials["key"] == k], *choice[k]) for k in keys]
         fronts = pd.concat(
             [pareto_front(g[g["status"] == "ok"]) for _, g in trials.groupby("key", sort=False)],
             ignore_index=True,
