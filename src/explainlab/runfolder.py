@@ -99,6 +99,11 @@ def fingerprint(obj: Any) -> str:
 # --- resumable stages ------------------------------------------------------------------
 
 
+def recorded_settings(folder: Path) -> Any:
+    """The settings a stage folder was made with, as its fingerprint file recorded them."""
+    return json.loads((Path(folder) / FINGERPRINT_FILE).read_text())["settings"]
+
+
 class Stage:
     """One stage's output folder under a run folder (see module docstring).
 

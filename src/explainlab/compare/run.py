@@ -70,9 +70,8 @@ def rng_for(seed: int, *names: str) -> np.random.Generator:
 
 def cam_stage_info(run_dir: Path) -> dict[str, Any]:
     """What the CAM stage recorded in its fingerprint: model name, impl, batch size."""
-    path = Path(run_dir) / "cam" / runfolder.FINGERPRINT_FILE
     try:
-        recorded = json.loads(path.read_text())["settings"]
+        recorded = runfolder.recorded_settings(Path(run_dir) / "cam")
         return {
             "model": str(recorded["model"]),
             "impl": str(recorded["settings"].get("impl", "fast")),

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from reportlab.lib.units import cm
 
+from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES
 from explainlab.compare.masks import iou, spearman, threshold_mask
-from explainlab.report.common import RunFacts, join_names, num, pct, pretty_key, verdict
-from explainlab.report.pdf import TEXT_WIDTH, text
+from explainlab.report.common import (
+    RunFacts,
+    image_panels,
+    join_names,
+    num,
+    pct,
+    pretty_key,
+    verdict,
+)
+from explainlab.report.pdf import text
 
 
 def _true_rank(row: pd.Series) -> str:
@@ -58,7 +66,7 @@ def focus(cam: Path, keys: list[str], methods: list[str]) -> pd.Series:
 
 def build(facts: RunFacts, out: Path) -> Path:
     cam = facts.run_dir / "cam"
-    recorded = json.loads((cam / "fingerprint.json").read_text())["settings"]
+    recorded = runfolder.recorded_settings(cam)
     settings, model, layer = recorded["settings"], recorded["model"], recorded["layer"]
     methods = list(settings["methods"])
     predictions = pd.read_csv(cam / "predictions.csv")
@@ -180,12 +188,5 @@ def build(facts: RunFacts, out: Path) -> Path:
 
     # -- the panels
     report.heading("The maps")
-    for key in keys:
-        panel = cam / key / "panel.png"
-        if panel.is_file():
-            report.figure(
-                panel,
-                caption=f"{text(pretty_key(key))}: input crop and the three maps (jet colour map, red = high).",
-                width=TEXT_WIDTH,
-            )
+    image_panels(report, cam, keys, "input crop and the three maps (jet colour map, red = high).")
     return report.save(out)

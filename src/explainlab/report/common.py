@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from explainlab.models import MODELS
-from explainlab.report.pdf import Report
+from explainlab.report.pdf import TEXT_WIDTH, Report, text
 
 ASSIGNMENT_MODEL = "resnet50"
 
@@ -92,3 +92,15 @@ def verdict(correct: Any) -> str:
     if correct is None or (isinstance(correct, float) and correct != correct):
         return "-"
     return "✓" if str(correct).strip().lower() in ("true", "1", "1.0") else "✗"
+
+
+def image_panels(
+    report: Report, folder: Path, keys: list[str], what: str = "", **figure: Any
+) -> None:
+    """Each image's ``<folder>/<key>/panel.png`` that exists, captioned with the image's
+    name (and ``what`` the panel shows), full text width unless ``figure`` says otherwise."""
+    for key in keys:
+        panel = folder / key / "panel.png"
+        if panel.is_file():
+            caption = text(pretty_key(key)) + (f": {what}" if what else "")
+            report.figure(panel, caption=caption, **({"width": TEXT_WIDTH} | figure))

@@ -9,7 +9,7 @@ import pandas as pd
 from reportlab.lib.units import cm
 
 from explainlab.compare.figures import title
-from explainlab.report.common import RunFacts, join_names, num, pretty_key, read_csv
+from explainlab.report.common import RunFacts, image_panels, join_names, num, pretty_key, read_csv
 from explainlab.report.pdf import TEXT_WIDTH, text
 
 MEASURE_NAMES = {
@@ -188,10 +188,5 @@ def build(facts: RunFacts, out: Path) -> Path:
         f"For each image: the CAM, its ≥ 0.5 region, LIME's mask, and their intersection and "
         f"differences, for {join_names([title(m) for m in methods])}."
     )
-    for key in numbers["keys"]:
-        panel = folder / key / "panel.png"
-        if panel.is_file():
-            report.figure(
-                panel, caption=text(pretty_key(key)), width=0.8 * TEXT_WIDTH, max_height=12 * cm
-            )
+    image_panels(report, folder, numbers["keys"], width=0.8 * TEXT_WIDTH, max_height=12 * cm)
     return report.save(out)

@@ -13,8 +13,8 @@ from reportlab.lib.units import cm
 
 from explainlab import runfolder
 from explainlab.plotting import close
-from explainlab.report.common import RunFacts, num, pct, pretty_key, ratio, read_csv
-from explainlab.report.pdf import TEXT_WIDTH, text
+from explainlab.report.common import RunFacts, image_panels, num, pct, pretty_key, ratio, read_csv
+from explainlab.report.pdf import text
 
 
 def describe_segmentation(value: Any) -> str:
@@ -86,7 +86,7 @@ def scoreboard_figure(run: pd.DataFrame, defaults: pd.DataFrame | None, path: Pa
 
 def build(facts: RunFacts, out: Path) -> Path:
     lime = facts.run_dir / "lime"
-    recorded = json.loads((lime / "fingerprint.json").read_text())["settings"]
+    recorded = runfolder.recorded_settings(lime)
     settings, model = recorded["settings"], recorded["model"]
     table = pd.read_csv(lime / "explanations.csv")
     keys = list(table["key"])
@@ -218,12 +218,11 @@ def build(facts: RunFacts, out: Path) -> Path:
         )
 
     report.heading("The explanations")
-    for key in keys:
-        panel = lime / key / "panel.png"
-        if panel.is_file():
-            report.figure(
-                panel,
-                caption=f"{text(pretty_key(key))}: superpixels, positive evidence (the mask), positive (green) and negative (red) evidence, and the largest weights.",
-                width=TEXT_WIDTH,
-            )
+    image_panels(
+        report,
+        lime,
+        keys,
+        "superpixels, positive evidence (the mask), positive (green) and negative (red) "
+        "evidence, and the largest weights.",
+    )
     return report.save(out)
