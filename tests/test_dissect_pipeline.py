@@ -19,12 +19,13 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from explainlab.dissect.activations import TargetModel, weights_checksum
+from explainlab.dissect.activations import TargetModel
 from explainlab.dissect.analysis import analyze_run
 from explainlab.dissect.run import run_dissect
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import UnknownNameError
 from explainlab.images import IMAGENET_NORMALIZATION
+from explainlab.models import weights_sha256
 
 GRID = 4
 N_CONCEPTS = GRID * GRID
@@ -219,7 +220,7 @@ def test_known_answer_recovers_planted_labels(probe_folder, concept_file, tmp_pa
     assert args["similarity"]["name"] == "soft_wpmi"
     assert args["similarity"]["params"]["top_k"] == 100
     assert args["probe"]["images"] == 240 and args["concept_set"]["concepts"] == 24
-    assert args["weights_sha256"] == weights_checksum(_target(plant_a, plant_b).module)
+    assert args["weights_sha256"] == weights_sha256(_target(plant_a, plant_b).module)
 
 
 @pytest.mark.parametrize(

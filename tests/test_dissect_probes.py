@@ -15,9 +15,10 @@ from torch import nn
 
 from explainlab import assets
 from explainlab.dissect import probes
-from explainlab.dissect.activations import pool_output, recording, weights_checksum
+from explainlab.dissect.activations import pool_output, recording
 from explainlab.dissect.concepts import load_concepts
 from explainlab.errors import InputError, UnknownNameError
+from explainlab.models import weights_sha256
 
 
 def _jpeg(color) -> bytes:
@@ -166,11 +167,11 @@ def test_hooks_are_removed_even_on_error():
     assert not model[0]._forward_hooks
 
 
-def test_weights_checksum_follows_the_weights():
+def test_weights_sha256_follows_the_weights():
     a = nn.Linear(3, 2)
-    before = weights_checksum(a)
-    assert weights_checksum(a) == before
+    before = weights_sha256(a)
+    assert weights_sha256(a) == before
     with torch.no_grad():
         a.weight[0, 0] += 1e-6
-    assert weights_checksum(a) != before
+    assert weights_sha256(a) != before
     np.testing.assert_equal(len(before), 64)

@@ -27,7 +27,7 @@ from explainlab import assets, estimate, manifest, runfolder
 from explainlab.config import STAGES, RunConfig, load_config
 from explainlab.errors import ConfigError, MissingAssetsError
 from explainlab.images import Failure, ImageSource, Sample, resolve_sources
-from explainlab.models import LoadedModel, load_model, resolve_device
+from explainlab.models import LoadedModel, load_model, resolve_device, weights_sha256
 
 OFFLINE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "offline.toml"
 TUNED = "tuned"  # [lime] params = "tuned": the parameter file the tune stage chose
@@ -425,7 +425,7 @@ def _write_manifest(ctx: Context, outcome: RunOutcome, started: str, device: Any
             },
             "models": {
                 n: {
-                    "weights_sha256": manifest.weights_digest(m.module),
+                    "weights_sha256": weights_sha256(m.module),
                     "source": m.spec.weights_source,
                 }
                 for n, m in ctx.models.items()

@@ -8,7 +8,6 @@ the reference does. Hooks live in a ``with`` block and are always removed."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -67,17 +66,6 @@ def random_target(name: str, seed: int = 0) -> TargetModel:
         spec.normalization,
         f"random weights (stand-in for {spec.description}, seed {seed})",
     )
-
-
-def weights_checksum(module: nn.Module) -> str:
-    """sha256 over every parameter and buffer (names, dtypes, shapes, bytes): the cache
-    keys of activations change whenever the weights do."""
-    h = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        t = tensor.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def pool_output(output: object, pooling: str, layer: str) -> torch.Tensor:

@@ -31,7 +31,6 @@ from explainlab.dissect.activations import (
     canonical_layers,
     load_target,
     record_activations,
-    weights_checksum,
 )
 from explainlab.dissect.cache import Arrays, FeatureCache
 from explainlab.dissect.clip_features import ConceptEncoder, OpenClipEncoder, clip_identity
@@ -42,7 +41,7 @@ from explainlab.dissect.settings import SIMILARITY_PARAMS, DissectSettings
 from explainlab.dissect.similarity import FactoredScores, compute_similarity
 from explainlab.errors import InputError
 from explainlab.images import Failure
-from explainlab.models import resolve_device
+from explainlab.models import resolve_device, weights_sha256
 
 # settings that change no number (only speed or memory) stay out of the fingerprints
 _SPEED_ONLY = ("models", "batch_size", "num_workers", "shard_size", "memory_mb", "cache_dir")
@@ -239,7 +238,7 @@ def _dissect_model(
     *,
     force: bool,
 ) -> Path:
-    checksum = weights_checksum(target.module)
+    checksum = weights_sha256(target.module)
     layers = canonical_layers(target.module, settings.layers)  # unknown names fail here
     stage = runfolder.Stage(
         Path(run_dir) / "dissect",

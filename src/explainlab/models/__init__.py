@@ -1,5 +1,6 @@
 """Model registry: ``load_model(name, device)`` and the layer resolver."""
 
+from explainlab.models.checkpoints import weights_sha256
 from explainlab.models.layers import canonical_layer_name, resolve_layer
 from explainlab.models.registry import (
     MODELS,
@@ -19,4 +20,5 @@ __all__ = [
     "load_model",
     "resolve_device",
     "resolve_layer",
+    "weights_sha256",
 ]

@@ -5,6 +5,7 @@ pickle that tries to build anything but tensors and containers is refused."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import re
 from pathlib import Path
@@ -108,3 +109,14 @@ def map_efficientnet_lite_keys(
             head, rest = key.split(".", 1)
             mapped[f"{_TOP[head]}.{rest}"] = value
     return mapped
+
+
+def weights_sha256(module: nn.Module) -> str:
+    """sha256 over every parameter and buffer (names, dtypes, shapes, bytes): which weights
+    ran (the manifest), and a cache key that changes whenever the weights do (dissection)."""
+    h = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
