@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from explainlab import assets, estimate, manifest, runfolder
@@ -28,6 +29,9 @@ from explainlab.config import STAGES, RunConfig, load_config
 from explainlab.errors import ConfigError, MissingAssetsError
 from explainlab.images import Failure, ImageSource, Sample, resolve_sources
 from explainlab.models import LoadedModel, load_model, resolve_device, weights_sha256
+
+if TYPE_CHECKING:
+    from explainlab.lime.params import ParamFile
 
 OFFLINE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "offline.toml"
 TUNED = "tuned"  # [lime] params = "tuned": the parameter file the tune stage chose
@@ -61,10 +65,24 @@ class Context:
             self.models[name] = load_model(name, self.config.run.device)
         return self.models[name]
 
-    def estimate(self, stage: str, forwards: float, model: LoadedModel, extra: float = 0.0) -> None:
-        """Print the stage's time estimate before it starts, on a CPU only."""
-        if model.device.type == "cpu" and stage not in self.skippable():
-            print(estimate.line(stage, forwards, model, extra), flush=True)
+    def estimating(self, stage: str | None, device: torch.device) -> bool:
+        """Whether to print a time estimate: on a CPU, unless ``stage`` looks up to date."""
+        return device.type == "cpu" and stage not in self.skippable()
+
+    def estimate(
+        self,
+        label: str,
+        forwards: float | Callable[[], float],
+        model: LoadedModel,
+        extra: float = 0.0,
+        *,
+        stage: str | None = None,
+    ) -> None:
+        """Print the time estimate of ``label`` before it starts (see :meth:`estimating`);
+        ``forwards`` may be a function, called only when the estimate is printed."""
+        if self.estimating(stage, model.device):
+            count = forwards() if callable(forwards) else forwards
+            print(estimate.line(label, count, model, extra), flush=True)
 
     def skippable(self) -> set[str]:
         """Stages already complete (their folder's fingerprint is present); a cheap hint only."""
@@ -86,7 +104,7 @@ def _dissect(ctx: Context) -> StageResult:
     settings = ctx.config.dissect
     device = resolve_device(ctx.config.run.device)
     images = settings.probe_limit or (BRODEN_IMAGES if "broden" in settings.probe else 0)
-    if device.type == "cpu" and images and "dissect" not in ctx.skippable():
+    if images and ctx.estimating("dissect", device):
         seconds = estimate.dissect_seconds(images, len(settings.models), device)
         print(
             f"estimate (cpu): dissect ≈ {estimate.describe(seconds)} for {images:,} probe images, "
@@ -114,13 +132,17 @@ def _cam(ctx: Context) -> StageResult:
 
     settings = ctx.config.cam
     model = ctx.model(settings.model)
-    channels = estimate.target_channels(model, settings.target_layer or None)
-    per_image = {
-        "gradcam": 3,
-        "ablationcam": 1 if settings.impl == "fast" else channels,
-        "scorecam": channels,
-    }
-    ctx.estimate("cam", len(ctx.sources) * sum(per_image[m] for m in settings.methods), model)
+
+    def forwards() -> int:  # needs a forward pass to know the target layer's channels
+        channels = estimate.target_channels(model, settings.target_layer or None)
+        per_image = {
+            "gradcam": 3,
+            "ablationcam": 1 if settings.impl == "fast" else channels,
+            "scorecam": channels,
+        }
+        return len(ctx.sources) * sum(per_image[m] for m in settings.methods)
+
+    ctx.estimate("cam", forwards, model, stage="cam")
     outcome = run_cam(
         settings,
         ctx.sources,
@@ -153,6 +175,7 @@ def _tune(ctx: Context) -> StageResult:
         len(ctx.sources) * reference,
         model,
         60 * settings.budget_minutes,
+        stage="tune",
     )
     outcome = tune(
         settings,
@@ -176,9 +199,8 @@ def _lime(ctx: Context) -> StageResult:
 
     settings = dataclasses.replace(ctx.config.lime, params=ctx.lime_params())
     model = ctx.model(settings.model)
-    param_file = load_param_file(settings.params)
-    samples = sum(param_file.params_for(s.key)[0]["num_samples"] for s in ctx.sources)
-    ctx.estimate("lime", samples, model)
+    samples = _total_samples(load_param_file(settings.params), ctx.sources)
+    ctx.estimate("lime", samples, model, stage="lime")
     outcome = run_lime(
         settings,
         ctx.sources,
@@ -197,6 +219,11 @@ def _lime(ctx: Context) -> StageResult:
     if ctx.config.scoreboard.enabled:
         _scoreboard(ctx, settings.params, model, result)
     return result
+
+
+def _total_samples(param_file: ParamFile, sources: Sequence[ImageSource]) -> int:
+    """LIME samples (classifier images) that a parameter file asks for over ``sources``."""
+    return sum(param_file.params_for(s.key)[0]["num_samples"] for s in sources)
 
 
 def _scoreboard(ctx: Context, params: str, model: LoadedModel, result: StageResult) -> None:
@@ -228,7 +255,7 @@ def _scoreboard(ctx: Context, params: str, model: LoadedModel, result: StageResu
     # the tune stage computes the same consensus references, and they are cached
     references = 0 if "tune" in ctx.config.run.stages else reference.seeds * reference.num_samples
     run_params = load_param_file(params or None)
-    samples = sum(run_params.params_for(s.key)[0]["num_samples"] for s in ctx.sources)
+    samples = _total_samples(run_params, ctx.sources)
     defaults = 1000 * len(ctx.sources) if board.include_defaults else 0
     ctx.estimate("scoreboard", len(ctx.sources) * references + samples + defaults, model)
     with stage.finishing() as folder:
@@ -294,6 +321,7 @@ def _compare(ctx: Context) -> StageResult:
         "compare (faithfulness; the sanity check adds its explainers' cost)",
         len(ctx.sources) * faith,
         model,
+        stage="compare",
     )
     outcome = run_compare(
         settings,
@@ -387,6 +415,7 @@ def _run(config: RunConfig, force: frozenset[str], stand_in: str) -> RunOutcome:
     ctx = Context(config, resolve_sources(list(config.images.sources)), force, stand_in)
     for name in {config.cam.model, config.lime.model, config.tune.model}:
         ctx.model(name)  # a missing model triggers the fallback before any stage runs
+    identity = _run_identity(ctx, started, device)
     outcome = RunOutcome(config, stand_in)
     ran = [s for s in STAGES if s in config.run.stages]
     for name in ran:
@@ -394,42 +423,47 @@ def _run(config: RunConfig, force: frozenset[str], stand_in: str) -> RunOutcome:
         print(f"\n── stage {name} ({device.type}) ──", flush=True)
         outcome.results[name] = STAGE_FUNCTIONS[name](ctx)
         outcome.stage_seconds[name] = time.perf_counter() - start
-        _write_manifest(ctx, outcome, started, device)
+        _write_manifest(ctx, identity, outcome)
     return outcome
 
 
-def _write_manifest(ctx: Context, outcome: RunOutcome, started: str, device: Any) -> None:
-    """Rewritten after every stage, so an interrupted run still records what it did."""
+def _run_identity(ctx: Context, started: str, device: torch.device) -> dict[str, Any]:
+    """What the manifest says of the run as a whole: computed once (the checksums read
+    every image and every weight), while the stages' part is rewritten after each stage."""
     config = ctx.config
+    return {
+        "config_file": config.source,
+        "config": config.to_dict(),
+        "stand_in": ctx.stand_in or None,
+        "seeds": {
+            "run": config.run.seed,
+            "lime": config.lime.seed,
+            "tune": config.tune.seed,
+            "compare": config.compare.seed,
+            "dissect": config.dissect.seed,
+        },
+        "device": str(device),
+        "started": started,
+        "code": manifest.git_commit(Path(__file__).resolve().parents[2]),
+        "images": {
+            s.key: {"path": str(s.path), "sha256": assets.file_digest(s.path)}
+            for s in ctx.sources
+            if s.path.is_file()
+        },
+        "models": {
+            n: {"weights_sha256": weights_sha256(m.module), "source": m.spec.weights_source}
+            for n, m in ctx.models.items()
+        },
+    }
+
+
+def _write_manifest(ctx: Context, identity: dict[str, Any], outcome: RunOutcome) -> None:
+    """Rewritten after every stage, so an interrupted run still records what it did."""
     manifest.write_manifest(
         ctx.run_dir,
         {
-            "config_file": config.source,
-            "config": config.to_dict(),
-            "stand_in": ctx.stand_in or None,
-            "seeds": {
-                "run": config.run.seed,
-                "lime": config.lime.seed,
-                "tune": config.tune.seed,
-                "compare": config.compare.seed,
-                "dissect": config.dissect.seed,
-            },
-            "device": str(device),
-            "started": started,
+            **identity,
             "finished": manifest.now(),
-            "code": manifest.git_commit(Path(__file__).resolve().parents[2]),
-            "images": {
-                s.key: {"path": str(s.path), "sha256": assets.file_digest(s.path)}
-                for s in ctx.sources
-                if s.path.is_file()
-            },
-            "models": {
-                n: {
-                    "weights_sha256": weights_sha256(m.module),
-                    "source": m.spec.weights_source,
-                }
-                for n, m in ctx.models.items()
-            },
             "stages": {
                 n: {"seconds": round(outcome.stage_seconds[n], 2), "skipped": r.skipped, **r.facts}
                 for n, r in outcome.results.items()
