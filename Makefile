@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 CONFIG ?= configs/assignment.toml
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # DESIGN.md's offline mirror: used when it sits beside the checkout and
 # EXPLAINLAB_MIRROR is not set, so both commands work on a machine without internet.
 SHARED_MIRROR := $(abspath ../shared/data)
@@ -16,7 +17,6 @@ ifneq ($(wildcard $(SHARED_MIRROR)),)
 export EXPLAINLAB_MIRROR := $(SHARED_MIRROR)
 endif
 endif
-BENCH_ARGS ?=
 
 .PHONY: run test bench lint venv clean
 
