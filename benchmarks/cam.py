@@ -29,7 +29,7 @@ from explainlab.cam.methods import compute_cam
 from explainlab.cam.settings import METHODS
 from explainlab.cam.split import split_at
 from explainlab.errors import ExplainlabError
-from explainlab.images import IMAGENET_NORMALIZATION, load_samples, mission_sources
+from explainlab.images import IMAGENET_GEOMETRY, load_samples, mission_sources
 from explainlab.models import LoadedModel, load_model
 
 MODELS: tuple[str, ...] = ("efficientnet_lite0", "resnet50")
@@ -79,10 +79,10 @@ def _model(name: str, device: str) -> tuple[torch.nn.Module, torch.nn.Module, ob
     if name == "resnet50":
         loaded, label = _resnet50(device)
         if isinstance(loaded, LoadedModel):
-            return loaded.module, loaded.layer(), loaded.normalization, label
-        return loaded, loaded.layer4[-1], IMAGENET_NORMALIZATION, label
+            return loaded.module, loaded.layer(), loaded.geometry, label
+        return loaded, loaded.layer4[-1], IMAGENET_GEOMETRY, label
     loaded = load_model(name, device)
-    return loaded.module, loaded.layer(), loaded.normalization, name
+    return loaded.module, loaded.layer(), loaded.geometry, name
 
 
 def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
@@ -95,8 +95,8 @@ def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
 def bench_model(
     name: str, images: int, methods: Sequence[str], device: str = "cpu"
 ) -> tuple[list[Row], bool]:
-    module, layer, normalization, label = _model(name, device)
-    samples, failures = load_samples(mission_sources()[:images], normalization)
+    module, layer, geometry, label = _model(name, device)
+    samples, failures = load_samples(mission_sources()[:images], geometry)
     for failure in failures:
         print(f"  skipped image {failure.key}: {failure.error}")
     if not samples:

@@ -25,7 +25,7 @@ def main(images: int = 2) -> int:
     from explainlab.models import load_model
 
     model = load_model("efficientnet_lite0", "auto")
-    samples, _ = load_samples(mission_sources(list(MISSION_KEYS[:images])), model.normalization)
+    samples, _ = load_samples(mission_sources(list(MISSION_KEYS[:images])), model.geometry)
     percentiles = [100.0 * (1 - k / STEPS) for k in range(1, STEPS)]
     t_lib = t_ours = 0.0
     worst = 0.0

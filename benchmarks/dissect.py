@@ -1,5 +1,5 @@
 """CLIP-Dissect on the CPU: both ResNet18s x layer2/3/4, ``--probe-limit`` probe images
-(2000 by default), CLIP ViT-B-16 and the 20k concept set.
+(2000 by default), CLIP ViT-B/16 (QuickGELU) and the 20k concept set.
 
 Prints the seconds of every phase, the total, and (when run below 2000 images) the
 total extrapolated to 2000 images: the image passes scale with the number of images,
@@ -39,7 +39,8 @@ from explainlab.dissect.activations import (
 )
 from explainlab.dissect.clip_features import OpenClipEncoder
 from explainlab.dissect.concepts import load_concepts
-from explainlab.dissect.probes import OneGeometry, probe_loader, resolve_probe
+from explainlab.dissect.probes import probe_loader, resolve_probe
+from explainlab.dissect.settings import DissectSettings
 from explainlab.dissect.similarity import FactoredScores, compute_similarity
 from explainlab.errors import MissingAssetsError
 from explainlab.images import mission_sources, open_rgb
@@ -93,13 +94,14 @@ def _target(name: str) -> TargetModel:
 
 
 def _encoder() -> tuple[OpenClipEncoder, str]:
+    name = DissectSettings().clip_model
     try:
-        return OpenClipEncoder("ViT-B-16", "openai"), "open_clip ViT-B-16, pretrained openai"
+        return OpenClipEncoder(name, "openai"), f"open_clip {name}, pretrained openai"
     except MissingAssetsError:
-        encoder = OpenClipEncoder("ViT-B-16", "none")
+        encoder = OpenClipEncoder(name, "none")
         return (
             encoder,
-            "RANDOM open_clip ViT-B-16 weights (the real ones are not available offline)",
+            f"RANDOM open_clip {name} weights (the real ones are not available offline)",
         )
 
 
@@ -181,7 +183,7 @@ def run(probe_limit: int = PROBE_LIMIT, workers: int = 2) -> int:
             target = _target(name)
             print(f"{name}: {target.weights}")
             loader = probe_loader(
-                probe.paths, OneGeometry(target.normalization), batch_size=32, num_workers=workers
+                probe.paths, target.geometry.transform, batch_size=32, num_workers=workers
             )
             acts, valid, _ = timed(
                 f"{name} activations (3 layers, one pass)",

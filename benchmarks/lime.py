@@ -68,7 +68,7 @@ def _max_diff(a: dict, b: dict) -> float:
 
 def run(images: int = 2, num_samples: int = 1000, whole_run_samples: int = 1000) -> int:
     model = load_model("efficientnet_lite0", "cpu")
-    samples, _ = load_samples(mission_sources()[:images], model.normalization)
+    samples, _ = load_samples(mission_sources()[:images], model.geometry)
 
     print(f"time outside the classifier, {num_samples} samples (seconds)")
     print(

@@ -89,6 +89,6 @@ def mission_samples(lite0, mirror):
     """The ten mission images on the one geometry, normalised for EfficientNet-Lite0."""
     from explainlab.images import load_samples, mission_sources
 
-    samples, failures = load_samples(mission_sources(), lite0.normalization)
+    samples, failures = load_samples(mission_sources(), lite0.geometry)
     assert not failures
     return {s.key: s for s in samples}

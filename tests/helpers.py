@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainlab.images import IMAGENET_NORMALIZATION, to_tensor
+from explainlab.images import IMAGENET_GEOMETRY, to_tensor
 
 
 class _Gate(nn.Module):
@@ -94,7 +94,7 @@ def red_patches_image(
 
 def imagenet_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) ImageNet-normalised tensor."""
-    return to_tensor(image, IMAGENET_NORMALIZATION)[None]
+    return to_tensor(image, IMAGENET_GEOMETRY)[None]
 
 
 def huge_png_header(path: Path, width: int, height: int) -> Path:

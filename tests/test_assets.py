@@ -147,3 +147,97 @@ def test_real_download_of_a_small_asset(monkeypatch, tmp_path):
     monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path))
     path = assets.fetch("imagenet_labels.txt")
     assert Path(path).stat().st_size > 1000
+
+
+class _StallingHandler(http.server.BaseHTTPRequestHandler):
+    """Sends the headers and a first chunk, then stalls: a connection that hangs."""
+
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(PAYLOAD)))
+        self.end_headers()
+        self.wfile.write(PAYLOAD[:100])
+        self.wfile.flush()
+        threading.Event().wait(5)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stalling_server(monkeypatch):
+    _StallingHandler.requests = 0
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("EXPLAINLAB_DOWNLOAD_TIMEOUT", "0.3")
+    monkeypatch.setenv("EXPLAINLAB_DOWNLOAD_ATTEMPTS", "2")
+    monkeypatch.setattr(assets, "RETRY_DELAY_S", 0.01)
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_stalled_download_times_out_is_retried_and_leaves_nothing(stalling_server, tmp_path):
+    dest = tmp_path / "cache" / "file.bin"
+    with pytest.raises(assets.DownloadFailed, match="failed 2 time") as err:
+        assets.download(f"{stalling_server}/file.bin", dest, _sha(PAYLOAD))
+    assert _StallingHandler.requests == 2 and "timed out" in str(err.value)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+
+
+def test_a_stalled_asset_is_reported_missing_with_the_reason(stalling_server, monkeypatch):
+    url = f"{stalling_server}/file.bin"
+    monkeypatch.setitem(
+        assets.ASSETS, "file.bin", assets.Asset("file.bin", url, _sha(PAYLOAD), "t")
+    )
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
+    with pytest.raises(MissingAssetsError) as err:
+        assets.fetch("file.bin")
+    assert "file.bin" in str(err.value) and "download failed 2 time(s)" in str(err.value)
+
+
+def test_torchvision_download_has_a_timeout_too(stalling_server, monkeypatch, torch_home):
+    """torch.hub opens URLs without a timeout; ours applies to torchvision's download."""
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
+    url = f"{stalling_server}/models/net-0123abcd.pth"
+    with pytest.raises(MissingAssetsError) as err:
+        assets.ensure_torchvision_weights(url)
+    assert "net-0123abcd.pth" in str(err.value) and "download failed 2 time(s)" in str(err.value)
+    assert _StallingHandler.requests == 2
+    assert not list(assets.torchvision_cache_path(url).parent.iterdir())
+
+
+def test_broden_is_refused_before_the_download_without_disk_room(monkeypatch):
+    import shutil
+
+    def nearly_full(path):
+        return shutil._ntuple_diskusage(100 << 30, (100 << 30) - (1 << 30), 1 << 30)
+
+    def never(*args, **kwargs):
+        raise AssertionError("no download may start")
+
+    monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
+    monkeypatch.setattr(assets.shutil, "disk_usage", nearly_full)
+    monkeypatch.setattr(assets, "_download_once", never)
+    with pytest.raises(AssetError, match=r"broden1_224.zip: needs about 2.20 GB .* only 1.07 GB"):
+        assets.fetch("broden1_224.zip")
+
+
+def test_a_download_larger_than_the_free_space_is_refused(server, tmp_path, monkeypatch):
+    import shutil
+
+    def tiny(path):
+        return shutil._ntuple_diskusage(1 << 30, (1 << 30) - 1000, 1000)
+
+    monkeypatch.setattr(assets.shutil, "disk_usage", tiny)
+    dest = tmp_path / "cache" / "file.bin"
+    with pytest.raises(AssetError, match="free disk"):
+        assets.download(f"{server}/file.bin", dest, _sha(PAYLOAD))
+    assert not dest.exists()

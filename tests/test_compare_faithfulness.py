@@ -116,8 +116,8 @@ def test_substrates(red):
     model, sample = red
     assert torch.count_nonzero(faithfulness.substrate(model, sample, "mean")) == 0
     black = faithfulness.substrate(model, sample, "black")
-    mean = torch.tensor(model.normalization.mean).view(3, 1, 1)
-    std = torch.tensor(model.normalization.std).view(3, 1, 1)
+    mean = torch.tensor(model.geometry.mean).view(3, 1, 1)
+    std = torch.tensor(model.geometry.std).view(3, 1, 1)
     torch.testing.assert_close(black, (-mean / std).expand(3, 224, 224))
     blur = faithfulness.substrate(model, sample, "blur")
     assert blur.shape == sample.tensor.shape and blur.std() < sample.tensor.std()

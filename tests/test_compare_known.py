@@ -17,7 +17,7 @@ from explainlab.compare import masks, sanity
 from explainlab.compare.explainers import cam_explainer
 from explainlab.compare.run import run_compare
 from explainlab.compare.settings import CompareSettings
-from explainlab.images import IMAGENET_NORMALIZATION
+from explainlab.images import IMAGENET_GEOMETRY
 from helpers import RedInBoxNet, red_patches_image
 from test_compare_support import (
     classifier_fn,
@@ -60,7 +60,7 @@ def red_run(tmp_path_factory):
         run,
         "red",
         crop,
-        classifier_fn(net, IMAGENET_NORMALIZATION),
+        classifier_fn(net, IMAGENET_GEOMETRY),
         TARGET,
         num_samples=300,
         num_features=10,

@@ -61,7 +61,7 @@ def lite0_run(tmp_path_factory, lite0, mirror):
         model=lite0,
     )
     assert not cam.failures
-    classify = classifier_fn(lite0.module, lite0.normalization)
+    classify = classifier_fn(lite0.module, lite0.geometry)
     for key in KEYS:
         item = json.loads((run / "cam" / key / "item.json").read_text())
         crop = _crop(item["path"])

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainlab.images import IMAGENET_NORMALIZATION, Normalization, Sample, to_tensor
+from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, to_tensor
 from explainlab.models import LoadedModel
 from explainlab.models.registry import ModelSpec
 
 
-def classifier_fn(module: nn.Module, normalization: Normalization) -> Callable:
+def classifier_fn(module: nn.Module, geometry: Geometry) -> Callable:
     @torch.inference_mode()
     def classify(images: np.ndarray) -> np.ndarray:
-        x = to_tensor(np.asarray(images, dtype=np.uint8), normalization)
+        x = to_tensor(np.asarray(images, dtype=np.uint8), geometry)
         return torch.softmax(module(x).float(), dim=1).numpy()
 
     return classify
@@ -121,7 +121,7 @@ def loaded(module: nn.Module, name: str, num_classes: int, layer: str) -> Loaded
         "test network",
         "imagenet",
         num_classes,
-        IMAGENET_NORMALIZATION,
+        lambda: IMAGENET_GEOMETRY,
         layer,
         lambda: module,
         lambda: names,
@@ -130,7 +130,7 @@ def loaded(module: nn.Module, name: str, num_classes: int, layer: str) -> Loaded
 
 
 def sample_of(key: str, crop: np.ndarray, path: Path, class_id: int | None = None) -> Sample:
-    return Sample(key, path, crop, to_tensor(crop, IMAGENET_NORMALIZATION), class_id)
+    return Sample(key, path, crop, to_tensor(crop, IMAGENET_GEOMETRY), class_id)
 
 
 # --- the builders' own checks ------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The real open_clip code path with random weights (``pretrained=None``), and the
-registry models (a Places365 checkpoint written here in the CSAIL format)."""
+"""The real open_clip code path with random weights (``pretrained=None``), OpenAI's own
+checkpoint path on a stand-in in OpenAI's format (a TorchScript archive written here),
+and the registry models (a Places365 checkpoint written here in the CSAIL format)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,21 +16,67 @@ import torch
 import torchvision
 
 from explainlab import assets
+from explainlab.config import load_config
 from explainlab.dissect.clip_features import OpenClipEncoder, clip_identity
 from explainlab.dissect.run import run_dissect
 from explainlab.dissect.settings import DissectSettings
-from explainlab.errors import MissingAssetsError, UnknownNameError
+from explainlab.errors import ConfigError, MissingAssetsError, UnknownNameError
 from explainlab.images import open_rgb
 
 WORDS = ["red", "a dog on a sofa", "wine cellar-bottle storage", "tench, Tinca tinca", "x"]
+CONFIGURED = load_config(
+    Path(__file__).resolve().parents[1] / "configs" / "assignment.toml"
+).dissect
 
 
 @pytest.fixture(scope="module")
 def encoder():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield OpenClipEncoder("ViT-B-16", "none", seed=0)
+    yield OpenClipEncoder(CONFIGURED.clip_model, "none", seed=0)
     torch.set_num_threads(threads)
+
+
+def _activations(model: torch.nn.Module) -> set[type]:
+    """The MLP activation classes of every residual block, both towers."""
+    return {type(block.mlp.gelu) for block in model.modules() if hasattr(block, "mlp")}
+
+
+def test_the_configured_clip_is_built_with_quick_gelu(encoder):
+    """OpenAI's weights were trained with QuickGELU; open_clip's plain ViT-B-16 is GELU."""
+    from open_clip.transformer import QuickGELU
+
+    assert CONFIGURED.clip_pretrained == "openai"
+    assert _activations(encoder.model) == {QuickGELU}
+    blocks = [m for m in encoder.model.modules() if hasattr(m, "mlp")]
+    assert len(blocks) == 24  # 12 image + 12 text blocks of ViT-B/16, every one checked
+    assert encoder.identity["activation"] == "quick_gelu"
+
+
+def test_a_gelu_model_with_quick_gelu_weights_is_refused():
+    with pytest.raises(ConfigError, match="ViT-B-16-quickgelu"):
+        OpenClipEncoder("ViT-B-16", "dfn2b")  # DFN's weights need QuickGELU too
+
+
+def test_open_clips_quick_gelu_warning_is_an_error(monkeypatch):
+    """Behind the static check, the warning open_clip gives for a mismatch still stops us."""
+    import open_clip.factory
+
+    from explainlab.dissect import clip_features
+
+    def tag_config(model_name, tag):
+        return {"quick_gelu": True, "mean": (0.5,) * 3, "std": (0.5,) * 3}
+
+    def no_file(*args, **kwargs):
+        raise AssertionError("the weights must not be loaded after the mismatch warning")
+
+    monkeypatch.setattr(clip_features, "_check_names", lambda *a: None)
+    monkeypatch.setattr(clip_features, "_cached_weights", lambda *a: True)
+    monkeypatch.setattr(open_clip.factory, "get_pretrained_cfg", tag_config)
+    monkeypatch.setattr(open_clip.factory, "download_pretrained", lambda *a, **k: "/nonexistent")
+    monkeypatch.setattr(open_clip.factory, "load_checkpoint", no_file)
+    with pytest.raises(ConfigError, match="QuickGELU mismatch"):
+        OpenClipEncoder("ViT-B-16", "laion400m_e31")
 
 
 def test_random_open_clip_encodes_images_and_words(encoder, mirror):
@@ -40,7 +88,13 @@ def test_random_open_clip_encodes_images_and_words(encoder, mirror):
     text = encoder.encode_texts(WORDS)
     assert text.shape == (5, 512) and torch.isfinite(text).all()
     assert "RANDOM" in encoder.note
-    assert encoder.identity == {"open_clip": "ViT-B-16", "pretrained": None, "random_seed": 0}
+    assert encoder.identity == {
+        "open_clip": "ViT-B-16-quickgelu",
+        "activation": "quick_gelu",
+        "precision": "fp32",
+        "pretrained": None,
+        "random_seed": 0,
+    }
 
 
 def test_trimmed_text_encoding_equals_open_clip(encoder):
@@ -52,7 +106,7 @@ def test_trimmed_text_encoding_equals_open_clip(encoder):
 
 
 def test_random_weights_are_reproducible_from_the_seed(encoder):
-    again = OpenClipEncoder("ViT-B-16", "none", seed=0)
+    again = OpenClipEncoder(CONFIGURED.clip_model, "none", seed=0)
     torch.testing.assert_close(again.encode_texts(WORDS[:2]), encoder.encode_texts(WORDS[:2]))
 
 
@@ -63,10 +117,18 @@ def test_tokenizer_vocabulary_ships_with_open_clip():
     assert os.path.isfile(vocab)  # so tokenizing never downloads anything
 
 
-def test_missing_weights_offline_is_one_clear_error(tmp_path):
+def test_missing_openai_weights_offline_is_one_clear_error(tmp_path):
     with pytest.raises(MissingAssetsError) as err:
-        OpenClipEncoder("ViT-B-16", "openai", cache_dir=str(tmp_path))
-    assert "vit_base_patch16_clip_224.openai" in str(err.value)
+        OpenClipEncoder(CONFIGURED.clip_model, "openai")
+    text = str(err.value)
+    assert "ViT-B-16.pt" in text  # OpenAI's file, from OpenAI's URL, as the reference
+    assert "openaipublic.azureedge.net/clip/models/5806e77c" in text
+
+
+def test_missing_hub_weights_offline_is_one_clear_error(tmp_path):
+    with pytest.raises(MissingAssetsError) as err:
+        OpenClipEncoder("ViT-B-16", "laion400m_e31", cache_dir=str(tmp_path))
+    assert "vit_base_patch16_clip_224.laion400m_e31" in str(err.value)
     assert "clip_pretrained 'none'" in str(err.value)
 
 
@@ -75,10 +137,97 @@ def test_unknown_clip_names():
         OpenClipEncoder("ViT-Q-99", "none")
     with pytest.raises(UnknownNameError, match="no pretrained weights 'nonsense'"):
         OpenClipEncoder("ViT-B-16", "nonsense")
-    assert clip_identity("ViT-B-16", "openai", 0) == {
-        "open_clip": "ViT-B-16",
+
+
+def test_clip_identity_names_activation_weights_and_precision():
+    identity = clip_identity(CONFIGURED.clip_model, "openai", 0)
+    assert identity == {
+        "open_clip": "ViT-B-16-quickgelu",
+        "activation": "quick_gelu",
+        "precision": "fp32",
         "pretrained": "openai",
+        "weights": "ViT-B-16.pt",
+        "weights_checksum": "sha256:5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f",
     }
+    # the reference's fp16 runs on a GPU only; on a CPU it is fp32, as clip.load does
+    fp16 = {"precision": "fp16"}
+    assert clip_identity(CONFIGURED.clip_model, "openai", 0, **fp16)["precision"] == "fp32"
+    on_gpu = clip_identity(CONFIGURED.clip_model, "openai", 0, **fp16, device="cuda")
+    assert on_gpu["precision"] == "fp16"
+    # plain ViT-B-16 (GELU) has another identity: no feature cache of it is reused
+    assert clip_identity("ViT-B-16", "none", 0) != clip_identity(CONFIGURED.clip_model, "none", 0)
+
+
+class _Holder(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def openai_archive(state: dict[str, torch.Tensor], path) -> None:
+    """A TorchScript archive whose state dict is ``state``: the format of OpenAI's files."""
+    root = _Holder()
+    for key, value in state.items():
+        *parents, leaf = key.split(".")
+        module = root
+        for part in parents:
+            if part not in module._modules:
+                module.add_module(part, _Holder())
+            module = module._modules[part]
+        module.register_buffer(leaf, value.clone())
+    torch.jit.script(root).save(str(path))
+
+
+def _tiny_openai_clip(seed: int = 0):
+    """A small CLIP of OpenAI's architecture (QuickGELU, 64-wide heads) and its weights in
+    OpenAI's file format: fp16 tensors, no attention-mask buffer, three size entries."""
+    from open_clip.model import CLIP
+
+    torch.manual_seed(seed)
+    model = CLIP(
+        embed_dim=32,
+        quick_gelu=True,
+        vision_cfg={"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
+        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
+    ).eval()
+    state = {k: v.half() for k, v in model.state_dict().items() if k != "attn_mask"}
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    state |= {
+        "input_resolution": torch.tensor(224),
+        "context_length": torch.tensor(77),
+        "vocab_size": torch.tensor(49408),
+    }
+    return model, state
+
+
+def test_openai_checkpoint_is_checked_then_built_with_quick_gelu(tmp_path, monkeypatch, mirror):
+    from open_clip.transformer import QuickGELU
+
+    model, state = _tiny_openai_clip()
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    path = folder / "ViT-B-16.pt"
+    openai_archive(state, path)
+    real = assets.ASSETS["ViT-B-16.pt"]
+    stand_in = assets.Asset(
+        real.filename, real.url, f"sha256:{assets.file_digest(path)}", real.group, real.note
+    )
+    monkeypatch.setitem(assets.ASSETS, real.filename, stand_in)
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(folder))
+    encoder = OpenClipEncoder(CONFIGURED.clip_model, "openai", seed=0)
+    assert _activations(encoder.model) == {QuickGELU}
+    assert encoder.identity["weights_checksum"] == stand_in.checksum
+    image = open_rgb(mirror / "imagenet-samples" / "n01443537_goldfish.JPEG")
+    x = encoder.preprocess(image)[None]
+    with torch.inference_mode():
+        expected_image = model.encode_image(x)
+        expected_text = model.encode_text(encoder.tokenizer(WORDS))
+    torch.testing.assert_close(encoder.encode_images(x), expected_image, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(encoder.encode_texts(WORDS), expected_text, rtol=1e-4, atol=1e-5)
+    # a file that is not OpenAI's (another checksum) is never loaded
+    path.write_bytes(path.read_bytes() + b"tampered")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(tmp_path / "elsewhere"))
+    with pytest.raises(MissingAssetsError, match="ViT-B-16.pt"):
+        OpenClipEncoder(CONFIGURED.clip_model, "openai", seed=0)
 
 
 def _csail_checkpoint(path, seed=0):
@@ -146,4 +295,4 @@ def test_failed_download_online_is_an_error_not_random_weights(monkeypatch, tmp_
     monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
     monkeypatch.setattr(open_clip.factory, "download_pretrained", no_network)
     with pytest.raises(MissingAssetsError, match="ViT-B-16"):
-        OpenClipEncoder("ViT-B-16", "openai", cache_dir=str(tmp_path))
+        OpenClipEncoder("ViT-B-16", "laion400m_e31", cache_dir=str(tmp_path))

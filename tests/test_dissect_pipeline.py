@@ -24,7 +24,7 @@ from explainlab.dissect.analysis import analyze_run
 from explainlab.dissect.run import run_dissect
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import UnknownNameError
-from explainlab.images import IMAGENET_NORMALIZATION
+from explainlab.images import IMAGENET_GEOMETRY
 from explainlab.models import weights_sha256
 
 GRID = 4
@@ -99,8 +99,8 @@ class PlantedNet(nn.Module):
         return w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(IMAGENET_NORMALIZATION.mean, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_NORMALIZATION.std, device=x.device).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_GEOMETRY.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_GEOMETRY.std, device=x.device).view(1, 3, 1, 1)
         presence = _cell_presence(x * std + mean)  # back to [0, 1] pixels
         self.layer_a(presence)
         return self.head(self.layer_b(presence).mean(dim=(2, 3)))

@@ -7,14 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 from torchvision import transforms
 
 from explainlab.errors import InputError
 from explainlab.images import (
     CROP,
-    IMAGENET_NORMALIZATION,
+    IMAGENET_GEOMETRY,
     MISSION_KEYS,
+    Geometry,
     ImageSource,
     center_crop,
     load_sample,
@@ -151,10 +153,10 @@ def test_geometry_matches_torchvision_eval_transform(tmp_path):
             transforms.Resize(256),
             transforms.CenterCrop(224),
             transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_NORMALIZATION.mean, IMAGENET_NORMALIZATION.std),
+            transforms.Normalize(IMAGENET_GEOMETRY.mean, IMAGENET_GEOMETRY.std),
         ]
     )(image)
-    ours = to_tensor(crop, IMAGENET_NORMALIZATION)
+    ours = to_tensor(crop, IMAGENET_GEOMETRY)
     assert ours.shape == (3, 224, 224)
     assert torch.allclose(ours, reference, atol=1e-6)
 
@@ -197,3 +199,46 @@ def test_mission_images_come_from_the_mirror(mirror):
     picked = resolve_sources(["orange", "mission"])
     assert [s.key for s in picked][:2] == ["orange", "West_Highland_white_terrier"]
     assert len(picked) == 10
+
+
+@pytest.mark.parametrize(
+    ("model", "resize", "interpolation"),
+    [("resnet50", 232, "bilinear"), ("resnet18", 256, "bilinear")],
+)
+def test_each_torchvision_model_gets_its_weights_own_transform(
+    tmp_path, model, resize, interpolation
+):
+    """ResNet50 IMAGENET1K_V2 resizes to 232 before its 224 crop, V1 to 256: every map and
+    mask of a model lies on the crop that model's own ``weights.transforms()`` makes."""
+    from explainlab.models import get_spec
+
+    weights = torchvision.models.get_model_weights(model)[
+        {"resnet50": "IMAGENET1K_V2", "resnet18": "IMAGENET1K_V1"}[model]
+    ]
+    geometry = get_spec(model).geometry()
+    assert (geometry.resize, geometry.crop, geometry.interpolation) == (resize, 224, interpolation)
+    path = _jpeg(tmp_path / "x.jpg", _rgb(5, (401, 297)))
+    sample = load_sample(ImageSource("x", path), geometry)
+    expected = weights.transforms()(open_rgb(path))
+    assert sample.crop.shape == (224, 224, 3)
+    torch.testing.assert_close(sample.tensor, expected, rtol=0, atol=1e-6)
+
+
+def test_lite0_gets_timms_eval_transform(lite0, mirror):
+    """EfficientNet-Lite0's data config: bicubic resize to 256, crop 224, mean/std 0.5."""
+    import timm.data
+
+    assert lite0.geometry == Geometry(256, 224, "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    path = mirror / "imagenet-samples" / "n01443537_goldfish.JPEG"
+    config = timm.data.resolve_data_config({}, model=lite0.module)
+    expected = timm.data.create_transform(**config)(open_rgb(path))
+    sample = load_sample(ImageSource("goldfish", path), lite0.geometry)
+    torch.testing.assert_close(sample.tensor, expected, rtol=0, atol=1e-6)
+
+
+def test_geometry_round_trips_and_describes_itself():
+    geometry = Geometry(232, 224, "bilinear")
+    assert Geometry.from_dict(geometry.to_dict()) == geometry
+    assert geometry.describe().startswith("Resize(232, bilinear) → CenterCrop(224)")
+    with pytest.raises(ValueError, match="interpolation"):
+        Geometry(interpolation="lanczos")

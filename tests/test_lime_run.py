@@ -11,7 +11,7 @@ import pytest
 import torch
 from lime.wrappers.scikit_image import SegmentationAlgorithm
 
-from explainlab.images import IMAGENET_NORMALIZATION, MISSION_KEYS, mission_sources, to_tensor
+from explainlab.images import IMAGENET_GEOMETRY, MISSION_KEYS, mission_sources, to_tensor
 from explainlab.lime.classifier import CutoffExceeded, ModelClassifier
 from explainlab.lime.explain import explain, iou, top_positive_mask
 from explainlab.lime.run import run_lime
@@ -38,14 +38,14 @@ def test_classifier_returns_softmax_probabilities_of_the_models_normalised_input
 
 def test_classifier_cutoff_stops_an_explanation():
     net = RedInBoxNet((64, 64, 128, 128))
-    classifier = ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_NORMALIZATION), deadline=0.0)
+    classifier = ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_GEOMETRY), deadline=0.0)
     with pytest.raises(CutoffExceeded):
         classifier(np.zeros((2, 224, 224, 3), np.uint8))
 
 
 def _net_classifier(box):
     net = RedInBoxNet(box)
-    return ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_NORMALIZATION))
+    return ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_GEOMETRY))
 
 
 def test_known_answer_top_superpixels_fall_in_the_planted_box():

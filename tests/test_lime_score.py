@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from explainlab.cli import main
-from explainlab.images import IMAGENET_NORMALIZATION, ImageSource, mission_sources
+from explainlab.images import IMAGENET_GEOMETRY, ImageSource, mission_sources
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.export import write_export
 from explainlab.lime.params import load_param_file
@@ -122,7 +122,7 @@ def _red_in_box_model():
     net = RedInBoxNet((64, 64, 128, 128))
     names = [f"class {i}" for i in range(5)]
     spec = ModelSpec(
-        "red_in_box", "planted-evidence test model", "test", 5, IMAGENET_NORMALIZATION,
+        "red_in_box", "planted-evidence test model", "test", 5, lambda: IMAGENET_GEOMETRY,
         "features", build=lambda: net, class_names=lambda: names,
     )  # fmt: skip
     return LoadedModel(spec, net, torch.device("cpu"), names)

@@ -147,7 +147,7 @@ def test_torchvision_weights_missing_offline(torch_home):
 def test_efficientnet_lite0_loads_strictly(lite0):
     assert lite0.module.bn2.num_features == 1280 and lite0.module.bn2.eps == pytest.approx(1e-3)
     assert isinstance(lite0.module.bn2.act, torch.nn.ReLU6)
-    assert lite0.normalization.mean == (0.5, 0.5, 0.5)
+    assert lite0.geometry.mean == (0.5, 0.5, 0.5)
     assert len(lite0.class_names) == 1000
 
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from explainlab.cli import main
 from explainlab.config import load_config
 from explainlab.errors import MissingAssetsError
-from explainlab.pipeline import run_pipeline
+from explainlab.pipeline import run_pipeline, summary
 from pdfcheck import assert_pages_not_blank
 
 KEYS = ("goldfish", "kite")
@@ -203,18 +203,67 @@ def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):
             np.testing.assert_array_equal(resumed[key], value, err_msg=key)
 
 
-def test_missing_weights_fall_back_to_the_offline_config(tmp_path, torch_home, mirror, capsys):
+def test_missing_weights_get_a_stand_in_and_keep_the_users_config(
+    tmp_path, torch_home, mirror, capsys
+):
     asked = small_config(
         tmp_path, "asked", model="resnet50", stages=("cam", "report"), cam_methods=("gradcam",)
     )
     offline = small_config(tmp_path, "standin", stages=("cam", "report"), cam_methods=("gradcam",))
     outcome = run_pipeline(load_config(asked), offline_config=offline)
-    assert outcome.config.run.name == "standin"
-    assert "resnet50-11ad3fa6.pth" in capsys.readouterr().err
-    manifest = json.loads((outcome.config.run_dir / "manifest.json").read_text())
+    config = outcome.config
+    # the user's run (stages, images), under its own name; only the missing model's table
+    # is the stand-in's
+    assert config.run.name == "asked-stand-in" and config.run.stages == ("cam", "report")
+    assert config.images.sources == KEYS and config.cam.model == "efficientnet_lite0"
+    assert config.lime.model == "resnet50"  # lime was not asked for: left as it was
+    assert list(outcome.results) == ["cam", "report"]
+    err = capsys.readouterr().err
+    assert "resnet50-11ad3fa6.pth" in err and "efficientnet_lite0 stands in for resnet50" in err
+    manifest = json.loads((config.run_dir / "manifest.json").read_text())
     assert "resnet50-11ad3fa6.pth" in manifest["stand_in"]
-    pages = PdfReader(str(outcome.config.run_dir / "reports" / "2_cam.pdf")).pages
+    assert manifest["dissect_fallback"] is None
+    pages = PdfReader(str(config.run_dir / "reports" / "2_cam.pdf")).pages
     assert all("STAND-IN MODEL" in page.extract_text() for page in pages)
     with pytest.raises(MissingAssetsError):
         run_pipeline(load_config(asked), strict=True, offline_config=offline)
     assert main(["run", "--config", str(asked), "--strict"]) == 2
+
+
+# what the dissection of the assignment needs and this machine lacks
+DISSECT_INPUTS = (
+    "resnet18-f37072fd.pth",
+    "resnet18_places365.pth.tar",
+    "ViT-B-16.pt",
+    "broden1_224.zip",
+)
+
+
+def test_only_the_asked_stages_inputs_count(tmp_path, torch_home, mirror, capsys):
+    """A dissection-only config offline: the dissection falls back to the published
+    results, announced everywhere; no other stage runs although [cam]'s model is missing."""
+    asked = small_config(tmp_path, "dissect_only", model="resnet50", stages=("dissect", "report"))
+    outcome = run_pipeline(load_config(asked))
+    assert outcome.config.run.name == "dissect_only" and not outcome.stand_in
+    assert list(outcome.results) == ["dissect", "report"]
+    err = capsys.readouterr()
+    for name in DISSECT_INPUTS:  # named up front, all of them
+        assert name in err.err
+    assert "resnet50-11ad3fa6.pth" not in err.err  # cam was not asked for
+    assert "DISSECTION FALLBACK" in summary(outcome)
+    manifest = json.loads((outcome.config.run_dir / "manifest.json").read_text())
+    assert "broden1_224.zip" in manifest["dissect_fallback"] and manifest["stand_in"] is None
+    assert manifest["stages"]["dissect"]["published_fallback"]
+    report = PdfReader(str(outcome.config.run_dir / "reports" / "1_dissection.pdf"))
+    assert all("PUBLISHED CLIP-Dissect RESULTS" in page.extract_text() for page in report.pages)
+
+
+def test_strict_makes_a_missing_dissection_input_an_error(tmp_path, torch_home, mirror, capsys):
+    asked = small_config(tmp_path, "strict_dissect", stages=("dissect", "cam"))
+    with pytest.raises(MissingAssetsError) as err:
+        run_pipeline(load_config(asked), strict=True)
+    assert set(DISSECT_INPUTS) <= set(err.value.names)
+    assert not (tmp_path / "results" / "strict_dissect").exists()  # refused before any work
+    assert main(["run", "--config", str(asked), "--strict"]) == 2
+    printed = capsys.readouterr().err
+    assert all(name in printed for name in DISSECT_INPUTS)

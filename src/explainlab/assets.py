@@ -4,22 +4,30 @@ Lookup order for a file: the local cache (already verified), then every folder o
 ``EXPLAINLAB_MIRROR`` (searched recursively by file name, checksum enforced), then a
 download (unless ``EXPLAINLAB_OFFLINE=1``). Downloads stream into a temporary file in
 the cache folder and are renamed only after the checksum matches, so no partial or
-unverified file is ever left under the final name.
+unverified file is ever left under the final name. Every download has a socket timeout
+(``EXPLAINLAB_DOWNLOAD_TIMEOUT``, seconds) and is tried ``EXPLAINLAB_DOWNLOAD_ATTEMPTS``
+times before the file is reported missing; a large file is refused before it starts
+when its disk has not the room for it.
 
 torchvision's weights are not in this registry: they go through torchvision's own
-weights API and cache (``TORCH_HOME``); :func:`ensure_torchvision_weights` only adds
-the mirror lookup and a clear offline error in front of it.
+weights API and cache (``TORCH_HOME``); :func:`ensure_torchvision_weights` adds the
+mirror lookup, the timeout and retries, and a clear offline error in front of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,8 +41,14 @@ __all__ = ["ASSETS", "Asset", "AssetError", "MissingAssetsError", "fetch", "fetc
 
 IMAGES_URL = "https://raw.githubusercontent.com/EliSchwartz/imagenet-sample-images/master"
 CLIP_DISSECT_URL = "https://raw.githubusercontent.com/Trustworthy-ML-Lab/CLIP-dissect/main/data"
-DOWNLOAD_TIMEOUT_S = 30
+OPENAI_CLIP_URL = "https://openaipublic.azureedge.net/clip/models"
+DOWNLOAD_TIMEOUT_S = 30.0  # seconds without a byte before a try is abandoned
+DOWNLOAD_ATTEMPTS = 3
+RETRY_DELAY_S = 2.0  # doubled after every failed try
 _CHUNK = 1 << 20
+_SPACE_MARGIN = 64 << 20  # free space left over after a download
+# what a stalled or broken connection raises (socket.timeout is a TimeoutError)
+NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class Asset:
     checksum: str
     group: str
     note: str = ""
+    space_needed: int = 0  # bytes of free disk needed, beyond the file itself (extraction)
 
     @property
     def algorithm(self) -> str:
@@ -174,11 +189,44 @@ def _large() -> list[Asset]:
             "md5:be13c292eaef3300da03f8d0e48eab1c",
             "broden",
             md5_note + " (about 1 GB)",
+            # the zip (about 1 GB) plus its extracted images (about 1 GB) in the cache
+            space_needed=2_200_000_000,
         ),
     ]
 
 
-ASSETS: dict[str, Asset] = {a.filename: a for a in (*_images(), *_clip_dissect(), *_large())}
+# OpenAI's CLIP checkpoints, as the reference's ``clip.load`` downloads them: the folder
+# of each URL is the file's sha256, which ``clip.load`` checks and so do we.
+OPENAI_CLIP_FILES: dict[str, str] = {
+    "ViT-B-32": "ViT-B-32.pt",
+    "ViT-B-16": "ViT-B-16.pt",
+    "ViT-L-14": "ViT-L-14.pt",
+    "ViT-L-14-336": "ViT-L-14-336px.pt",
+}
+
+
+def _openai_clip() -> list[Asset]:
+    rows = [
+        ("ViT-B-32.pt", "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"),
+        ("ViT-B-16.pt", "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f"),
+        ("ViT-L-14.pt", "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836"),
+        ("ViT-L-14-336px.pt", "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02"),
+    ]
+    return [
+        Asset(
+            name,
+            f"{OPENAI_CLIP_URL}/{sha}/{name}",
+            f"sha256:{sha}",
+            "clip",
+            "OpenAI's CLIP weights, the file CLIP-Dissect's clip.load downloads and checks",
+        )
+        for name, sha in rows
+    ]
+
+
+ASSETS: dict[str, Asset] = {
+    a.filename: a for a in (*_images(), *_clip_dissect(), *_large(), *_openai_clip())
+}
 
 
 def get_asset(filename: str) -> Asset:
@@ -264,8 +312,93 @@ def _cached(asset: Asset) -> Path | None:
 # --- downloads -----------------------------------------------------------------------
 
 
-def download(url: str, dest: Path, checksum: str | None, *, desc: str | None = None) -> Path:
-    """Stream ``url`` into ``dest``; rename into place only if ``checksum`` matches."""
+def download_timeout() -> float:
+    return float(os.environ.get("EXPLAINLAB_DOWNLOAD_TIMEOUT") or DOWNLOAD_TIMEOUT_S)
+
+
+def download_attempts() -> int:
+    return max(1, int(os.environ.get("EXPLAINLAB_DOWNLOAD_ATTEMPTS") or DOWNLOAD_ATTEMPTS))
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """A default socket timeout for code that opens URLs without one (``torch.hub``)."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+class DownloadFailed(AssetError):
+    """Every try of a download failed on the network (timeout, refused, reset)."""
+
+    def __init__(self, url: str, errors: list[str]) -> None:
+        super().__init__(
+            f"{url}: download failed {len(errors)} time(s); last error: {errors[-1]}",
+            hint="check the connection and rerun (finished downloads are kept), or put the "
+            "file in a folder named by EXPLAINLAB_MIRROR",
+        )
+        self.url = url
+        self.errors = errors
+
+
+def with_retries(url: str, attempt: Callable[[], Path]) -> Path:
+    """Run ``attempt`` (one download of ``url``) under the download timeout, retrying
+    network failures with a growing delay; :class:`DownloadFailed` after the last try."""
+    errors: list[str] = []
+    attempts, delay = download_attempts(), RETRY_DELAY_S
+    for number in range(1, attempts + 1):
+        try:
+            with socket_timeout(download_timeout()):
+                return attempt()
+        except NETWORK_ERRORS as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            if number < attempts:
+                print(
+                    f"download of {url} failed ({errors[-1]}); try {number + 1} of {attempts} "
+                    f"in {delay:.0f} s",
+                    file=sys.stderr,
+                )
+                time.sleep(delay)
+                delay *= 2
+    raise DownloadFailed(url, errors)
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse to start a download of ``needed`` bytes into ``folder`` without the room."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed + _SPACE_MARGIN > free:
+        raise AssetError(
+            f"{what}: needs about {needed / 1e9:.2f} GB of free disk in {folder}, but only "
+            f"{free / 1e9:.2f} GB are free",
+            hint="free some space, or point EXPLAINLAB_CACHE at a disk with room, or put the "
+            "file in a folder named by EXPLAINLAB_MIRROR",
+        )
+
+
+def download(
+    url: str,
+    dest: Path,
+    checksum: str | None,
+    *,
+    desc: str | None = None,
+    space_needed: int = 0,
+) -> Path:
+    """Stream ``url`` into ``dest``; rename into place only if ``checksum`` matches.
+    Network failures are retried (see :func:`with_retries`); a checksum mismatch is not."""
+    if space_needed:
+        check_space(dest.parent, space_needed, dest.name)
+    return with_retries(
+        url, lambda: _download_once(url, dest, checksum, desc=desc, space_needed=space_needed)
+    )
+
+
+def _download_once(
+    url: str, dest: Path, checksum: str | None, *, desc: str | None, space_needed: int
+) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     algorithm = checksum.split(":", 1)[0] if checksum else "sha256"
     h = hashlib.new(algorithm)
@@ -274,15 +407,19 @@ def download(url: str, dest: Path, checksum: str | None, *, desc: str | None = N
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "explainlab"})
         with (
-            urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response,
+            urllib.request.urlopen(request, timeout=download_timeout()) as response,
             os.fdopen(fd, "wb") as out,
         ):
             total = int(response.headers.get("Content-Length") or 0) or None
+            if total:
+                check_space(dest.parent, max(total, space_needed), dest.name)
             with tqdm(total=total, unit="B", unit_scale=True, desc=desc or dest.name) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
+            if total and bar.n != total:
+                raise http.client.IncompleteRead(b"", total - bar.n)
         if checksum is not None and h.hexdigest() != checksum.split(":", 1)[1].lower():
             raise AssetError(
                 f"checksum mismatch for {dest.name} downloaded from {url}: "
@@ -309,18 +446,19 @@ def fetch(filename: str, *, allow_download: bool = True) -> Path:
 def fetch_many(filenames: Iterable[str], *, allow_download: bool = True) -> dict[str, Path]:
     """Verified paths for all files, or one :class:`MissingAssetsError` listing every missing one."""
     found: dict[str, Path] = {}
-    missing: list[tuple[str, str, str]] = []
+    missing: list[tuple[str, str, str, str]] = []
     for filename in filenames:
         asset = get_asset(filename)
         path = _cached(asset) or find_in_mirror(asset.filename, asset.checksum)
+        reason = ""
         if path is None and allow_download and not offline():
             dest = cache_dir() / asset.group / asset.filename
             try:
-                path = download(asset.url, dest, asset.checksum)
-            except (urllib.error.URLError, TimeoutError, ConnectionError):
-                path = None
+                path = download(asset.url, dest, asset.checksum, space_needed=asset.space_needed)
+            except DownloadFailed as exc:
+                reason = f"download failed {len(exc.errors)} time(s): {exc.errors[-1]}"
         if path is None:
-            missing.append((asset.filename, asset.url, _where_to_put(asset)))
+            missing.append((asset.filename, asset.url, _where_to_put(asset), reason))
         else:
             found[filename] = path
     if missing:
@@ -337,16 +475,19 @@ def torchvision_cache_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
-def ensure_torchvision_weights(url: str) -> None:
-    """Make torchvision's own cache hold the weights at ``url`` when a mirror has them,
-    and raise a clear error when they are nowhere to be had offline.
+def ensure_torchvision_weights(url: str) -> Path:
+    """Make torchvision's own cache hold the weights at ``url``: from the cache, a mirror,
+    or torchvision's own download (``torch.hub.download_url_to_file``, which checks the
+    hash prefix of the name) under the download timeout and retries. A file that cannot
+    be had raises :class:`MissingAssetsError`, so torchvision never opens a URL itself.
 
     torchvision names its files ``<name>-<first 8 hex of sha256>.pth``; a mirror copy is
-    accepted only when its sha256 starts with that prefix. The download itself stays
-    torchvision's (``weights.get_state_dict``/the model builders)."""
+    accepted only when its sha256 starts with that prefix."""
+    import torch
+
     dest = torchvision_cache_path(url)
     if dest.is_file():
-        return
+        return dest
     prefix = dest.stem.rsplit("-", 1)[-1]
     for candidate in _mirror_index(tuple(mirror_dirs())).get(dest.name, ()):
         if file_digest(candidate).startswith(prefix):
@@ -358,6 +499,23 @@ def ensure_torchvision_weights(url: str) -> None:
                 os.replace(tmp, dest)
             finally:
                 Path(tmp).unlink(missing_ok=True)
-            return
-    if offline():
-        raise MissingAssetsError([(dest.name, url, str(dest.parent))])
+            return dest
+    reason = ""
+    if not offline():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def attempt() -> Path:
+            try:
+                torch.hub.download_url_to_file(url, str(dest), hash_prefix=prefix, progress=True)
+            except RuntimeError as exc:  # torch.hub's hash check
+                raise AssetError(
+                    f"{dest.name} downloaded from {url} failed torchvision's hash check ({exc})",
+                    hint="retry later; if it persists the upstream file changed, report it",
+                ) from None
+            return dest
+
+        try:
+            return with_retries(url, attempt)
+        except DownloadFailed as exc:
+            reason = f"download failed {len(exc.errors)} time(s): {exc.errors[-1]}"
+    raise MissingAssetsError([(dest.name, url, str(dest.parent), reason)])

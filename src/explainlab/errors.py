@@ -36,14 +36,32 @@ class AssetError(ExplainlabError):
 class MissingAssetsError(AssetError):
     """Files that are neither cached, in the mirror, nor downloadable right now."""
 
-    def __init__(self, missing: list[tuple[str, str, str]]) -> None:
-        # missing: (file name, url, where to put it)
-        lines = [f"{len(missing)} required file(s) are not available offline:"]
-        for filename, url, where in missing:
+    def __init__(self, missing: list[tuple[str, ...]]) -> None:
+        # missing: (file name, url, where to put it[, why it could not be had])
+        self.missing = _unique([(*m[:3], m[3] if len(m) > 3 else "") for m in missing])
+        lines = [f"{len(self.missing)} required file(s) are not available here:"]
+        for filename, url, where, reason in self.missing:
             lines.append(f"  - {filename}\n      from: {url}\n      put it in: {where}")
+            if reason:
+                lines.append(f"      why: {reason}")
         super().__init__(
             "\n".join(lines),
             hint="connect to the internet and rerun, or copy the files into a folder "
             "and point EXPLAINLAB_MIRROR at it (files are found by name, checksums enforced).",
         )
-        self.missing = missing
+
+    @property
+    def names(self) -> list[str]:
+        return [m[0] for m in self.missing]
+
+    @classmethod
+    def combine(cls, errors: list[MissingAssetsError]) -> MissingAssetsError:
+        """One error listing every file of several (each once, in order)."""
+        return cls([m for e in errors for m in e.missing])
+
+
+def _unique(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    seen: dict[str, tuple[str, str, str, str]] = {}
+    for row in rows:
+        seen.setdefault(row[0], row)
+    return list(seen.values())

@@ -1,13 +1,15 @@
 """Loading and validating images, the one geometry, and the ten mission samples.
 
-Every method works on the same picture: ``Resize(256)`` (shorter side, bilinear with
-antialiasing) then ``CenterCrop(224)``, torchvision's ImageNet evaluation transform.
-The 224x224 uint8 RGB crop is what LIME perturbs and figures show; the model tensor is
-computed from that crop, so all maps are pixel-aligned.
+Every method explaining a model works on the same picture: that model's own evaluation
+transform (:class:`Geometry`, taken from its weights: torchvision's
+``weights.transforms()``, timm's data config), a resize of the shorter side then a
+centre crop. The uint8 RGB crop is what LIME perturbs and figures show; the model
+tensor is computed from that crop, so all maps of a model are pixel-aligned.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -22,7 +24,6 @@ from torchvision.transforms.v2 import functional as TF
 from explainlab import assets
 from explainlab.errors import InputError
 
-RESIZE = 256
 CROP = 224
 DEFAULT_MAX_PIXELS = 120_000_000
 IMAGE_SUFFIXES = frozenset(
@@ -30,13 +31,99 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
 @dataclass(frozen=True)
-class Normalization:
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+class Geometry:
+    """A model's evaluation transform: resize the shorter side to ``resize`` (with
+    ``interpolation``, antialiased as PIL does), centre-crop ``crop`` x ``crop``,
+    scale to [0, 1] and normalise with ``mean`` and ``std``."""
+
+    resize: int = 256
+    crop: int = CROP
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}")
+        if not 0 < self.crop <= self.resize:
+            raise ValueError(f"crop {self.crop} must be positive and at most resize {self.resize}")
+
+    @classmethod
+    def from_torchvision(cls, transform: object) -> Geometry:
+        """From torchvision's ``weights.transforms()`` (``ImageClassification``)."""
+        resize, crop = transform.resize_size, transform.crop_size  # type: ignore[attr-defined]
+        if len(resize) != 1 or len(crop) != 1:
+            raise ValueError(f"expected a shorter-side resize and a square crop in {transform}")
+        return cls(
+            int(resize[0]),
+            int(crop[0]),
+            transform.interpolation.value,  # type: ignore[attr-defined]
+            tuple(float(v) for v in transform.mean),  # type: ignore[attr-defined]
+            tuple(float(v) for v in transform.std),  # type: ignore[attr-defined]
+        )
+
+    @classmethod
+    def from_timm(cls, config: dict) -> Geometry:
+        """From timm's data config (``resolve_data_config``: ``input_size``, ``crop_pct``,
+        ``interpolation``, ``mean``, ``std``), as timm's own eval transform sizes it."""
+        mode = config.get("crop_mode", "center")
+        if mode != "center":
+            raise ValueError(f"timm crop_mode {mode!r}: only 'center' is supported")
+        _, height, width = config["input_size"]
+        if height != width:
+            raise ValueError(f"timm input_size {config['input_size']}: only square crops")
+        crop_pct = config.get("crop_pct") or 1.0
+        return cls(
+            math.floor(height / crop_pct),
+            int(height),
+            config.get("interpolation", "bilinear"),
+            tuple(float(v) for v in config["mean"]),
+            tuple(float(v) for v in config["std"]),
+        )
+
+    def describe(self) -> str:
+        """One line for reports and manifests: ``Resize(232, bilinear) → CenterCrop(224) …``."""
+        mean = ", ".join(f"{v:g}" for v in self.mean)
+        std = ", ".join(f"{v:g}" for v in self.std)
+        return (
+            f"Resize({self.resize}, {self.interpolation}) → CenterCrop({self.crop}), "
+            f"mean ({mean}), std ({std})"
+        )
+
+    def transform(self, image: Image.Image) -> torch.Tensor:
+        """An RGB image as the model sees it: crop, then normalised (3, crop, crop) tensor."""
+        return to_tensor(center_crop(image, self), self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Geometry:
+        """The inverse of :meth:`to_dict` (a geometry recorded in a run folder)."""
+        return cls(
+            int(data["resize"]),
+            int(data["crop"]),
+            str(data["interpolation"]),
+            tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
+            tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "resize": self.resize,
+            "crop": self.crop,
+            "interpolation": self.interpolation,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
 
-IMAGENET_NORMALIZATION = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# torchvision's ImageNet evaluation transform of the V1 weights (ResNet18 IMAGENET1K_V1,
+# CLIP-Dissect's preprocessing of the Places365 ResNet18).
+IMAGENET_GEOMETRY = Geometry()
 
 
 @dataclass(frozen=True)
@@ -69,8 +156,8 @@ class Sample:
 
     key: str
     path: Path
-    crop: np.ndarray  # (224, 224, 3) uint8 RGB
-    tensor: torch.Tensor  # (3, 224, 224) float32, normalised for the model
+    crop: np.ndarray  # (crop, crop, 3) uint8 RGB on the model's geometry
+    tensor: torch.Tensor  # (3, crop, crop) float32, normalised for the model
     class_id: int | None = None  # the true class where known (mission images)
 
 
@@ -193,35 +280,36 @@ def _upright(image: Image.Image) -> Image.Image:
 # --- the one geometry ----------------------------------------------------------------
 
 
-def center_crop(image: Image.Image) -> np.ndarray:
-    """``Resize(256)`` then ``CenterCrop(224)`` of an RGB image, as a (224, 224, 3) uint8 array."""
-    resized = TF.resize(image, RESIZE, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    cropped = TF.center_crop(resized, [CROP, CROP])
+def center_crop(image: Image.Image, geometry: Geometry = IMAGENET_GEOMETRY) -> np.ndarray:
+    """The geometry's resize and centre crop of an RGB image, as a (crop, crop, 3) uint8 array."""
+    mode = TF.InterpolationMode(geometry.interpolation)
+    resized = TF.resize(image, geometry.resize, interpolation=mode, antialias=True)
+    cropped = TF.center_crop(resized, [geometry.crop, geometry.crop])
     return np.asarray(cropped, dtype=np.uint8).copy()
 
 
-def to_tensor(crop: np.ndarray, normalization: Normalization) -> torch.Tensor:
+def to_tensor(crop: np.ndarray, geometry: Geometry) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 normalised; (N, H, W, 3) -> (N, 3, H, W)."""
     x = torch.from_numpy(np.ascontiguousarray(crop)).float().div_(255.0)
     x = x.movedim(-1, -3)
-    mean = torch.tensor(normalization.mean).view(3, 1, 1)
-    std = torch.tensor(normalization.std).view(3, 1, 1)
+    mean = torch.tensor(geometry.mean).view(3, 1, 1)
+    std = torch.tensor(geometry.std).view(3, 1, 1)
     return (x - mean) / std
 
 
 def load_sample(
     source: ImageSource,
-    normalization: Normalization = IMAGENET_NORMALIZATION,
+    geometry: Geometry = IMAGENET_GEOMETRY,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Sample:
-    crop = center_crop(open_rgb(source.path, max_pixels=max_pixels))
-    return Sample(source.key, source.path, crop, to_tensor(crop, normalization), source.class_id)
+    crop = center_crop(open_rgb(source.path, max_pixels=max_pixels), geometry)
+    return Sample(source.key, source.path, crop, to_tensor(crop, geometry), source.class_id)
 
 
 def load_samples(
     sources: Iterable[ImageSource],
-    normalization: Normalization = IMAGENET_NORMALIZATION,
+    geometry: Geometry = IMAGENET_GEOMETRY,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[list[Sample], list[Failure]]:
@@ -230,7 +318,7 @@ def load_samples(
     failures: list[Failure] = []
     for source in sources:
         try:
-            samples.append(load_sample(source, normalization, max_pixels=max_pixels))
+            samples.append(load_sample(source, geometry, max_pixels=max_pixels))
         except InputError as exc:
             failures.append(Failure(source.key, source.path, str(exc)))
     return samples, failures

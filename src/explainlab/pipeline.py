@@ -6,9 +6,9 @@
 
 Each stage caches itself (``runfolder.Stage``): unchanged settings and inputs mean it is
 skipped, an interrupted stage resumes from its finished items, ``force`` reruns it.
-The pipeline adds what belongs to the run as a whole: the fallback to the offline
-configuration when the assignment's weights are missing, time estimates on a CPU,
-``manifest.json`` and the one-screen summary."""
+The pipeline adds what belongs to the run as a whole: one check of every input the
+asked stages need before any work, stand-ins for what is missing (unless ``strict``),
+time estimates on a CPU, ``manifest.json`` and the one-screen summary."""
 
 from __future__ import annotations
 
@@ -28,7 +28,13 @@ from explainlab import assets, estimate, manifest, runfolder
 from explainlab.config import STAGES, RunConfig, load_config
 from explainlab.errors import ConfigError, MissingAssetsError
 from explainlab.images import Failure, ImageSource, Sample, resolve_sources
-from explainlab.models import LoadedModel, load_model, resolve_device, weights_sha256
+from explainlab.models import (
+    LoadedModel,
+    load_model,
+    require_weights,
+    resolve_device,
+    weights_sha256,
+)
 
 if TYPE_CHECKING:
     from explainlab.lime.params import ParamFile
@@ -53,7 +59,8 @@ class Context:
     config: RunConfig
     sources: list[ImageSource]
     force: frozenset[str] = frozenset()
-    stand_in: str = ""  # why the offline configuration replaced the asked one
+    stand_in: str = ""  # why stand-in models replaced the asked ones (banner, manifest)
+    dissect_missing: MissingAssetsError | None = None  # what the dissection lacks
     models: dict[str, LoadedModel] = field(default_factory=dict)
 
     @property
@@ -104,15 +111,18 @@ def _dissect(ctx: Context) -> StageResult:
     settings = ctx.config.dissect
     device = resolve_device(ctx.config.run.device)
     images = settings.probe_limit or (BRODEN_IMAGES if "broden" in settings.probe else 0)
-    if images and ctx.estimating("dissect", device):
+    if images and ctx.dissect_missing is None and ctx.estimating("dissect", device):
         seconds = estimate.dissect_seconds(images, len(settings.models), device)
         print(
             f"estimate (cpu): dissect ≈ {estimate.describe(seconds)} for {images:,} probe images, "
-            "two ResNet18s and CLIP ViT-B/16, if their weights are available (otherwise the "
-            "published results are analysed, in seconds)"
+            f"{len(settings.models)} model(s) and CLIP"
         )
     outcome = run_dissect_stage(
-        settings, ctx.run_dir, device=ctx.config.run.device, force="dissect" in ctx.force
+        settings,
+        ctx.run_dir,
+        device=ctx.config.run.device,
+        missing=ctx.dissect_missing,
+        force="dissect" in ctx.force,
     )
     lines = [f"analysis: {outcome.analysis.folder}"]
     if outcome.fallback_reason:
@@ -377,6 +387,68 @@ class RunOutcome:
         return list(seen.values())
 
 
+# The model each model-bound stage explains (compare: cam's maps; the scoreboard: lime's).
+_STAGE_MODEL: dict[str, str] = {"cam": "cam", "tune": "tune", "lime": "lime", "compare": "cam"}
+# The tables that follow a stage's model when a stand-in replaces it.
+_STAND_IN_TABLES: dict[str, tuple[str, ...]] = {
+    "cam": ("cam", "compare"),
+    "tune": ("tune",),
+    "lime": ("lime",),
+}
+
+
+@dataclass
+class Preflight:
+    """What the asked stages need and cannot have: per model table, the missing weights;
+    the dissection's missing inputs. Checked (and downloaded) before any work."""
+
+    models: dict[str, MissingAssetsError] = field(default_factory=dict)  # table -> error
+    dissect: MissingAssetsError | None = None
+
+    @property
+    def missing(self) -> MissingAssetsError | None:
+        errors = [*self.models.values(), *([self.dissect] if self.dissect else [])]
+        return MissingAssetsError.combine(errors) if errors else None
+
+
+def preflight(config: RunConfig) -> Preflight:
+    """Obtain every file the asked stages need (cache, mirror or download) and report
+    what cannot be had. Only the stages in ``[run] stages`` count."""
+    from explainlab.dissect.stage import missing_inputs
+
+    found = Preflight()
+    checked: dict[str, MissingAssetsError | None] = {}
+    for stage in config.run.stages:
+        table = _STAGE_MODEL.get(stage)
+        if table is None:
+            continue
+        name = getattr(config, table).model
+        if name not in checked:
+            try:
+                require_weights(name)
+                checked[name] = None
+            except MissingAssetsError as exc:
+                checked[name] = exc
+        if checked[name] is not None:
+            found.models[table] = checked[name]  # type: ignore[assignment]
+    if "dissect" in config.run.stages:
+        found.dissect = missing_inputs(config.dissect)
+    return found
+
+
+def stand_in_config(config: RunConfig, missing: Preflight, offline: RunConfig) -> RunConfig:
+    """The user's config with each stage whose model is missing taken from ``offline``
+    (its stand-in model, with the settings sized for it) and the run renamed
+    ``<name>-stand-in``; stages, images and every other table stay the user's."""
+    tables = {t for table in missing.models for t in _STAND_IN_TABLES[table]}
+    if not tables:
+        return config
+    run = dataclasses.replace(config.run, name=f"{config.run.name}-stand-in")
+    return dataclasses.replace(
+        config, run=run, **{t: getattr(offline, t) for t in sorted(tables)}
+    )
+
+
 def run_pipeline(
     config: RunConfig,
     *,
@@ -384,40 +456,75 @@ def run_pipeline(
     force: Sequence[str] = (),
     offline_config: Path = OFFLINE_CONFIG,
 ) -> RunOutcome:
-    """Run every stage; without the assignment's weights, fall back to the offline config
-    (unless ``strict``), saying what is missing and how to provide it."""
+    """Run every asked stage. Every file they need is checked first; what is missing is
+    named in one message and, unless ``strict``, replaced by its stand-in: a missing
+    model by the offline configuration's (EfficientNet-Lite0), a missing dissection
+    input by the analysis of published results. ``strict`` makes it an error."""
     unknown = sorted(set(force) - set(STAGES))
     if unknown:
         raise ConfigError(
             f"--force: unknown stage(s) {', '.join(unknown)}", hint=f"stages: {', '.join(STAGES)}"
         )
-    try:
-        return _run(config, frozenset(force), stand_in="")
-    except MissingAssetsError as exc:
-        if strict or Path(config.source).resolve() == offline_config.resolve():
-            raise
-        reason = (
-            f"The configuration {config.source} needs files that are not available here, so "
-            f"this run uses the offline configuration {offline_config.name} instead: "
-            "EfficientNet-Lite0 stands in for the assignment's ResNets, and every report "
-            "page and the manifest say so.\n"
-            f"{exc}\nTo run the assignment itself, provide these files (connect to the "
-            "internet, or put them in a folder named by EXPLAINLAB_MIRROR, or in TORCH_HOME) "
-            "and rerun; --strict refuses this fallback."
+    sources = resolve_sources(list(config.images.sources))  # no stand-in for the images
+    found = preflight(config)
+    missing = found.missing
+    if missing is None:
+        return _run(Context(config, sources, frozenset(force)))
+    if strict:
+        raise missing
+    asked = config
+    if found.models:
+        config = stand_in_config(config, found, load_config(offline_config))
+    message, stand_in = _fallback_message(asked, config, found, missing, offline_config)
+    print(f"\n{message}\n", file=sys.stderr)
+    ctx = Context(config, sources, frozenset(force), stand_in, found.dissect)
+    return _run(ctx)
+
+
+def _fallback_message(
+    asked: RunConfig,
+    config: RunConfig,
+    found: Preflight,
+    missing: MissingAssetsError,
+    offline_config: Path,
+) -> tuple[str, str]:
+    """The paragraph printed before the run, and the stand-in statement of the reports
+    and the manifest (empty when no model was replaced)."""
+    lines = [f"The configuration {asked.source or '(given)'} needs files that are not available here.", str(missing), "Stand-ins for this run:"]
+    stand_in = ""
+    if found.models:
+        replaced = sorted({t for table in found.models for t in _STAND_IN_TABLES[table]})
+        models = sorted({getattr(asked, t).model for t in found.models})
+        stand_ins = sorted({getattr(config, t).model for t in found.models})
+        stand_in = (
+            f"{', '.join(stand_ins)} stands in for {', '.join(models)}, whose weights are not "
+            f"available here ({', '.join(e for t in found.models for e in found.models[t].names)}); "
+            f"the [{'], ['.join(replaced)}] settings are those of {offline_config.name}."
         )
-        print(f"\n{reason}\n", file=sys.stderr)
-        return _run(load_config(offline_config), frozenset(force), stand_in=reason)
+        lines.append(f"  - {stand_in} Results go to {config.run_dir}/.")
+    if found.dissect is not None:
+        lines.append(
+            "  - dissection: the published CLIP-Dissect results are analysed instead of "
+            f"computed here ({', '.join(found.dissect.names)} missing)."
+        )
+    lines.append(
+        "To run the configuration itself, provide these files (connect to the internet, or "
+        "put them in a folder named by EXPLAINLAB_MIRROR, or in TORCH_HOME) and rerun; "
+        "--strict refuses stand-ins."
+    )
+    return "\n".join(lines), stand_in
 
 
-def _run(config: RunConfig, force: frozenset[str], stand_in: str) -> RunOutcome:
+def _run(ctx: Context) -> RunOutcome:
+    config = ctx.config
     started = manifest.now()
     device = resolve_device(config.run.device)
-    ctx = Context(config, resolve_sources(list(config.images.sources)), force, stand_in)
-    for name in {config.cam.model, config.lime.model, config.tune.model}:
-        ctx.model(name)  # a missing model triggers the fallback before any stage runs
-    identity = _run_identity(ctx, started, device)
-    outcome = RunOutcome(config, stand_in)
     ran = [s for s in STAGES if s in config.run.stages]
+    for stage in ran:  # loaded once, before any stage: the manifest names their weights
+        if stage in _STAGE_MODEL:
+            ctx.model(getattr(config, _STAGE_MODEL[stage]).model)
+    identity = _run_identity(ctx, started, device)
+    outcome = RunOutcome(config, ctx.stand_in)
     for name in ran:
         start = time.perf_counter()
         print(f"\n── stage {name} ({device.type}) ──", flush=True)
@@ -435,6 +542,11 @@ def _run_identity(ctx: Context, started: str, device: torch.device) -> dict[str,
         "config_file": config.source,
         "config": config.to_dict(),
         "stand_in": ctx.stand_in or None,
+        "dissect_fallback": (
+            f"published CLIP-Dissect results analysed; missing: {', '.join(ctx.dissect_missing.names)}"
+            if ctx.dissect_missing
+            else None
+        ),
         "seeds": {
             "run": config.run.seed,
             "lime": config.lime.seed,
@@ -451,7 +563,12 @@ def _run_identity(ctx: Context, started: str, device: torch.device) -> dict[str,
             if s.path.is_file()
         },
         "models": {
-            n: {"weights_sha256": weights_sha256(m.module), "source": m.spec.weights_source}
+            n: {
+                "weights_sha256": weights_sha256(m.module),
+                "source": m.spec.weights_source,
+                "geometry": m.geometry.to_dict(),
+                "geometry_source": m.spec.geometry_source,
+            }
             for n, m in ctx.models.items()
         },
     }
@@ -478,7 +595,13 @@ def summary(outcome: RunOutcome) -> str:
     run_dir = outcome.config.run_dir
     lines = [f"\nrun '{outcome.config.run.name}' → {run_dir}/"]
     if outcome.stand_in:
-        lines.append("  OFFLINE FALLBACK: a stand-in model ran (see manifest.json 'stand_in')")
+        lines.append(f"  STAND-IN MODEL: {outcome.stand_in}")
+    dissect = outcome.results.get("dissect")
+    if dissect is not None and dissect.facts.get("published_fallback"):
+        lines.append(
+            "  DISSECTION FALLBACK: published CLIP-Dissect results analysed, not computed here "
+            "(see manifest.json 'dissect_fallback')"
+        )
     for name, result in outcome.results.items():
         state = "up to date, skipped" if result.skipped else f"{outcome.stage_seconds[name]:.1f} s"
         lines.append(f"\n[{name}] {state}")

@@ -121,7 +121,7 @@ def run_cam(
         )
     layer_name = settings.target_layer or model.spec.target_layer
     layer = model.layer(layer_name)
-    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
     stage = runfolder.Stage(
         run_dir,
         "cam",
@@ -129,6 +129,7 @@ def run_cam(
             "settings": asdict(settings),
             "model": model.name,
             "layer": canonical_layer_name(model.module, layer_name),
+            "geometry": model.geometry.to_dict(),
             "images": source_fingerprints(
                 [ImageSource(s.key, s.path, s.class_id) for s in samples]
             ),
@@ -165,6 +166,7 @@ def run_cam(
                 save_overlay(sample.crop, maps[method], folder / f"{method}.png")
             item["seconds"] = seconds
             item["layer"] = layer_name
+            item["geometry"] = model.geometry.to_dict()  # the crop every map lies on
             save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
             runfolder.write_json(folder / "item.json", item)
 

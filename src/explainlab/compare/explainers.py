@@ -12,7 +12,7 @@ from torch import nn
 from explainlab.cam.methods import compute_cam
 from explainlab.compare.masks import superpixel_map
 from explainlab.compare.sanity import Explainer
-from explainlab.images import Normalization, Sample, to_tensor
+from explainlab.images import Geometry, Sample, to_tensor
 from explainlab.models import resolve_layer
 
 
@@ -41,7 +41,7 @@ def cam_explainer(
 
 
 def lime_explainer(
-    normalization: Normalization, *, num_samples: int, seed: int, batch_size: int = 32
+    geometry: Geometry, *, num_samples: int, seed: int, batch_size: int = 32
 ) -> Explainer:
     """Plain ``LimeImageExplainer.explain_instance`` on the crop; the map is each pixel's
     superpixel weight for ``target``. Seeded: the same model gives the same map."""
@@ -52,7 +52,7 @@ def lime_explainer(
 
         @torch.inference_mode()
         def classifier(images: np.ndarray) -> np.ndarray:
-            x = to_tensor(np.asarray(images, dtype=np.uint8), normalization).to(device)
+            x = to_tensor(np.asarray(images, dtype=np.uint8), geometry).to(device)
             return torch.softmax(module(x).float(), dim=1).cpu().numpy()
 
         explanation = LimeImageExplainer(random_state=seed).explain_instance(

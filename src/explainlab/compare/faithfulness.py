@@ -70,7 +70,7 @@ def substrate(model: LoadedModel, sample: Sample, kind: str) -> torch.Tensor:
     if kind == "mean":  # the normalisation mean: zero after normalising
         return torch.zeros_like(sample.tensor)
     if kind == "black":
-        return to_tensor(np.zeros_like(sample.crop), model.normalization)
+        return to_tensor(np.zeros_like(sample.crop), model.geometry)
     if kind == "blur":
         return TF.gaussian_blur(sample.tensor, [BLUR_KERNEL, BLUR_KERNEL], [BLUR_SIGMA, BLUR_SIGMA])
     raise ValueError(f"unknown substrate {kind!r}")

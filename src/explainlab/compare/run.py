@@ -43,11 +43,12 @@ from explainlab.compare.settings import LIME, CompareSettings
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import (
     DEFAULT_MAX_PIXELS,
+    IMAGENET_GEOMETRY,
     Failure,
+    Geometry,
     ImageSource,
     Sample,
     load_sample,
-    to_tensor,
 )
 from explainlab.models import LoadedModel, load_model
 
@@ -96,7 +97,7 @@ def default_explainers(
         for m in methods
     }
     out[LIME] = lime_explainer(
-        model.normalization,
+        model.geometry,
         num_samples=settings.lime_samples,
         seed=settings.seed,
         batch_size=settings.lime_batch_size,
@@ -147,7 +148,7 @@ def run_compare(
     loaded: dict[str, Sample] = {}
     for key in list(inputs):
         try:
-            loaded[key] = given.get(key) or _load_sample(inputs[key], max_pixels)
+            loaded[key] = given.get(key) or _load_sample(inputs[key], model, max_pixels)
         except InputError as exc:
             failures.append(Failure(key, Path(inputs[key].cam_item.get("path", "")), str(exc)))
             del inputs[key]
@@ -183,8 +184,6 @@ def run_compare(
 
     if needs_model and model is None:
         model = load_model(str(model_name), device)
-    if model is not None:  # the tensors the model expects, from the same crops
-        loaded = {k: s if k in given else _with_normalisation(s, model) for k, s in loaded.items()}
     sanity_explainers: dict[str, Explainer] = {}
     blocks: list[str] = []
     if sanity_methods:
@@ -233,22 +232,18 @@ def _input_digests(inputs: Mapping[str, ImageInputs]) -> list[tuple[Path, str]]:
     return [(Path(p), d) for p, d in digests(paths)]
 
 
-def _load_sample(item: ImageInputs, max_pixels: int) -> Sample:
+def _load_sample(item: ImageInputs, model: LoadedModel | None, max_pixels: int) -> Sample:
+    """The image on the crop its CAM maps lie on (the geometry the CAM stage recorded)."""
     path = item.cam_item.get("path")
     if not path:
         raise InputError(f"cam/{item.key}/item.json: no image path", hint="rerun the CAM stage")
+    recorded = item.cam_item.get("geometry")
+    if recorded:
+        geometry = Geometry.from_dict(recorded)
+    else:  # a run folder from before geometries were recorded
+        geometry = model.geometry if model is not None else IMAGENET_GEOMETRY
     source = ImageSource(item.key, Path(path), item.cam_item.get("true_id"))
-    return load_sample(source, max_pixels=max_pixels)
-
-
-def _with_normalisation(sample: Sample, model: LoadedModel) -> Sample:
-    return Sample(
-        sample.key,
-        sample.path,
-        sample.crop,
-        to_tensor(sample.crop, model.normalization),
-        sample.class_id,
-    )
+    return load_sample(source, geometry, max_pixels=max_pixels)
 
 
 def _compare_image(

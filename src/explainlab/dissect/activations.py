@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from explainlab.errors import InputError
-from explainlab.images import IMAGENET_NORMALIZATION, Normalization
+from explainlab.images import IMAGENET_GEOMETRY, Geometry
 from explainlab.models import canonical_layer_name, load_model, resolve_layer
 
 
@@ -29,7 +29,7 @@ class TargetModel:
 
     name: str
     module: nn.Module
-    normalization: Normalization = IMAGENET_NORMALIZATION
+    geometry: Geometry = IMAGENET_GEOMETRY  # the model's own evaluation transform
     weights: str = ""  # where the weights come from, said in every output
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
@@ -41,9 +41,7 @@ class TargetModel:
 def load_target(name: str, device: str | torch.device = "cpu") -> TargetModel:
     """A model of the registry (``resnet18``, ``resnet18_places365``, ...)."""
     loaded = load_model(name, device)
-    return TargetModel(
-        name, loaded.module, loaded.normalization, loaded.spec.description, loaded.device
-    )
+    return TargetModel(name, loaded.module, loaded.geometry, loaded.spec.description, loaded.device)
 
 
 def random_target(name: str, seed: int = 0) -> TargetModel:
@@ -63,7 +61,7 @@ def random_target(name: str, seed: int = 0) -> TargetModel:
     return TargetModel(
         name,
         module.eval(),
-        spec.normalization,
+        spec.geometry(),
         f"random weights (stand-in for {spec.description}, seed {seed})",
     )
 

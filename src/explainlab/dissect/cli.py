@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 
 from explainlab.cli_common import add_device_arg, add_out_arg, report_failures
-from explainlab.dissect.settings import CONCEPT_SETS, POOLINGS, SIMILARITIES, DissectSettings
+from explainlab.dissect.settings import (
+    CLIP_PRECISIONS,
+    CONCEPT_SETS,
+    POOLINGS,
+    SIMILARITIES,
+    DissectSettings,
+)
 from explainlab.errors import ConfigError
 
 _DEFAULTS = DissectSettings()
@@ -72,12 +78,21 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         help=f"{', '.join(CONCEPT_SETS)} or a text file (default 20k)",
     )
     p.add_argument(
-        "--clip-model", default=_DEFAULTS.clip_model, help="open_clip model (default ViT-B-16)"
+        "--clip-model",
+        default=_DEFAULTS.clip_model,
+        help=f"open_clip model (default {_DEFAULTS.clip_model}, OpenAI's ViT-B/16 as in the reference)",
     )
     p.add_argument(
         "--clip-pretrained",
         default=_DEFAULTS.clip_pretrained,
         help="open_clip tag, checkpoint file, or 'none' for random weights (default openai)",
+    )
+    p.add_argument(
+        "--clip-precision",
+        choices=CLIP_PRECISIONS,
+        default=_DEFAULTS.clip_precision,
+        help=f"CLIP's precision (default {_DEFAULTS.clip_precision}; fp16 runs CLIP as the "
+        "reference does: fp16 on a GPU, fp32 on a CPU)",
     )
     p.add_argument(
         "--similarity",
@@ -215,6 +230,7 @@ def _handle_run(args: argparse.Namespace) -> int:
             "concept_set": args.concept_set,
             "clip_model": args.clip_model,
             "clip_pretrained": args.clip_pretrained,
+            "clip_precision": args.clip_precision,
             "similarity": args.similarity,
             "similarity_params": _params(args.param),
             "pooling": args.pooling,

@@ -4,6 +4,17 @@ preprocessing) and text features of the concept words, encoded bare (no prompt).
 The pipeline talks to a :class:`ConceptEncoder`; :class:`OpenClipEncoder` is the real
 one, and tests plug in synthetic encoders with known concept embeddings.
 
+The same CLIP as the reference: CLIP-Dissect loads OpenAI's checkpoint with OpenAI's
+``clip.load``, which checks the file's sha256 and builds the model with QuickGELU. For
+``pretrained = "openai"`` we fetch that very file through the asset registry (same URL,
+same sha256, plus cache, mirror, timeout and retries) and build it with open_clip's
+``load_openai_model`` (QuickGELU, as OpenAI's). Any other open_clip tag goes through
+open_clip's own download (the Hugging Face hub); its file is not checked against a
+checksum of ours. A model name whose activation disagrees with the weights' (open_clip's
+plain ``ViT-B-16`` is GELU, OpenAI's weights need QuickGELU) is refused, never warned.
+The reference runs CLIP in fp16 on a GPU and fp32 on a CPU; ``precision = "fp16"`` does
+the same, the default ``"fp32"`` is fp32 everywhere.
+
 Text encoding trims every batch of token sequences to its longest sequence: CLIP's
 text transformer is causal and pools the end-of-text token, so the padding after it
 cannot change the result, and single words cost a tenth of the full 77-token context.
@@ -12,6 +23,7 @@ cannot change the result, and single words cost a tenth of the full 77-token con
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,8 +33,11 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from explainlab import assets
-from explainlab.dissect.settings import RANDOM_CLIP
-from explainlab.errors import MissingAssetsError, UnknownNameError
+from explainlab.dissect.settings import CLIP_PRECISIONS, RANDOM_CLIP
+from explainlab.errors import ConfigError, MissingAssetsError, UnknownNameError
+
+QUICK_GELU, GELU = "quick_gelu", "gelu"
+OPENAI = "openai"
 
 
 class ConceptEncoder(Protocol):
@@ -38,31 +53,108 @@ class ConceptEncoder(Protocol):
     def encode_texts(self, words: Sequence[str]) -> torch.Tensor: ...
 
 
-def clip_identity(model_name: str, pretrained: str, seed: int) -> dict[str, Any]:
-    """The cache identity of an open_clip model, known without loading it."""
-    if pretrained.lower() in (RANDOM_CLIP, ""):
-        return {"open_clip": model_name, "pretrained": None, "random_seed": seed}
+def _is_random(pretrained: str) -> bool:
+    return pretrained.lower() in (RANDOM_CLIP, "")
+
+
+def openai_file(model_name: str, pretrained: str) -> str | None:
+    """The registered OpenAI checkpoint for ``model_name`` with the ``openai`` weights."""
+    if pretrained != OPENAI:
+        return None
+    return assets.OPENAI_CLIP_FILES.get(model_name.removesuffix("-quickgelu"))
+
+
+def activation(model_name: str, pretrained: str) -> str:
+    """The MLP activation the model will be built with (known without building it)."""
+    import open_clip
+
+    if openai_file(model_name, pretrained):
+        return QUICK_GELU  # OpenAI's own architecture, as load_openai_model builds it
+    config = open_clip.get_model_config(model_name) or {}
+    return QUICK_GELU if config.get("quick_gelu", False) else GELU
+
+
+def effective_precision(precision: str, device: torch.device) -> str:
+    """fp16 runs on a GPU only; on a CPU it is fp32, as in the reference's ``clip.load``."""
+    return "fp16" if precision == "fp16" and device.type == "cuda" else "fp32"
+
+
+def clip_identity(
+    model_name: str,
+    pretrained: str,
+    seed: int,
+    *,
+    precision: str = "fp32",
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """The cache identity of a CLIP model, known without loading it: everything that
+    changes its features (architecture, activation, weights, precision)."""
+    base = {
+        "open_clip": model_name,
+        "activation": activation(model_name, pretrained),
+        "precision": effective_precision(precision, torch.device(device)),
+    }
+    if _is_random(pretrained):
+        return base | {"pretrained": None, "random_seed": seed}
     path = Path(pretrained).expanduser()
     if path.is_file():
-        return {"open_clip": model_name, "pretrained_file_sha256": assets.file_digest(path)}
-    return {"open_clip": model_name, "pretrained": pretrained}
+        return base | {"pretrained_file_sha256": assets.file_digest(path)}
+    name = openai_file(model_name, pretrained)
+    if name:
+        return base | {"pretrained": pretrained, "weights": name, **_checksum(name)}
+    return base | {"pretrained": pretrained}
+
+
+def _checksum(filename: str) -> dict[str, str]:
+    return {"weights_checksum": assets.get_asset(filename).checksum}
 
 
 def _check_names(model_name: str, pretrained: str) -> None:
     import open_clip
+    from open_clip.pretrained import get_pretrained_cfg
 
     if model_name not in open_clip.list_models():
         raise UnknownNameError(
             f"unknown open_clip model {model_name!r}",
-            hint="see open_clip.list_models(); CLIP-Dissect uses ViT-B-16",
+            hint="see open_clip.list_models(); CLIP-Dissect uses ViT-B-16-quickgelu "
+            "(OpenAI's ViT-B/16)",
         )
+    if _is_random(pretrained) or Path(pretrained).expanduser().is_file():
+        return
     tags = open_clip.list_pretrained_tags_by_model(model_name)
-    is_file = Path(pretrained).expanduser().is_file()
-    if pretrained.lower() not in (RANDOM_CLIP, "") and not is_file and pretrained not in tags:
+    if pretrained not in tags:
         raise UnknownNameError(
             f"open_clip has no pretrained weights {pretrained!r} for {model_name}",
             hint=f"known tags: {', '.join(tags)}; or a checkpoint file; or 'none' (random)",
         )
+    trained_with = (
+        QUICK_GELU if get_pretrained_cfg(model_name, pretrained).get("quick_gelu") else GELU
+    )
+    built_with = activation(model_name, pretrained)
+    if trained_with != built_with:
+        hint = (
+            f"use {model_name}-quickgelu, the architecture these weights were trained with"
+            if trained_with == QUICK_GELU
+            else f"use {model_name.removesuffix('-quickgelu')}"
+        )
+        raise ConfigError(
+            f"open_clip {model_name} is built with {built_with} but its '{pretrained}' weights "
+            f"were trained with {trained_with}: every CLIP feature would be off",
+            hint=hint,
+        )
+
+
+def require_weights(model_name: str, pretrained: str, cache_dir: str | None = None) -> None:
+    """Obtain CLIP's weights now where explainlab fetches them (OpenAI's checkpoint through
+    the asset registry); for other open_clip tags offline, check open_clip's cache.
+    :class:`MissingAssetsError` names what cannot be had."""
+    if _is_random(pretrained) or Path(pretrained).expanduser().is_file():
+        return
+    name = openai_file(model_name, pretrained)
+    if name:
+        assets.fetch(name)
+    elif assets.offline() and not _cached_weights(model_name, pretrained, cache_dir):
+        raise OpenClipEncoder._missing(model_name, pretrained, cache_dir)
 
 
 def _cached_weights(model_name: str, tag: str, cache_dir: str | None) -> bool:
@@ -101,54 +193,84 @@ def _weights_source(model_name: str, tag: str) -> str:
 class OpenClipEncoder:
     def __init__(
         self,
-        model_name: str = "ViT-B-16",
-        pretrained: str = "openai",
+        model_name: str = "ViT-B-16-quickgelu",
+        pretrained: str = OPENAI,
         *,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        precision: str = "fp32",
         cache_dir: str | None = None,
         trim_text: bool = True,
         text_batch_size: int = 256,
     ) -> None:
         import open_clip
 
+        if precision not in CLIP_PRECISIONS:
+            raise ConfigError(f"CLIP precision must be one of {', '.join(CLIP_PRECISIONS)}")
         _check_names(model_name, pretrained)
-        self.identity = clip_identity(model_name, pretrained, seed)
         self.device = torch.device(device)
+        self.identity = clip_identity(
+            model_name, pretrained, seed, precision=precision, device=self.device
+        )
+        self.precision = self.identity["precision"]
         self.trim_text = trim_text
         self.text_batch_size = text_batch_size
-        random = pretrained.lower() in (RANDOM_CLIP, "")
-        weights: str | None = None if random else str(Path(pretrained).expanduser())
-        if not random and not Path(pretrained).expanduser().is_file():
-            weights = pretrained
-            if assets.offline() and not _cached_weights(model_name, pretrained, cache_dir):
-                raise self._missing(model_name, pretrained, cache_dir)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # random weights are reproducible (and cacheable)
+            self.model, self._preprocess = self._build(model_name, pretrained, cache_dir)
+        self.model.eval()
+        self._input_dtype = next(self.model.visual.parameters()).dtype
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        weights = (
+            f"RANDOM weights (seed {seed}): a stand-in, the labels mean nothing"
+            if _is_random(pretrained)
+            else f"pretrained {pretrained}"
+        )
+        self.note = (
+            f"open_clip {model_name}, {weights}, {self.identity['activation']}, {self.precision}"
+        )
+
+    def _build(self, model_name: str, pretrained: str, cache_dir: str | None):
+        import open_clip
+
+        name = openai_file(model_name, pretrained)
+        if name:
+            # OpenAI's own file, checked against its sha256 before it is loaded
+            path = assets.fetch(name)
+            model = open_clip.load_openai_model(
+                str(path), precision=self.precision, device=self.device
+            )
+            preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
+            return model, preprocess
+        random = _is_random(pretrained)
+        weights: str | None = None if random else pretrained
+        if weights and Path(weights).expanduser().is_file():
+            weights = str(Path(weights).expanduser())
+        elif weights and assets.offline() and not _cached_weights(model_name, weights, cache_dir):
+            raise self._missing(model_name, pretrained, cache_dir)
+        with warnings.catch_warnings():
+            # a QuickGELU mismatch means wrong features: an error, never a warning
+            warnings.filterwarnings("error", message=".*QuickGELU mismatch.*")
             try:
                 # require_pretrained: open_clip otherwise only logs a failed download and
                 # returns RANDOM weights, which would label every unit with noise.
-                model, _, preprocess = open_clip.create_model_and_transforms(
-                    model_name,
-                    pretrained=weights,
-                    device=self.device,
-                    cache_dir=cache_dir,
-                    require_pretrained=not random,
-                )
+                with assets.socket_timeout(assets.download_timeout()):
+                    model, _, preprocess = open_clip.create_model_and_transforms(
+                        model_name,
+                        pretrained=weights,
+                        precision=self.precision,
+                        device=self.device,
+                        cache_dir=cache_dir,
+                        require_pretrained=not random,
+                    )
+            except UserWarning as exc:
+                raise ConfigError(f"open_clip {model_name}: {exc}") from None
             except RuntimeError as exc:
                 message = str(exc).lower()
                 if any(w in message for w in ("download", "connection", "could not be loaded")):
                     raise self._missing(model_name, pretrained, cache_dir) from None
                 raise
-        self.model = model.eval()
-        self._preprocess = preprocess
-        self.tokenizer = open_clip.get_tokenizer(model_name)
-        self.note = (
-            f"open_clip {model_name} with RANDOM weights (seed {seed}): a stand-in, the "
-            "labels mean nothing"
-            if random
-            else f"open_clip {model_name}, pretrained {pretrained}"
-        )
+        return model, preprocess
 
     @staticmethod
     def _missing(model_name: str, tag: str, cache_dir: str | None) -> MissingAssetsError:
@@ -168,7 +290,8 @@ class OpenClipEncoder:
 
     @torch.inference_mode()
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(batch.to(self.device)).float().cpu()
+        x = batch.to(self.device, dtype=self._input_dtype)
+        return self.model.encode_image(x).float().cpu()
 
     @torch.inference_mode()
     def encode_texts(self, words: Sequence[str]) -> torch.Tensor:

@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 
 from explainlab import assets, runfolder
 from explainlab.errors import InputError
-from explainlab.images import IMAGE_SUFFIXES, Normalization, center_crop, open_rgb, to_tensor
+from explainlab.images import IMAGE_SUFFIXES, open_rgb
 
+BRODEN = "broden"  # the probe set name of Broden (broden1_224) in settings
 BRODEN_ZIP = "broden1_224.zip"
 BRODEN_IMAGES = "broden1_224/images/"
 _EXTRACTED_MARKER = ".extracted"
@@ -153,7 +154,7 @@ def resolve_probe(
     identity: list = []
     names: list[str] = []
     for spec in specs:
-        if spec == "broden":
+        if spec == BRODEN:
             found, source_id = broden_images(allow_download=allow_download)
             identity.append(["broden", source_id, len(found)])
             names.append("broden")
@@ -171,16 +172,6 @@ def resolve_probe(
 
 
 # --- loading -------------------------------------------------------------------------------
-
-
-class OneGeometry:
-    """The target models' view: Resize(256), CenterCrop(224), normalised tensor."""
-
-    def __init__(self, normalization: Normalization) -> None:
-        self.normalization = normalization
-
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        return to_tensor(center_crop(image), self.normalization)
 
 
 class ProbeImages(Dataset):

@@ -36,7 +36,7 @@ from explainlab.dissect.cache import Arrays, FeatureCache
 from explainlab.dissect.clip_features import ConceptEncoder, OpenClipEncoder, clip_identity
 from explainlab.dissect.concepts import ConceptSet, load_concepts
 from explainlab.dissect.describe import describe, top_concepts, top_images
-from explainlab.dissect.probes import OneGeometry, ProbeSet, probe_loader, resolve_probe
+from explainlab.dissect.probes import ProbeSet, probe_loader, resolve_probe
 from explainlab.dissect.settings import SIMILARITY_PARAMS, DissectSettings
 from explainlab.dissect.similarity import FactoredScores, compute_similarity
 from explainlab.errors import InputError
@@ -76,7 +76,13 @@ class _Features:
         self.clip_id = (
             encoder.identity
             if encoder is not None
-            else clip_identity(settings.clip_model, settings.clip_pretrained, settings.seed)
+            else clip_identity(
+                settings.clip_model,
+                settings.clip_pretrained,
+                settings.seed,
+                precision=settings.clip_precision,
+                device=device,
+            )
         )
         self.clip_note = encoder.note if encoder is not None else ""
 
@@ -85,7 +91,11 @@ class _Features:
         if self._encoder is None:
             s = self.settings
             self._encoder = OpenClipEncoder(
-                s.clip_model, s.clip_pretrained, device=self.device, seed=s.seed
+                s.clip_model,
+                s.clip_pretrained,
+                device=self.device,
+                seed=s.seed,
+                precision=s.clip_precision,
             )
             self.clip_note = self._encoder.note
         return self._encoder
@@ -163,6 +173,7 @@ class _Features:
                 "model": target.name,
                 "weights_sha256": checksum,
                 "layer": canonical,
+                "geometry": target.geometry.to_dict(),
                 "probe": self.probe.identity,
                 "pooling": self.settings.pooling,
             }
@@ -173,13 +184,12 @@ class _Features:
         }
         missing = [n for n, arrays in found.items() if arrays is None]
         if missing:
-            geometry = OneGeometry(target.normalization)
 
             def run(paths: Sequence[Path]):
                 acts, valid, failures = record_activations(
                     target,
                     missing,
-                    self.loader(paths, geometry),
+                    self.loader(paths, target.geometry.transform),
                     self.settings.pooling,
                     desc=f"{target.name} activations",
                 )
@@ -247,6 +257,7 @@ def _dissect_model(
             "settings": _numbers_settings(settings),
             "model": target.name,
             "weights_sha256": checksum,
+            "geometry": target.geometry.to_dict(),
             "layers": list(layers.values()),
             "probe": features.probe.identity,
             "concepts": features.concepts.digest,
@@ -318,6 +329,7 @@ def _dissect_model(
                 "weights": target.weights,
                 "random_weights": target.random_weights,
                 "weights_sha256": checksum,
+                "geometry": target.geometry.describe(),
                 "layers": canonical,
                 "settings": dataclasses.asdict(settings),
                 "similarity": {"name": settings.similarity, "params": params},

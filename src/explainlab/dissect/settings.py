@@ -37,6 +37,8 @@ SIMILARITY_PARAMS: dict[str, dict[str, float]] = {
     "rank_reorder": {"p": 3.0, "top_fraction": 0.05, "scale_p": 0.5},
 }
 RANDOM_CLIP = "none"  # clip_pretrained value for randomly initialised CLIP weights
+# fp16: as the reference (OpenAI's clip.load): fp16 on a GPU, fp32 on a CPU
+CLIP_PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ class DissectSettings:
     probe_limit: int = 0  # 0: every probe image; N: a fixed-seed subset of N images
     seed: int = 0  # the probe subset, random CLIP weights and rank_reorder's baseline
     concept_set: str = "20k"  # a name of CONCEPT_SETS or a text file (one concept a line)
-    clip_model: str = "ViT-B-16"
+    # OpenAI's ViT-B/16 (QuickGELU), the CLIP of CLIP-Dissect; any open_clip model name
+    clip_model: str = "ViT-B-16-quickgelu"
     clip_pretrained: str = "openai"  # an open_clip tag, a checkpoint file, or "none" (random)
+    clip_precision: str = "fp32"  # or "fp16": the reference's (fp16 on a GPU, fp32 on a CPU)
     similarity: str = "soft_wpmi"
     similarity_params: dict[str, float] = field(default_factory=dict)  # overrides, e.g. top_k
     pooling: str = "avg"  # spatial pooling of 4-D layer outputs
@@ -78,6 +82,8 @@ class DissectSettings:
                 f"similarity_params {', '.join(unknown)} unknown for {self.similarity} "
                 f"(its parameters: {known})"
             )
+        if self.clip_precision not in CLIP_PRECISIONS:
+            raise ValueError(f"clip_precision must be one of {', '.join(CLIP_PRECISIONS)}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
         for name, value in (

@@ -8,10 +8,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from explainlab import assets
+from explainlab.dissect import clip_features
 from explainlab.dissect.analysis import AnalysisOutcome, analyze_published, analyze_run
+from explainlab.dissect.probes import BRODEN, BRODEN_ZIP
 from explainlab.dissect.run import DissectOutcome, run_dissect
-from explainlab.dissect.settings import DissectSettings
+from explainlab.dissect.settings import CONCEPT_SETS, DissectSettings
 from explainlab.errors import MissingAssetsError
+from explainlab.models import require_weights
 
 
 @dataclass
@@ -22,26 +26,52 @@ class DissectStageOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def missing_inputs(settings: DissectSettings) -> MissingAssetsError | None:
+    """Every file the dissection needs that cannot be had, in one error (or None): the
+    models' weights, CLIP's, Broden and the concept set. They are obtained now (downloads
+    included), so a run learns what is missing before any work."""
+    checks = [lambda m=m: require_weights(m) for m in settings.models]
+    checks.append(
+        lambda: clip_features.require_weights(settings.clip_model, settings.clip_pretrained)
+    )
+    if BRODEN in settings.probe:
+        checks.append(lambda: assets.fetch(BRODEN_ZIP))
+    if settings.concept_set in CONCEPT_SETS:
+        checks.append(lambda: assets.fetch(CONCEPT_SETS[settings.concept_set]))
+    errors: list[MissingAssetsError] = []
+    for check in checks:
+        try:
+            check()
+        except MissingAssetsError as exc:
+            errors.append(exc)
+    return MissingAssetsError.combine(errors) if errors else None
+
+
 def run_dissect_stage(
     settings: DissectSettings,
     run_dir: Path,
     *,
     device: str = "auto",
     allow_published_fallback: bool = True,
+    missing: MissingAssetsError | None = None,
     force: bool = False,
 ) -> DissectStageOutcome:
-    """Dissect ``settings.models`` and analyse them under ``<run>/dissect/``; if files are
-    missing offline and ``allow_published_fallback``, analyse the published results."""
+    """Dissect ``settings.models`` and analyse them under ``<run>/dissect/``. When files
+    are missing (``missing``, from :func:`missing_inputs`, or found missing on the way) and
+    ``allow_published_fallback``, analyse the published results instead, labelled as such;
+    otherwise the missing files are the error."""
     try:
+        if missing is not None:
+            raise missing
         outcome = run_dissect(settings, run_dir, device=device, force=force)
     except MissingAssetsError as exc:
         if not allow_published_fallback:
             raise
-        reason = f"dissection needs files that are not available here ({_names(exc)})"
+        reason = fallback_reason(exc)
         print(f"{reason}; analysing the published CLIP-Dissect results instead", file=sys.stderr)
         return DissectStageOutcome(analyze_published(run_dir, reason, force=force), None, reason)
     return DissectStageOutcome(analyze_run(run_dir, force=force), outcome, "", list(outcome.notes))
 
 
-def _names(exc: MissingAssetsError) -> str:
-    return ", ".join(name for name, _url, _where in exc.missing)
+def fallback_reason(exc: MissingAssetsError) -> str:
+    return f"dissection needs files that are not available here ({', '.join(exc.names)})"

@@ -71,7 +71,7 @@ def run_lime(
             f"target class {settings.target_class} does not exist for {model.name}",
             hint=f"use a class index from 0 to {len(model.class_names) - 1}",
         )
-    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
     resolved = {s.key: param_file.params_for(s.key, seed=settings.seed) for s in samples}
     stage = runfolder.Stage(
         run_dir,
@@ -79,6 +79,7 @@ def run_lime(
         {
             "settings": asdict(settings),
             "model": model.name,
+            "geometry": model.geometry.to_dict(),
             "images": source_fingerprints(
                 [ImageSource(s.key, s.path, s.class_id) for s in samples]
             ),

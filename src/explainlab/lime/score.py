@@ -159,7 +159,7 @@ def score(
 ) -> ScoreOutcome:
     """Score each image's parameters from ``candidates`` (see the module docstring)."""
     model = load_model(model, device) if isinstance(model, str) else model
-    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
     classifier = ModelClassifier.for_model(model)
     rows = []
     for sample in tqdm(samples, desc=f"scoring ({model.name})", unit="image"):

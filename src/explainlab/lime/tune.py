@@ -306,13 +306,14 @@ def tune(
     force: bool = False,
 ) -> TuneOutcome:
     model = model or load_model(settings.model, device)
-    samples, failures = load_samples(sources, model.normalization, max_pixels=max_pixels)
+    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
     stage = runfolder.Stage(
         run_dir,
         "lime_tune",
         {
             "settings": asdict(settings),
             "model": model.name,
+            "geometry": model.geometry.to_dict(),
             "images": source_fingerprints(
                 [ImageSource(s.key, s.path, s.class_id) for s in samples]
             ),

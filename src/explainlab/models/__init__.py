@@ -8,6 +8,7 @@ from explainlab.models.registry import (
     ModelSpec,
     get_spec,
     load_model,
+    require_weights,
     resolve_device,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "canonical_layer_name",
     "get_spec",
     "load_model",
+    "require_weights",
     "resolve_device",
     "resolve_layer",
     "weights_sha256",

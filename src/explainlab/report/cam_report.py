@@ -14,6 +14,7 @@ from explainlab.cam.figures import METHOD_TITLES
 from explainlab.compare.masks import iou, spearman, threshold_mask
 from explainlab.report.common import (
     RunFacts,
+    geometry_text,
     image_panels,
     join_names,
     num,
@@ -85,7 +86,7 @@ def build(facts: RunFacts, out: Path) -> Path:
     report.paragraph(
         f"Model: {text(facts.model_description(model))}. Target layer <b>{text(layer)}</b>; each "
         f"image is explained for its top-1 class. {len(keys)} images, each cropped the one way every "
-        f"method sees it (Resize 256, CenterCrop 224). Methods: {join_names([METHOD_TITLES[m] for m in methods])}, "
+        f"method sees it, the model's own evaluation transform: {text(geometry_text(recorded))}. Methods: {join_names([METHOD_TITLES[m] for m in methods])}, "
         f"computed with {impl}. Maps are min-max normalised to [0, 1]."
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from explainlab.images import Geometry
 from explainlab.models import MODELS
 from explainlab.report.pdf import TEXT_WIDTH, Report, text
 
@@ -54,6 +55,12 @@ class RunFacts:
                 "when this run was made. The methods and code are the same; the numbers describe "
                 "the stand-in. Rerun with the weights available to obtain the assignment's results."
             )
+
+
+def geometry_text(recorded: dict[str, Any]) -> str:
+    """The crop a stage's maps lie on, from its recorded settings (older runs: 256/224)."""
+    geometry = recorded.get("geometry")
+    return Geometry.from_dict(geometry).describe() if geometry else "Resize(256) → CenterCrop(224)"
 
 
 def read_csv(path: Path) -> pd.DataFrame | None:

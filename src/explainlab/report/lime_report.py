@@ -13,7 +13,16 @@ from reportlab.lib.units import cm
 
 from explainlab import runfolder
 from explainlab.plotting import close
-from explainlab.report.common import RunFacts, image_panels, num, pct, pretty_key, ratio, read_csv
+from explainlab.report.common import (
+    RunFacts,
+    geometry_text,
+    image_panels,
+    num,
+    pct,
+    pretty_key,
+    ratio,
+    read_csv,
+)
 from explainlab.report.pdf import text
 
 
@@ -98,7 +107,8 @@ def build(facts: RunFacts, out: Path) -> Path:
     source = settings["params"] or "lime's defaults"
     k = int(table["num_features_mask"].iloc[0]) if len(table) else 5
     report.paragraph(
-        f"Model: {text(facts.model_description(model))}. Each image's 224×224 crop (the one geometry) "
+        f"Model: {text(facts.model_description(model))}. Each image's crop on the model's own "
+        f"geometry ({text(geometry_text(recorded))}) "
         f"is explained with lime's <i>explain_instance</i> for its top-1 class, with the parameters of "
         f"{text(Path(source).name if settings['params'] else source)}. The explainer is "
         + (
