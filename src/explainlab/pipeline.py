@@ -444,9 +444,7 @@ def stand_in_config(config: RunConfig, missing: Preflight, offline: RunConfig) -
     if not tables:
         return config
     run = dataclasses.replace(config.run, name=f"{config.run.name}-stand-in")
-    return dataclasses.replace(
-        config, run=run, **{t: getattr(offline, t) for t in sorted(tables)}
-    )
+    return dataclasses.replace(config, run=run, **{t: getattr(offline, t) for t in sorted(tables)})
 
 
 def run_pipeline(
@@ -490,7 +488,11 @@ def _fallback_message(
 ) -> tuple[str, str]:
     """The paragraph printed before the run, and the stand-in statement of the reports
     and the manifest (empty when no model was replaced)."""
-    lines = [f"The configuration {asked.source or '(given)'} needs files that are not available here.", str(missing), "Stand-ins for this run:"]
+    lines = [
+        f"The configuration {asked.source or '(given)'} needs files that are not available here.",
+        str(missing),
+        "Stand-ins for this run:",
+    ]
     stand_in = ""
     if found.models:
         replaced = sorted({t for table in found.models for t in _STAND_IN_TABLES[table]})
