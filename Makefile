@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # torch first, pinned to the builds on this machine's disk (see README).
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
-CONFIG ?= configs/assignment.toml
+CONFIG ?= assignment
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # DESIGN.md's offline mirror: used when it sits beside the checkout and

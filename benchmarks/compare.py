@@ -19,8 +19,9 @@ def main(images: int = 2) -> int:
     )
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
+    from explainlab import masks
     from explainlab.cam.methods import compute_cam
-    from explainlab.compare import faithfulness, masks
+    from explainlab.compare import faithfulness
     from explainlab.images import MISSION_KEYS, load_samples, mission_sources
     from explainlab.models import load_model
 

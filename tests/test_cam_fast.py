@@ -17,8 +17,8 @@ from explainlab.cam.fast import ablation_values
 from explainlab.cam.methods import compute_cam
 from explainlab.cam.settings import METHODS, CamSettings
 from explainlab.cam.split import split_at
-from explainlab.config import from_table
 from explainlab.errors import ConfigError, UnknownNameError
+from explainlab.settings import from_table
 from helpers import RedInBoxNet, imagenet_tensor, red_patches_image
 
 TOLERANCE = 1e-4  # max abs difference between normalised maps, ours vs the library

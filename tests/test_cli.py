@@ -75,3 +75,25 @@ def test_cam_batch_with_bad_inputs_processes_the_good_ones(tmp_path, capsys, mir
     assert (out / "cam" / "good" / "gradcam.npy").is_file()
     assert not (out / "cam" / "bad").exists()
     assert (out / "predictions.csv").is_file()
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
+
+
+def test_every_cli_default_is_its_settings_default():
+    """A command given no options builds exactly the settings dataclass's defaults: the
+    command line never retypes a default by hand."""
+    from explainlab.cam import cli as cam_cli
+    from explainlab.cam.settings import CamSettings
+    from explainlab.compare import cli as compare_cli
+    from explainlab.compare.settings import CompareSettings
+    from explainlab.lime import cli as lime_cli
+    from explainlab.lime.settings import LimeSettings, ReferenceSettings, TuneSettings
+
+    assert cam_cli.settings_from_args(_parse("cam")) == CamSettings()
+    assert compare_cli.settings_from_args(_parse("compare")) == CompareSettings()
+    assert lime_cli.lime_settings(_parse("lime")) == LimeSettings()
+    assert lime_cli.lime_settings(_parse("lime", "run")) == LimeSettings()
+    assert lime_cli.tune_settings(_parse("lime", "tune")) == TuneSettings()
+    assert lime_cli.reference_settings(_parse("lime", "score", "defaults")) == ReferenceSettings()

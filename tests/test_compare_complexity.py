@@ -9,8 +9,8 @@ import pytest
 
 from explainlab.compare import complexity
 from explainlab.compare.settings import CompareSettings
-from explainlab.config import from_table
 from explainlab.errors import ConfigError
+from explainlab.settings import from_table
 
 
 def test_colour_entropy_known_values():

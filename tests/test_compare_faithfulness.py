@@ -10,7 +10,8 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from explainlab.compare import faithfulness, masks
+from explainlab import masks
+from explainlab.compare import faithfulness
 from helpers import RedInBoxNet, red_patches_image
 from test_compare_support import loaded, sample_of
 

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainlab import masks
 from explainlab.cam.methods import compute_cam
-from explainlab.compare import masks, sanity
+from explainlab.compare import sanity
 from explainlab.compare.explainers import cam_explainer
 from explainlab.compare.run import run_compare
 from explainlab.compare.settings import CompareSettings

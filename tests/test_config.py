@@ -45,3 +45,32 @@ def test_invalid_configs_are_refused(tmp_path, text, needle):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.toml")
+
+
+def test_shipped_configs_load_by_name_and_by_path():
+    from explainlab import configs
+
+    assert {"assignment", "offline", "lime_params"} <= set(configs.names())
+    by_name = load_config("offline")
+    assert by_name.run.name == "offline" and by_name.cam.model == "efficientnet_lite0"
+    assert load_config(by_name.source) == by_name  # the same file by its path
+    assert load_config("assignment").cam.model == "resnet50"
+    with pytest.raises(ConfigError, match="shipped configs: assignment"):
+        load_config("no-such-config")
+
+
+def test_a_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "offline").write_text('[run]\nname = "mine"\n')
+    assert load_config("offline").run.name == "mine"
+
+
+def test_run_config_tables_are_the_registered_stages():
+    """Every stage with settings reads them from the run config table it declares."""
+    import dataclasses
+
+    from explainlab.config import RunConfig
+    from explainlab.stages import STAGES
+
+    tables = {f.name for f in dataclasses.fields(RunConfig)} - {"run", "images", "source"}
+    assert {s.table for s in STAGES if s.table} == tables

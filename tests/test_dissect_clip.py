@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,9 +23,7 @@ from explainlab.errors import ConfigError, MissingAssetsError, UnknownNameError
 from explainlab.images import open_rgb
 
 WORDS = ["red", "a dog on a sofa", "wine cellar-bottle storage", "tench, Tinca tinca", "x"]
-CONFIGURED = load_config(
-    Path(__file__).resolve().parents[1] / "configs" / "assignment.toml"
-).dissect
+CONFIGURED = load_config("assignment").dissect  # the shipped assignment config
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,10 @@ from explainlab.images import IMAGENET_GEOMETRY, ImageSource, mission_sources
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.export import write_export
 from explainlab.lime.params import load_param_file
-from explainlab.lime.reference import REFERENCE_SEED_BASE, ReferenceSettings, consensus
+from explainlab.lime.reference import REFERENCE_SEED_BASE, consensus
 from explainlab.lime.score import load_candidates, score
-from explainlab.lime.tune import SearchSpace, TuneSettings, pareto_front, tune
+from explainlab.lime.settings import ReferenceSettings, SearchSpace, TuneSettings
+from explainlab.lime.tune import pareto_front, tune
 from explainlab.models.registry import LoadedModel, ModelSpec
 from helpers import RedInBoxNet, red_patches_image
 

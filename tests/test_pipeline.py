@@ -31,13 +31,15 @@ def small_config(
     model: str = "efficientnet_lite0",
     stages: tuple[str, ...] | None = None,
     cam_methods=("gradcam", "ablationcam", "scorecam"),
+    output_root: Path | None = None,
+    lime_params: str = "tuned",
 ) -> Path:
     """A run config with the offline model, two images and tiny settings everywhere."""
     stage_line = f"stages = {json.dumps(list(stages))}\n" if stages else ""
     text = f"""
 [run]
 name = "{name}"
-output_root = "{root / "results"}"
+output_root = "{output_root or root / "results"}"
 device = "cpu"
 {stage_line}
 [images]
@@ -55,7 +57,7 @@ num_samples = 60
 num_samples = [30, 40]
 [lime]
 model = "{model}"
-params = "tuned"
+params = "{lime_params}"
 [scoreboard]
 cutoff = 60.0
 [compare]
@@ -81,7 +83,15 @@ def offline_run(tmp_path_factory, mirror):
 
 def test_every_stage_writes_its_files(offline_run):
     run_dir, outcome = offline_run
-    assert list(outcome.results) == ["dissect", "cam", "tune", "lime", "compare", "report"]
+    assert list(outcome.results) == [
+        "dissect",
+        "cam",
+        "tune",
+        "lime",
+        "scoreboard",
+        "compare",
+        "report",
+    ]
     expected = [
         "manifest.json",
         "predictions.csv",
@@ -118,7 +128,16 @@ def test_manifest_records_the_run(offline_run):
     run_dir, _ = offline_run
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["cam"]["model"] == "efficientnet_lite0"
-    assert set(manifest["stages"]) == {"dissect", "cam", "tune", "lime", "compare", "report"}
+    assert set(manifest["stages"]) == {
+        "dissect",
+        "cam",
+        "tune",
+        "lime",
+        "scoreboard",
+        "compare",
+        "report",
+    }
+    assert manifest["stages"]["tune"]["folder"] == "lime_tune"
     assert all(s["seconds"] >= 0 for s in manifest["stages"].values())
     assert manifest["seeds"]["lime"] == 0 and manifest["packages"]["lime"] == "0.2.0.1"
     assert len(manifest["images"]["goldfish"]["sha256"]) == 64
@@ -148,10 +167,24 @@ def test_reports_have_real_pages(offline_run):
     assert "STAND-IN MODEL" in cam_text  # the offline model is not the assignment's
 
 
-def test_rerun_skips_every_cached_stage(offline_run):
-    run_dir, _outcome = offline_run
+def test_rerun_skips_every_stage_and_prints_no_estimate(offline_run, capsys):
+    run_dir, first = offline_run
+    assert not any(r.skipped for r in first.results.values())
+    capsys.readouterr()
     again = run_pipeline(load_config(run_dir.parent.parent / "small.toml"))
-    assert all(again.results[s].skipped for s in ("cam", "tune", "lime", "compare"))
+    assert list(again.results) == list(first.results)
+    assert all(result.skipped for result in again.results.values()), {
+        name: result.skipped for name, result in again.results.items()
+    }
+    assert "estimate (" not in capsys.readouterr().out
+
+
+def test_force_recomputes_one_stage_from_nothing(offline_run, capsys):
+    run_dir, _ = offline_run
+    again = run_pipeline(load_config(run_dir.parent.parent / "small.toml"), force=["cam"])
+    skipped = {name: result.skipped for name, result in again.results.items()}
+    assert not skipped["cam"] and skipped["tune"] and skipped["lime"]
+    assert "estimate (cpu): cam" in capsys.readouterr().out  # it has work to do: announced
 
 
 def _outputs(run_dir: Path) -> dict[str, object]:
@@ -267,3 +300,44 @@ def test_strict_makes_a_missing_dissection_input_an_error(tmp_path, torch_home, 
     assert main(["run", "--config", str(asked), "--strict"]) == 2
     printed = capsys.readouterr().err
     assert all(name in printed for name in DISSECT_INPUTS)
+
+
+def test_a_moved_mirror_and_a_copied_run_are_still_up_to_date(tmp_path, monkeypatch, mirror):
+    """Inputs are identified by content: the same images through another mirror folder,
+    and a run folder copied elsewhere, hit the cache."""
+    import shutil
+
+    from explainlab import assets
+    from explainlab.images import MISSION_IMAGES
+
+    first = tmp_path / "mirror-a"
+    first.mkdir()
+    for image in MISSION_IMAGES:
+        if image.key in KEYS:
+            shutil.copy(mirror / "imagenet-samples" / image.filename, first / image.filename)
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(first))
+    assets._mirror_index.cache_clear()
+    stages = ("cam", "lime")
+    config = small_config(
+        tmp_path, "moved", stages=stages, cam_methods=("gradcam",), lime_params=""
+    )
+    assert not any(r.skipped for r in run_pipeline(load_config(config)).results.values())
+
+    moved = first.rename(tmp_path / "mirror-b")
+    monkeypatch.setenv("EXPLAINLAB_MIRROR", str(moved))
+    assets._mirror_index.cache_clear()
+    again = run_pipeline(load_config(config))
+    assert all(r.skipped for r in again.results.values())
+
+    copied_root = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "results", copied_root)
+    copy = small_config(
+        tmp_path,
+        "moved",
+        stages=stages,
+        cam_methods=("gradcam",),
+        lime_params="",
+        output_root=copied_root,
+    )
+    from_copy = run_pipeline(load_config(copy))
+    assert all(r.skipped for r in from_copy.results.values())

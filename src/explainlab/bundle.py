@@ -11,33 +11,35 @@ from pathlib import Path
 
 from explainlab import runfolder
 from explainlab.errors import InputError
+from explainlab.stages import stage_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
 CODE_SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt"}
 CODE_NAMES = {"Makefile", "run"}
-# From a run folder: what a reader of the submission needs, never large arrays.
-RESULT_PATTERNS = (
-    "reports/*.pdf",
-    "manifest.json",
-    "predictions.csv",
-    "cam/predictions.csv",
-    "cam/timings.csv",
-    "lime/params.pkl",
-    "lime/params.json",
-    "lime/timings.csv",
-    "lime/explanations.csv",
-    "lime_score/*.csv",
-    "lime_tune/summary.csv",
-    "lime_tune/pareto.csv",
-    "lime_tune/params.json",
-    "dissect/*/descriptions.csv",
-    "dissect/*/top_concepts.csv",
-    "dissect/*/args.json",
-    "dissect/analysis/*.csv",
-    "dissect/analysis/summary.md",
-    "compare/*.csv",
-    "compare/summary.json",
-    "compare/summary.txt",
+# From a run folder, by stage (None: the run folder itself): what a reader of the
+# submission needs, never large arrays.
+RESULT_FILES: tuple[tuple[str | None, str], ...] = (
+    ("report", "*.pdf"),
+    (None, "manifest.json"),
+    (None, "predictions.csv"),
+    ("cam", "predictions.csv"),
+    ("cam", "timings.csv"),
+    ("lime", "params.pkl"),
+    ("lime", "params.json"),
+    ("lime", "timings.csv"),
+    ("lime", "explanations.csv"),
+    ("scoreboard", "*.csv"),
+    ("tune", "summary.csv"),
+    ("tune", "pareto.csv"),
+    ("tune", "params.json"),
+    ("dissect", "*/descriptions.csv"),
+    ("dissect", "*/top_concepts.csv"),
+    ("dissect", "*/args.json"),
+    ("dissect", "analysis/*.csv"),
+    ("dissect", "analysis/summary.md"),
+    ("compare", "*.csv"),
+    ("compare", "summary.json"),
+    ("compare", "summary.txt"),
 )
 EXCLUDED_SUFFIXES = {".npy", ".npz", ".pt", ".pth", ".tar", ".zip", ".jpg", ".jpeg", ".png"}
 
@@ -56,8 +58,14 @@ def bundle_name(team: str | int) -> str:
     return f"TML25_A4_{team}.zip"
 
 
+def project_root() -> Path | None:
+    """The checkout explainlab runs from (an editable install), or None (a wheel)."""
+    root = PACKAGE_DIR.parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "src").is_dir() else None
+
+
 def _code_files(root: Path) -> list[Path]:
-    """Tracked files when ``root`` is a git checkout, else source files under src/ configs/ tests/."""
+    """Tracked files when ``root`` is a git checkout, else source files under src/ tests/."""
     try:
         listed = subprocess.run(
             ["git", "-C", str(root), "ls-files"],
@@ -70,7 +78,7 @@ def _code_files(root: Path) -> list[Path]:
     except (OSError, subprocess.SubprocessError):
         files = [
             p
-            for folder in ("src", "configs", "tests", "benchmarks", ".ci")
+            for folder in ("src", "tests", "benchmarks", ".ci")
             for p in (root / folder).rglob("*")
         ]
         files += [root / n for n in ("README.md", "pyproject.toml", "Makefile")]
@@ -81,11 +89,21 @@ def _code_files(root: Path) -> list[Path]:
 
 def _result_files(run_dir: Path) -> list[Path]:
     found: set[Path] = set()
-    for pattern in RESULT_PATTERNS:
+    for stage, pattern in RESULT_FILES:
+        folder = run_dir if stage is None else stage_dir(run_dir, stage)
         found.update(
-            p for p in run_dir.glob(pattern) if p.is_file() and p.suffix not in EXCLUDED_SUFFIXES
+            p for p in folder.glob(pattern) if p.is_file() and p.suffix not in EXCLUDED_SUFFIXES
         )
     return sorted(found)
+
+
+def _installed_files() -> list[tuple[Path, str]]:
+    """explainlab's own source files, from an installed package (no checkout at hand)."""
+    return [
+        (p, f"code/explainlab/{p.relative_to(PACKAGE_DIR).as_posix()}")
+        for p in sorted(PACKAGE_DIR.rglob("*"))
+        if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts
+    ]
 
 
 def make_bundle(
@@ -94,14 +112,14 @@ def make_bundle(
     out_dir: Path = Path("."),
     *,
     force: bool = False,
-    root: Path = PROJECT_ROOT,
+    root: Path | None = None,
 ) -> BundleResult:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(
             f"{run_dir}: no such run folder", hint="run 'make run' (or explainlab run) first"
         )
-    if not list(run_dir.glob("reports/*.pdf")):
+    if not list(stage_dir(run_dir, "report").glob("*.pdf")):
         raise InputError(
             f"{run_dir}: the run has no reports yet", hint="finish the run (its report stage) first"
         )
@@ -113,12 +131,17 @@ def make_bundle(
         runfolder.atomic_path(target) as tmp,
         zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf,
     ):
-        for path in _code_files(root):
-            name = f"code/{path.relative_to(root).as_posix()}"
+        root = root or project_root()
+        code = (
+            [(p, f"code/{p.relative_to(root).as_posix()}") for p in _code_files(root)]
+            if root is not None
+            else _installed_files()
+        )
+        for path, name in code:
             zf.write(path, name)
             entries.append((name, path.stat().st_size))
-        readme = root / "README.md"
-        if readme.is_file():
+        readme = root / "README.md" if root is not None else None
+        if readme is not None and readme.is_file():
             zf.write(readme, "README.md")
             entries.append(("README.md", readme.stat().st_size))
         for path in _result_files(run_dir):

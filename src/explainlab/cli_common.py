@@ -6,8 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from explainlab.images import DEFAULT_MAX_PIXELS, Failure
+from explainlab.settings import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:  # the command line imports no stage code (nor torch) to parse
+    from explainlab.images import Failure
 
 
 def add_images_arg(parser: argparse.ArgumentParser) -> None:

@@ -1,73 +1,37 @@
-"""Typed run configuration: TOML tables onto dataclasses, validated on load.
+"""Typed run configuration: TOML tables onto the stages' dataclasses, validated on load.
 
 Each stage owns the dataclass of its own table (``explainlab.cam.settings`` ...); this
-module composes them and provides the strict loader: unknown keys, wrong types and
-invalid values are refused with the table and key named."""
+module composes them (with the run-wide tables of :mod:`explainlab.settings`) and loads a
+config file strictly: unknown keys, wrong types and invalid values are refused with the
+table and key named. A config is a path or the name of a shipped one (``assignment``,
+``offline``). Like the settings modules, it imports no stage code."""
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from explainlab import configs
 from explainlab.cam.settings import CamSettings
 from explainlab.compare.settings import CompareSettings
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
-from explainlab.images import DEFAULT_MAX_PIXELS
-from explainlab.lime.settings import LimeSettings, ScoreboardSettings
-from explainlab.lime.tune import TuneSettings
-
-T = TypeVar("T")
-
-# The stages of a run, in the order of the data flow.
-STAGES: tuple[str, ...] = ("dissect", "cam", "tune", "lime", "compare", "report")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    name: str = "default"
-    output_root: str = "results"
-    device: str = "auto"
-    seed: int = 0
-    stages: tuple[str, ...] = STAGES  # the stages to run (always in data-flow order)
-
-    def validate(self) -> None:
-        if not self.name or "/" in self.name or self.name.startswith("."):
-            raise ValueError("name must be a plain folder name")
-        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
-            raise ValueError("device must be auto, cpu or cuda[:N]")
-        unknown = [s for s in self.stages if s not in STAGES]
-        if unknown:
-            raise ValueError(f"stages must be among {', '.join(STAGES)}; got {unknown}")
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    # "mission" (the ten), mission keys, image files or folders
-    sources: tuple[str, ...] = ("mission",)
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
-    def validate(self) -> None:
-        if not self.sources:
-            raise ValueError("sources must name at least one image source")
-        if self.max_pixels < 224 * 224:
-            raise ValueError("max_pixels must be at least 224*224")
+from explainlab.lime.settings import LimeSettings, ScoreboardSettings, TuneSettings
+from explainlab.settings import ImageSettings, RunSettings, from_table, plain
 
 
 @dataclass(frozen=True)
 class RunConfig:
     run: RunSettings = field(default_factory=RunSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
+    dissect: DissectSettings = field(default_factory=DissectSettings)
     cam: CamSettings = field(default_factory=CamSettings)
     tune: TuneSettings = field(default_factory=TuneSettings)
     lime: LimeSettings = field(default_factory=LimeSettings)
     scoreboard: ScoreboardSettings = field(default_factory=ScoreboardSettings)
-    dissect: DissectSettings = field(default_factory=DissectSettings)
     compare: CompareSettings = field(default_factory=CompareSettings)
     source: str = ""  # the file it was read from
 
@@ -77,100 +41,25 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            f.name: _plain(getattr(self, f.name))
+            f.name: plain(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.name != "source"
         }
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def load_config(path: str | Path) -> RunConfig:
-    path = Path(path)
+def load_config(spec: str | Path) -> RunConfig:
+    """Read a config: a TOML file, or the name of a shipped config (``offline``)."""
+    path = configs.resolve(spec)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: config file not found", hint="see configs/ for examples"
+            f"{spec}: config file not found",
+            hint=f"give a TOML file, or one of the shipped configs: {', '.join(configs.names())}",
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    config = from_table(RunConfig, {k: v for k, v in data.items()}, str(path))
+    config = from_table(RunConfig, data, str(path))
     return dataclasses.replace(config, source=str(path))
-
-
-def from_table(cls: type[T], table: dict[str, Any], where: str) -> T:
-    """Build dataclass ``cls`` from a TOML table: keys checked, types converted, validated."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(table).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}  # type: ignore[arg-type]
-    unknown = sorted(set(table) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}",
-            hint=f"known keys: {', '.join(fields)}",
-        )
-    values = {
-        name: _convert(hints[name], table[name], f"{where}: {name}")
-        for name in fields
-        if name in table
-    }
-    obj = cls(**values)
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        try:
-            validate()
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    return obj
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_table(hint, value, where)  # type: ignore[arg-type]
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _convert(arg, value, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {hint}"
-        )
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        item = args[0] if args else Any
-        converted = [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(converted) if origin is tuple else converted
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    if hint is Any:
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got a boolean")
-    if isinstance(hint, type) and not isinstance(value, hint):
-        raise ConfigError(
-            f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}"
-        )
-    return value

@@ -23,9 +23,9 @@ from torchvision.transforms.v2 import functional as TF
 
 from explainlab import assets
 from explainlab.errors import InputError
+from explainlab.settings import DEFAULT_MAX_PIXELS
 
 CROP = 224
-DEFAULT_MAX_PIXELS = 120_000_000
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 )

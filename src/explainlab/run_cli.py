@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from explainlab.cli_common import report_failures
+from explainlab.stages import STAGE_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,9 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--config",
-        type=Path,
-        default=Path("configs/assignment.toml"),
-        help="TOML run configuration (default configs/assignment.toml)",
+        default="assignment",
+        help="a TOML run configuration, or the name of a shipped one: assignment (default), "
+        "offline",
     )
     p.add_argument(
         "--strict",
@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="STAGE",
-        help="rerun this stage even if up to date (repeatable)",
+        help="recompute this stage from nothing, even if up to date (repeatable; "
+        f"stages: {', '.join(STAGE_NAMES)})",
     )
     p.set_defaults(handler=_handle)
 

@@ -145,6 +145,11 @@ class Stage:
         self.partial.mkdir(parents=True)
         write_json(self.partial / FINGERPRINT_FILE, {"key": self.key, "settings": self.settings})
 
+    def reset(self) -> None:
+        """Drop what an earlier, interrupted run left: the next write starts from nothing
+        (``--force``). The final folder stays until the new one replaces it."""
+        shutil.rmtree(self.partial, ignore_errors=True)
+
     @property
     def folder(self) -> Path:
         """The folder being written (the partial one)."""

@@ -6,7 +6,9 @@ import argparse
 
 from explainlab.cam.settings import IMPLS, METHODS, CamSettings
 from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
-from explainlab.config import from_table
+from explainlab.settings import from_table
+
+_DEFAULTS = CamSettings()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,32 +20,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_images_arg(p)
     p.add_argument(
-        "--model", default="resnet50", help="model name (see 'explainlab models'; default resnet50)"
+        "--model",
+        default=_DEFAULTS.model,
+        help=f"model name (see 'explainlab models'; default {_DEFAULTS.model})",
     )
     p.add_argument(
         "--methods",
         nargs="+",
         choices=METHODS,
-        default=list(METHODS),
-        help="methods to run (default: all three)",
+        default=list(_DEFAULTS.methods),
+        help=f"methods to run (default: {' '.join(_DEFAULTS.methods)})",
     )
     p.add_argument(
         "--impl",
         choices=IMPLS,
-        default="fast",
-        help="fast: our exact fast variants (default); library: pytorch-grad-cam's own",
+        default=_DEFAULTS.impl,
+        help=f"fast: our exact fast variants; library: pytorch-grad-cam's own (default {_DEFAULTS.impl})",
     )
     p.add_argument(
-        "--target-layer", default="", help="layer name such as 'layer4[-1]' (default: the model's)"
+        "--target-layer",
+        default=_DEFAULTS.target_layer,
+        help="layer name such as 'layer4[-1]' (default: the model's)",
     )
     p.add_argument(
         "--target-class",
         type=int,
-        default=None,
+        default=_DEFAULTS.target_class,
         help="class index to explain (default: each image's top-1)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=32, help="masked inputs per forward pass (default 32)"
+        "--batch-size",
+        type=int,
+        default=_DEFAULTS.batch_size,
+        help=f"masked inputs per forward pass (default {_DEFAULTS.batch_size})",
     )
     p.add_argument(
         "--scorecam-bf16",
@@ -51,18 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fast ScoreCAM under bfloat16 autocast: faster, not exact (off by default)",
     )
     p.add_argument(
-        "--force", action="store_true", help="recompute even if the outputs are up to date"
+        "--force", action="store_true", help="recompute from nothing, even if up to date"
     )
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle)
 
 
-def _handle(args: argparse.Namespace) -> int:
-    from explainlab.cam.run import run_cam, summary_lines
-    from explainlab.images import resolve_sources
-
-    settings = from_table(
+def settings_from_args(args: argparse.Namespace) -> CamSettings:
+    return from_table(
         CamSettings,
         {
             "model": args.model,
@@ -75,6 +81,13 @@ def _handle(args: argparse.Namespace) -> int:
         },
         "command line",
     )
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.cam.run import run_cam, summary_lines
+    from explainlab.images import resolve_sources
+
+    settings = settings_from_args(args)
     sources = resolve_sources(args.images)
     outcome = run_cam(
         settings,

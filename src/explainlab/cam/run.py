@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from explainlab import __version__, assets, runfolder
+from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES, save_overlay, save_panel
 from explainlab.cam.methods import compute_cam
 from explainlab.cam.settings import CamSettings
-from explainlab.errors import UnknownNameError
-from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, Sample, load_samples
+from explainlab.image_stage import open_image_stage
+from explainlab.images import Failure, ImageSource, Sample
 from explainlab.models import LoadedModel, canonical_layer_name, load_model
+from explainlab.settings import DEFAULT_MAX_PIXELS
+from explainlab.stages import get_stage
 
 TOP_K = 5
 
@@ -40,15 +42,6 @@ class CamOutcome:
     timings: pd.DataFrame
     failures: list[Failure] = field(default_factory=list)
     skipped: bool = False  # the stage was already complete with these settings
-
-
-def source_fingerprints(sources: Sequence[ImageSource]) -> list[list[str]]:
-    """(key, path, sha256 or 'missing') per source: what changes a stage's inputs."""
-    out = []
-    for s in sources:
-        digest = assets.file_digest(s.path) if s.path.is_file() else "missing"
-        out.append([s.key, str(s.path), digest])
-    return out
 
 
 def predict(model: LoadedModel, sample: Sample, k: int = TOP_K) -> dict:
@@ -112,63 +105,31 @@ def run_cam(
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     force: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> CamOutcome:
+    """Predictions and one map per method for every image, under ``<run_dir>/cam/``."""
     model = model or load_model(settings.model, device)
-    if settings.target_class is not None and settings.target_class >= len(model.class_names):
-        raise UnknownNameError(
-            f"target class {settings.target_class} does not exist for {model.name}",
-            hint=f"use a class index from 0 to {len(model.class_names) - 1}",
-        )
     layer_name = settings.target_layer or model.spec.target_layer
     layer = model.layer(layer_name)
-    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
-    stage = runfolder.Stage(
+    opened = open_image_stage(
+        get_stage("cam").folder,
+        settings,
+        sources,
         run_dir,
-        "cam",
-        {
-            "settings": asdict(settings),
-            "model": model.name,
-            "layer": canonical_layer_name(model.module, layer_name),
-            "geometry": model.geometry.to_dict(),
-            "images": source_fingerprints(
-                [ImageSource(s.key, s.path, s.class_id) for s in samples]
-            ),
-            "versions": {"explainlab": __version__, "torch": torch.__version__},
-        },
+        model=model,
+        max_pixels=max_pixels,
+        force=force,
+        extra={"layer": canonical_layer_name(model.module, layer_name)},
+        on_start=on_start,
     )
-    if stage.complete and not force:
+    stage, samples, failures = opened.stage, opened.samples, opened.failures
+    if opened.up_to_date:
         return _outcome(stage.final, failures, skipped=True)
 
     for sample in tqdm(samples, desc=f"CAM ({model.name}, {settings.impl})", unit="image"):
-        if stage.has_item(sample.key):
-            continue
-        with stage.item(sample.key) as folder:
-            item = predict(model, sample)
-            item["target_id"] = (
-                settings.target_class if settings.target_class is not None else item["top_ids"][0]
-            )
-            x = sample.tensor[None].to(model.device)
-            maps, seconds = {}, {}
-            for method in settings.methods:
-                start = time.perf_counter()
-                maps[method] = compute_cam(
-                    method,
-                    model.module,
-                    layer,
-                    x,
-                    item["target_id"],
-                    impl=settings.impl,
-                    batch_size=settings.batch_size,
-                    scorecam_bf16=settings.scorecam_bf16,
-                )
-                seconds[method] = time.perf_counter() - start
-                runfolder.save_npy(folder / f"{method}.npy", maps[method])
-                save_overlay(sample.crop, maps[method], folder / f"{method}.png")
-            item["seconds"] = seconds
-            item["layer"] = layer_name
-            item["geometry"] = model.geometry.to_dict()  # the crop every map lies on
-            save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
-            runfolder.write_json(folder / "item.json", item)
+        if not stage.has_item(sample.key):
+            with stage.item(sample.key) as folder:
+                _explain_image(settings, model, layer, layer_name, sample, folder)
 
     keys = [s.key for s in samples]
     with stage.finishing() as folder:
@@ -178,6 +139,43 @@ def run_cam(
     outcome = _outcome(stage.final, failures)
     runfolder.write_csv(Path(run_dir) / "predictions.csv", outcome.predictions)
     return outcome
+
+
+def _explain_image(
+    settings: CamSettings,
+    model: LoadedModel,
+    layer: torch.nn.Module,
+    layer_name: str,
+    sample: Sample,
+    folder: Path,
+) -> None:
+    """One image's prediction, maps, overlays, panel and item.json into ``folder``."""
+    item = predict(model, sample)
+    item["target_id"] = (
+        settings.target_class if settings.target_class is not None else item["top_ids"][0]
+    )
+    x = sample.tensor[None].to(model.device)
+    maps, seconds = {}, {}
+    for method in settings.methods:
+        start = time.perf_counter()
+        maps[method] = compute_cam(
+            method,
+            model.module,
+            layer,
+            x,
+            item["target_id"],
+            impl=settings.impl,
+            batch_size=settings.batch_size,
+            scorecam_bf16=settings.scorecam_bf16,
+        )
+        seconds[method] = time.perf_counter() - start
+        runfolder.save_npy(folder / f"{method}.npy", maps[method])
+        save_overlay(sample.crop, maps[method], folder / f"{method}.png")
+    item["seconds"] = seconds
+    item["layer"] = layer_name
+    item["geometry"] = model.geometry.to_dict()  # the crop every map lies on
+    save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
+    runfolder.write_json(folder / "item.json", item)
 
 
 def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> CamOutcome:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explainlab.compare import masks
+from explainlab import masks
 from explainlab.compare.inputs import LimeResult
 
 MEASURES: tuple[str, ...] = (

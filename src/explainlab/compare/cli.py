@@ -8,12 +8,13 @@ from pathlib import Path
 from explainlab.cam.settings import METHODS as CAM_METHODS
 from explainlab.cli_common import add_device_arg, report_failures
 from explainlab.compare.settings import LIME, SUBSTRATES, CompareSettings
-from explainlab.config import from_table
-from explainlab.images import DEFAULT_MAX_PIXELS
+from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
+
+_DEFAULTS = CompareSettings()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    defaults = CompareSettings()
+    defaults = _DEFAULTS
     p = subparsers.add_parser(
         "compare",
         help="compare CAM maps with LIME: IoU, faithfulness, sanity",
@@ -23,6 +24,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "against a random order (faithfulness.csv), the parameter-randomisation sanity check "
         "(sanity.csv), figures, summary.txt and summary.json.",
     )
+    _add_agreement_args(p, defaults)
+    _add_faithfulness_args(p, defaults)
+    _add_sanity_args(p, defaults)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help=f"seed of every random choice (default {defaults.seed})",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model name (default: the one the CAM stage recorded in the run)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.batch_size,
+        help=f"images per forward pass (default {defaults.batch_size})",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="recompute from nothing, even if up to date"
+    )
+    add_device_arg(p)
+    p.set_defaults(handler=_handle)
+
+
+def _add_agreement_args(p: argparse.ArgumentParser, defaults: CompareSettings) -> None:
     p.add_argument(
         "--run",
         type=Path,
@@ -33,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--methods",
         nargs="+",
         choices=CAM_METHODS,
-        default=[],
+        default=list(defaults.cam_methods),
         help="CAM methods to compare (default: every one in the run)",
     )
     p.add_argument(
@@ -48,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.threshold,
         help=f"fixed CAM threshold (default {defaults.threshold})",
     )
+
+
+def _add_faithfulness_args(p: argparse.ArgumentParser, defaults: CompareSettings) -> None:
     p.add_argument(
         "--steps",
         type=int,
@@ -73,24 +105,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"what insertion starts from (default {defaults.insertion_substrate})",
     )
     p.add_argument("--no-faithfulness", action="store_true", help="skip deletion/insertion")
+
+
+def _add_sanity_args(p: argparse.ArgumentParser, defaults: CompareSettings) -> None:
     p.add_argument("--no-sanity", action="store_true", help="skip the randomisation sanity check")
     p.add_argument(
         "--sanity-methods",
         nargs="+",
         choices=(*CAM_METHODS, LIME),
-        default=[],
+        default=list(defaults.sanity_methods),
         help="methods in the sanity check (default: every CAM method compared, and LIME)",
     )
     p.add_argument(
         "--sanity-max-steps",
         type=int,
-        default=0,
+        default=defaults.sanity_max_steps,
         help="randomise only this many top blocks (default 0: the whole cascade)",
     )
     p.add_argument(
         "--sanity-images",
         type=int,
-        default=0,
+        default=defaults.sanity_images,
         help="run the sanity check on the first N images only (default 0: all)",
     )
     p.add_argument(
@@ -99,26 +134,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.lime_samples,
         help=f"LIME num_samples in the sanity check (default {defaults.lime_samples})",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model name (default: the one the CAM stage recorded in the run)",
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=32, help="images per forward pass (default 32)"
-    )
-    p.add_argument(
-        "--force", action="store_true", help="recompute even if the outputs are up to date"
-    )
-    add_device_arg(p)
-    p.set_defaults(handler=_handle)
 
 
-def _handle(args: argparse.Namespace) -> int:
-    from explainlab.compare.run import run_compare, summary_lines
-
-    settings = from_table(
+def settings_from_args(args: argparse.Namespace) -> CompareSettings:
+    return from_table(
         CompareSettings,
         {
             "cam_methods": args.methods,
@@ -140,6 +159,12 @@ def _handle(args: argparse.Namespace) -> int:
         },
         "command line",
     )
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from explainlab.compare.run import run_compare, summary_lines
+
+    settings = settings_from_args(args)
     model = None
     if args.model and (settings.faithfulness or settings.sanity):
         from explainlab.models import load_model

@@ -18,7 +18,7 @@ from scipy import stats
 from skimage.color import rgb2gray
 from skimage.feature import canny
 
-from explainlab.compare import masks
+from explainlab import masks
 
 # For each measure, the sign that means "simpler": +1 if a larger value is simpler.
 SIMPLER_WHEN: dict[str, int] = {

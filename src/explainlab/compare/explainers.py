@@ -1,7 +1,8 @@
-"""Explainers as callables ``fn(model_module, sample, target) -> (224, 224) map`` for the
-sanity check: the CAM methods through :func:`explainlab.cam.methods.compute_cam`, and a
-plain ``lime`` explainer (LIME's defaults: quickshift 4 / 200 / 0.2, superpixels hidden
-by their mean colour) for when the pipeline does not plug in the LIME stage's own."""
+"""Explainers as callables ``fn(model_module, sample, target) -> map`` (on the sample's
+crop) for the sanity check: the CAM methods through
+:func:`explainlab.cam.methods.compute_cam`; a plain ``lime`` explainer (LIME's defaults:
+quickshift 4 / 200 / 0.2, superpixels hidden by their mean colour); and the LIME stage's
+own explanation (its parameter file and explainer), which the pipeline plugs in."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import torch
 from torch import nn
 
 from explainlab.cam.methods import compute_cam
-from explainlab.compare.masks import superpixel_map
 from explainlab.compare.sanity import Explainer
 from explainlab.images import Geometry, Sample, to_tensor
+from explainlab.lime.classifier import ModelClassifier
+from explainlab.lime.settings import LimeSettings
+from explainlab.masks import superpixel_map
 from explainlab.models import resolve_layer
 
 
@@ -40,6 +43,12 @@ def cam_explainer(
     return explain
 
 
+def _classifier(module: nn.Module, geometry: Geometry) -> ModelClassifier:
+    """LIME's classifier function for ``module`` (whichever weights it has now)."""
+    device = _device(module)
+    return ModelClassifier(module, lambda images: to_tensor(images, geometry).to(device))
+
+
 def lime_explainer(
     geometry: Geometry, *, num_samples: int, seed: int, batch_size: int = 32
 ) -> Explainer:
@@ -48,16 +57,9 @@ def lime_explainer(
     from lime.lime_image import LimeImageExplainer
 
     def explain(module: nn.Module, sample: Sample, target: int) -> np.ndarray:
-        device = _device(module)
-
-        @torch.inference_mode()
-        def classifier(images: np.ndarray) -> np.ndarray:
-            x = to_tensor(np.asarray(images, dtype=np.uint8), geometry).to(device)
-            return torch.softmax(module(x).float(), dim=1).cpu().numpy()
-
         explanation = LimeImageExplainer(random_state=seed).explain_instance(
             sample.crop,
-            classifier,
+            _classifier(module, geometry),
             labels=(target,),
             top_labels=None,
             num_samples=num_samples,
@@ -65,5 +67,28 @@ def lime_explainer(
             random_seed=seed,
         )
         return superpixel_map(explanation.segments, dict(explanation.local_exp[target]))
+
+    return explain
+
+
+def lime_params_explainer(settings: LimeSettings, params: str, geometry: Geometry) -> Explainer:
+    """The LIME stage's own explanation (``params``: its parameter file; its explainer and
+    seed) as a map: each pixel carries its superpixel's weight for ``target``."""
+    from explainlab.lime.explain import explain as explain_lime
+    from explainlab.lime.params import load_param_file
+
+    param_file = load_param_file(params)
+
+    def explain(module: nn.Module, sample: Sample, target: int) -> np.ndarray:
+        chosen, _ = param_file.params_for(sample.key, seed=settings.seed)
+        result = explain_lime(
+            sample.crop,
+            _classifier(module, geometry),
+            chosen,
+            seed=settings.seed,
+            explainer=settings.explainer,
+            label=target,
+        )
+        return superpixel_map(result.segments, result.weight_map())
 
     return explain

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from explainlab.compare import masks
+from explainlab import masks
 from explainlab.images import Sample, to_tensor
 from explainlab.models import LoadedModel
 

@@ -318,7 +318,7 @@ def save_sanity_maps(
     max_columns: int = 6,
 ) -> Path:
     """One row per method, columns: the original map and maps along the cascade."""
-    from explainlab.compare.masks import normalise
+    from explainlab.masks import normalise
 
     total = len(blocks)
     picks = sorted(set(np.linspace(0, total - 1, min(max_columns, total)).round().astype(int)))

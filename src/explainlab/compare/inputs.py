@@ -1,4 +1,4 @@
-"""Read what the CAM and LIME stages wrote under a run folder (see LIME-LAYOUT.md).
+"""Read what the CAM and LIME stages wrote under a run folder.
 
 Every file is checked (shape 224x224, dtype, value range, JSON keys); a bad or
 missing file of one image becomes that image's :class:`InputError`, and the other
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from explainlab import assets
+from explainlab import assets, masks
 from explainlab.cam.settings import METHODS as CAM_METHODS
-from explainlab.compare import masks
 from explainlab.errors import InputError
 from explainlab.images import CROP, Failure
+from explainlab.stages import stage_dir
 
 SHAPE = (CROP, CROP)
 
@@ -55,11 +55,11 @@ class ImageInputs:
 
 
 def stage_folder(run_dir: Path, stage: str, command: str) -> Path:
-    """``<run>/<stage>/``, or an InputError saying how to produce it."""
-    folder = Path(run_dir) / stage
+    """The stage's output folder, or an InputError saying how to produce it."""
+    folder = stage_dir(run_dir, stage)
     if folder.is_dir():
         return folder
-    if (Path(run_dir) / f".{stage}.partial").is_dir():
+    if (Path(run_dir) / f".{folder.name}.partial").is_dir():
         raise InputError(
             f"{folder}: the {stage} stage of this run is incomplete",
             hint=f"rerun `{command} --out {run_dir}` to finish it (it resumes)",
@@ -104,8 +104,8 @@ def _cam_order(cam: Path) -> list[str]:
 
 def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInputs:
     """One image's CAM maps and LIME explanation; ``methods`` empty: every CAM map present."""
-    cam_dir = Path(run_dir) / "cam" / key
-    lime_dir = Path(run_dir) / "lime" / key
+    cam_dir = stage_dir(run_dir, "cam") / key
+    lime_dir = stage_dir(run_dir, "lime") / key
     files: list[Path] = []
     cam_item = _read_json(cam_dir / "item.json", files)
     for name in ("target_id", "top_probs"):

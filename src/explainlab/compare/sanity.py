@@ -26,7 +26,7 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from explainlab.compare import masks
+from explainlab import masks
 from explainlab.images import Sample
 from explainlab.models import resolve_layer
 

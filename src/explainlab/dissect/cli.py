@@ -213,11 +213,11 @@ def _params(pairs: list[str]) -> dict[str, float]:
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    from explainlab.config import from_table
     from explainlab.dissect.activations import random_target
     from explainlab.dissect.analysis import analyze_run
     from explainlab.dissect.run import run_dissect
     from explainlab.errors import MissingAssetsError
+    from explainlab.settings import from_table
 
     settings = from_table(
         DissectSettings,

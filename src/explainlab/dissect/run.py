@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explainlab import __version__, runfolder
+from explainlab import runfolder
 from explainlab.dissect.activations import (
     TargetModel,
     canonical_layers,
@@ -42,6 +42,8 @@ from explainlab.dissect.similarity import FactoredScores, compute_similarity
 from explainlab.errors import InputError
 from explainlab.images import Failure
 from explainlab.models import resolve_device, weights_sha256
+from explainlab.stages import stage_dir
+from explainlab.versions import package_versions
 
 # settings that change no number (only speed or memory) stay out of the fingerprints
 _SPEED_ONLY = ("models", "batch_size", "num_workers", "shard_size", "memory_mb", "cache_dir")
@@ -222,8 +224,10 @@ def run_dissect(
     encoder: ConceptEncoder | None = None,
     device: str | torch.device = "auto",
     force: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> DissectOutcome:
-    """Dissect every model of ``settings`` (or the given ``targets``) under ``run_dir``."""
+    """Dissect every model of ``settings`` (or the given ``targets``) under ``run_dir``;
+    ``on_start`` is called once, before the first model that is not up to date."""
     dev = resolve_device(device)
     concepts = load_concepts(settings.concept_set)
     probe = resolve_probe(settings.probe, limit=settings.probe_limit, seed=settings.seed)
@@ -234,7 +238,10 @@ def run_dissect(
         target = (targets or {}).get(name) or load_target(name, dev)
         target.module.to(dev)
         target.device = dev
-        folder = _dissect_model(settings, run_dir, target, features, outcome, force=force)
+        folder = _dissect_model(
+            settings, run_dir, target, features, outcome, force=force, on_start=on_start
+        )
+        on_start = None  # announced once
         outcome.folders[name] = folder
     return outcome
 
@@ -247,29 +254,20 @@ def _dissect_model(
     outcome: DissectOutcome,
     *,
     force: bool,
+    on_start: Callable[[], None] | None = None,
 ) -> Path:
     checksum = weights_sha256(target.module)
     layers = canonical_layers(target.module, settings.layers)  # unknown names fail here
-    stage = runfolder.Stage(
-        Path(run_dir) / "dissect",
-        target.name,
-        {
-            "settings": _numbers_settings(settings),
-            "model": target.name,
-            "weights_sha256": checksum,
-            "geometry": target.geometry.to_dict(),
-            "layers": list(layers.values()),
-            "probe": features.probe.identity,
-            "concepts": features.concepts.digest,
-            "clip": features.clip_id,
-            "versions": {"explainlab": __version__, "torch": torch.__version__},
-        },
-    )
+    stage = _model_stage(settings, run_dir, target, features, checksum, list(layers.values()))
+    if force:
+        stage.reset()
     if stage.complete and not force:
         outcome.skipped.append(target.name)
         args = _read_json(stage.final / "args.json")
         outcome.notes.extend(args.get("notes", []))
         return stage.final
+    if on_start is not None:
+        on_start()
 
     images = features.image_features()
     texts = features.text_features()
@@ -283,74 +281,126 @@ def _dissect_model(
     outcome.failures.extend(
         f for f in _failures(features.probe, images) if f not in outcome.failures
     )
-    probe_index = np.flatnonzero(valid)
     scores = FactoredScores(torch.from_numpy(images["features"][valid]), torch.from_numpy(texts))
-    params = {**SIMILARITY_PARAMS[settings.similarity], **settings.similarity_params}
     for layer in canonical:
-        if stage.has_item(layer):
-            continue
-        with stage.item(layer) as item:
-            activations = torch.from_numpy(acts[layer]["activations"][valid])
-            similarity = compute_similarity(
-                settings.similarity,
-                scores,
-                activations,
-                settings.similarity_params,
-                memory_mb=settings.memory_mb,
-                seed=settings.seed,
-            )
-            words = features.concepts.words
-            runfolder.write_csv(item / "descriptions.csv", describe(layer, similarity, words))
-            runfolder.write_csv(item / "top_concepts.csv", top_concepts(layer, similarity, words))
-            runfolder.write_csv(
-                item / "top_images.csv",
-                top_images(layer, activations.numpy(), probe_index, settings.top_images),
-            )
+        if not stage.has_item(layer):
+            with stage.item(layer) as item:
+                _label_layer(settings, layer, scores, acts[layer], valid, features, item)
 
     notes = _notes(target, features)
     outcome.notes.extend(n for n in notes if n not in outcome.notes)
     with stage.finishing() as folder:
-        for table in ("descriptions.csv", "top_concepts.csv", "top_images.csv"):
-            frames = [pd.read_csv(folder / layer / table) for layer in canonical]
-            runfolder.write_csv(folder / table, pd.concat(frames, ignore_index=True))
-        runfolder.write_csv(
-            folder / "probe_images.csv",
-            pd.DataFrame(
-                {
-                    "probe_index": np.arange(len(features.probe)),
-                    "path": [str(p) for p in features.probe.paths],
-                }
-            ),
-        )
-        runfolder.write_json(
-            folder / "args.json",
-            {
-                "model": target.name,
-                "weights": target.weights,
-                "random_weights": target.random_weights,
-                "weights_sha256": checksum,
-                "geometry": target.geometry.describe(),
-                "layers": canonical,
-                "settings": dataclasses.asdict(settings),
-                "similarity": {"name": settings.similarity, "params": params},
-                "probe": {
-                    "name": features.probe.name,
-                    "images": len(features.probe),
-                    "used": int(valid.sum()),
-                    "identity": features.probe.identity,
-                },
-                "concept_set": {
-                    "name": features.concepts.name,
-                    "path": str(features.concepts.path),
-                    "sha256": features.concepts.digest,
-                    "concepts": len(features.concepts),
-                },
-                "clip": {"identity": features.clip_id, "note": features.clip_note},
-                "notes": notes,
-                "versions": {"explainlab": __version__, "torch": torch.__version__},
-            },
-        )
+        _write_model_files(folder, settings, target, features, checksum, canonical, valid, notes)
     return stage.final
+
+
+def _model_stage(
+    settings: DissectSettings,
+    run_dir: Path,
+    target: TargetModel,
+    features: _Features,
+    checksum: str,
+    layers: list[str],
+) -> runfolder.Stage:
+    """``dissect/<model>/``, fingerprinted by everything that changes its labels."""
+    return runfolder.Stage(
+        stage_dir(run_dir, "dissect"),
+        target.name,
+        {
+            "settings": _numbers_settings(settings),
+            "model": target.name,
+            "weights_sha256": checksum,
+            "geometry": target.geometry.to_dict(),
+            "layers": layers,
+            "probe": features.probe.identity,
+            "concepts": features.concepts.digest,
+            "clip": features.clip_id,
+            "versions": package_versions("torch"),
+        },
+    )
+
+
+def _label_layer(
+    settings: DissectSettings,
+    layer: str,
+    scores: FactoredScores,
+    acts: Arrays,
+    valid: np.ndarray,
+    features: _Features,
+    item: Path,
+) -> None:
+    """One layer's labels, top concepts and top images into ``item``."""
+    activations = torch.from_numpy(acts["activations"][valid])
+    similarity = compute_similarity(
+        settings.similarity,
+        scores,
+        activations,
+        settings.similarity_params,
+        memory_mb=settings.memory_mb,
+        seed=settings.seed,
+    )
+    words = features.concepts.words
+    probe_index = np.flatnonzero(valid)
+    runfolder.write_csv(item / "descriptions.csv", describe(layer, similarity, words))
+    runfolder.write_csv(item / "top_concepts.csv", top_concepts(layer, similarity, words))
+    runfolder.write_csv(
+        item / "top_images.csv",
+        top_images(layer, activations.numpy(), probe_index, settings.top_images),
+    )
+
+
+def _write_model_files(
+    folder: Path,
+    settings: DissectSettings,
+    target: TargetModel,
+    features: _Features,
+    checksum: str,
+    canonical: list[str],
+    valid: np.ndarray,
+    notes: list[str],
+) -> None:
+    """The model's tables (every layer's rows), its probe list and args.json."""
+    for table in ("descriptions.csv", "top_concepts.csv", "top_images.csv"):
+        frames = [pd.read_csv(folder / layer / table) for layer in canonical]
+        runfolder.write_csv(folder / table, pd.concat(frames, ignore_index=True))
+    runfolder.write_csv(
+        folder / "probe_images.csv",
+        pd.DataFrame(
+            {
+                "probe_index": np.arange(len(features.probe)),
+                "path": [str(p) for p in features.probe.paths],
+            }
+        ),
+    )
+    params = {**SIMILARITY_PARAMS[settings.similarity], **settings.similarity_params}
+    runfolder.write_json(
+        folder / "args.json",
+        {
+            "model": target.name,
+            "weights": target.weights,
+            "random_weights": target.random_weights,
+            "weights_sha256": checksum,
+            "geometry": target.geometry.describe(),
+            "layers": canonical,
+            "settings": dataclasses.asdict(settings),
+            "similarity": {"name": settings.similarity, "params": params},
+            "probe": {
+                "name": features.probe.name,
+                "images": len(features.probe),
+                "used": int(valid.sum()),
+                "identity": features.probe.identity,
+            },
+            "concept_set": {
+                "name": features.concepts.name,
+                "path": str(features.concepts.path),
+                "sha256": features.concepts.digest,
+                "concepts": len(features.concepts),
+            },
+            "clip": {"identity": features.clip_id, "note": features.clip_note},
+            "notes": notes,
+            "versions": package_versions("torch"),
+        },
+    )
 
 
 def _notes(target: TargetModel, features: _Features) -> list[str]:

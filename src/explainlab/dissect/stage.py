@@ -5,17 +5,22 @@ published CLIP-Dissect results instead, labelled as such."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from explainlab import assets
+from explainlab import estimate as estimates
+from explainlab.context import Context, StageResult
 from explainlab.dissect import clip_features
 from explainlab.dissect.analysis import AnalysisOutcome, analyze_published, analyze_run
 from explainlab.dissect.probes import BRODEN, BRODEN_ZIP
 from explainlab.dissect.run import DissectOutcome, run_dissect
 from explainlab.dissect.settings import CONCEPT_SETS, DissectSettings
 from explainlab.errors import MissingAssetsError
-from explainlab.models import require_weights
+from explainlab.models import require_weights, resolve_device
+
+BRODEN_IMAGE_COUNT = 63_305  # images of broden1_224, for the time estimate
 
 
 @dataclass
@@ -55,6 +60,7 @@ def run_dissect_stage(
     allow_published_fallback: bool = True,
     missing: MissingAssetsError | None = None,
     force: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> DissectStageOutcome:
     """Dissect ``settings.models`` and analyse them under ``<run>/dissect/``. When files
     are missing (``missing``, from :func:`missing_inputs`, or found missing on the way) and
@@ -63,7 +69,7 @@ def run_dissect_stage(
     try:
         if missing is not None:
             raise missing
-        outcome = run_dissect(settings, run_dir, device=device, force=force)
+        outcome = run_dissect(settings, run_dir, device=device, force=force, on_start=on_start)
     except MissingAssetsError as exc:
         if not allow_published_fallback:
             raise
@@ -75,3 +81,46 @@ def run_dissect_stage(
 
 def fallback_reason(exc: MissingAssetsError) -> str:
     return f"dissection needs files that are not available here ({', '.join(exc.names)})"
+
+
+# --- the stage of a run (explainlab run) ---------------------------------------------------
+
+
+def estimate(ctx: Context) -> str | None:
+    settings = ctx.config.dissect
+    images = settings.probe_limit or (BRODEN_IMAGE_COUNT if BRODEN in settings.probe else 0)
+    if not images or ctx.dissect_missing is not None:
+        return None
+    seconds = estimates.dissect_seconds(
+        images, len(settings.models), resolve_device(ctx.config.run.device)
+    )
+    return (
+        f"estimate (cpu): dissect ≈ {estimates.describe(seconds)} for {images:,} probe images, "
+        f"{len(settings.models)} model(s) and CLIP"
+    )
+
+
+def run_stage(ctx: Context) -> StageResult:
+    settings = ctx.config.dissect
+    outcome = run_dissect_stage(
+        settings,
+        ctx.run_dir,
+        device=ctx.config.run.device,
+        missing=ctx.dissect_missing,
+        force=ctx.forced("dissect"),
+        on_start=ctx.starting("dissect"),
+    )
+    lines = [f"analysis: {outcome.analysis.folder}"]
+    if outcome.fallback_reason:
+        lines.insert(0, f"PUBLISHED CLIP-Dissect results analysed: {outcome.fallback_reason}")
+    lines += outcome.notes
+    failures = outcome.dissect.failures if outcome.dissect else []
+    skipped = outcome.analysis.skipped and (
+        outcome.dissect is None or set(outcome.dissect.skipped) == set(settings.models)
+    )
+    return StageResult(
+        lines,
+        skipped,
+        failures,
+        {"published_fallback": outcome.fallback_reason or None, "models": list(settings.models)},
+    )

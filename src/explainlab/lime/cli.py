@@ -8,12 +8,25 @@ import os
 from pathlib import Path
 
 from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
-from explainlab.config import from_table
 from explainlab.errors import ConfigError
-from explainlab.lime.settings import EXPLAINERS, LimeSettings
+from explainlab.lime.settings import (
+    DEFAULT_CUTOFF,
+    EXPLAINERS,
+    NAMED_SEGMENTATIONS,
+    SUBMIT_TIMEOUT,
+    SUBMIT_URL,
+    LimeSettings,
+    ReferenceSettings,
+    SearchSpace,
+    TuneSettings,
+)
+from explainlab.settings import from_table
 
 EXIT_INVALID = 2
 TOKEN_ENV = "EXPLAINLAB_LIME_TOKEN"
+_LIME = LimeSettings()
+_TUNE = TuneSettings()
+_REFERENCE = ReferenceSettings()
 
 
 def _positive_float(text: str) -> float:
@@ -27,42 +40,45 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     add_images_arg(p)
     p.add_argument(
         "--model",
-        default="resnet50",
-        help="model name (default resnet50; efficientnet_lite0 works offline)",
+        default=_LIME.model,
+        help=f"model name (default {_LIME.model}; efficientnet_lite0 works offline)",
     )
     p.add_argument(
         "--params",
-        default="",
-        help="parameter file (TOML or JSON) with "
-        "explain_instance arguments per image (default: lime's defaults; see "
-        "configs/lime_params.toml)",
+        default=_LIME.params,
+        help="parameter file (TOML or JSON) with explain_instance arguments per image "
+        "(default: lime's defaults; 'lime_params' is the shipped example)",
     )
     p.add_argument(
         "--explainer",
         choices=EXPLAINERS,
-        default="fast",
-        help="fast: our vectorised explainer, identical results (default); lime: lime's own",
+        default=_LIME.explainer,
+        help=f"fast: our vectorised explainer, identical results; lime: lime's own "
+        f"(default {_LIME.explainer})",
     )
     p.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seeds the sampling (explainer "
-        "random_state) and random_seed where the file has none (default 0)",
+        default=_LIME.seed,
+        help="seeds the sampling (explainer random_state) and random_seed where the file has "
+        f"none (default {_LIME.seed})",
     )
     p.add_argument(
         "--target-class",
         type=int,
-        default=None,
+        default=_LIME.target_class,
         help="class index to explain (default: each image's top-1)",
     )
     p.add_argument(
         "--mask-features",
         type=int,
-        default=5,
-        help="K superpixels in mask.npy (default 5; a file's mask_num_features wins)",
+        default=_LIME.mask_num_features,
+        help=f"K superpixels in mask.npy (default {_LIME.mask_num_features}; a file's "
+        "mask_num_features wins)",
     )
-    p.add_argument("--force", action="store_true", help="recompute even if up to date")
+    p.add_argument(
+        "--force", action="store_true", help="recompute from nothing, even if up to date"
+    )
     add_device_arg(p)
     add_out_arg(p)
 
@@ -72,13 +88,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lime",
         help="LIME explanations, the parameter pickle, scoreboard and tuner",
         description="Without an action: explain the chosen images with lime's LimeImageExplainer "
-        "on the 224x224 crop (segments, weights, mask, figures, timings under <out>/lime/). "
+        "on each model's crop (segments, weights, mask, figures, timings under <out>/lime/). "
         "Actions: run (the same), export, validate, submit, score, tune.",
     )
     _add_run_args(p)
     p.set_defaults(handler=_dispatch)
     actions = p.add_subparsers(dest="lime_action", metavar="ACTION")
+    for add in (_register_run, _register_export, _register_validate, _register_submit):
+        add(actions)
+    _register_score(actions)
+    _register_tune(actions)
 
+
+def _register_run(actions: argparse._SubParsersAction) -> None:
     run = actions.add_parser(
         "run",
         help="explain the chosen images (the default action)",
@@ -89,6 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_run_args(run)
     run.set_defaults(lime_handler=_handle_run)
 
+
+def _register_export(actions: argparse._SubParsersAction) -> None:
     export = actions.add_parser(
         "export",
         help="write the parameter pickle (ten keys) and its JSON twin",
@@ -102,8 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="random_seed where the file has none (default 0); -1 keeps None",
+        default=_LIME.seed,
+        help=f"random_seed where the file has none (default {_LIME.seed}); -1 keeps None",
     )
     export.add_argument(
         "--output",
@@ -117,6 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_out_arg(export)
     export.set_defaults(lime_handler=_handle_export)
 
+
+def _register_validate(actions: argparse._SubParsersAction) -> None:
     validate = actions.add_parser(
         "validate",
         help="check a parameter pickle without trusting it",
@@ -131,6 +157,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     validate.set_defaults(lime_handler=_handle_validate)
 
+
+def _register_submit(actions: argparse._SubParsersAction) -> None:
     submit = actions.add_parser(
         "submit",
         help="validate, then POST the pickle to the grading server",
@@ -141,20 +169,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument(
         "--token", default=os.environ.get(TOKEN_ENV, ""), help=f"your token (default: ${TOKEN_ENV})"
     )
-    from explainlab.lime.submit import DEFAULT_TIMEOUT, DEFAULT_URL
-
-    submit.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
+    submit.add_argument("--url", default=SUBMIT_URL, help=f"server URL (default {SUBMIT_URL})")
     submit.add_argument(
         "--timeout",
         type=_positive_float,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds to wait for the reply (default {DEFAULT_TIMEOUT:g})",
+        default=SUBMIT_TIMEOUT,
+        help=f"seconds to wait for the reply (default {SUBMIT_TIMEOUT:g})",
     )
     submit.add_argument(
         "--no-dry-run", action="store_true", help="validate without running the parameters"
     )
     submit.set_defaults(lime_handler=_handle_submit)
 
+
+def _register_score(actions: argparse._SubParsersAction) -> None:
     score = actions.add_parser(
         "score",
         help="emulate the grader: IoU against a reference and time per image",
@@ -168,8 +196,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument(
         "--cutoff",
         type=_positive_float,
-        default=300.0,
-        help="seconds after which an image counts as failed (default 300)",
+        default=DEFAULT_CUTOFF,
+        help=f"seconds after which an image counts as failed (default {DEFAULT_CUTOFF:g})",
     )
     score.add_argument(
         "--seed", type=int, default=0, help="the explainer's random_state (default 0)"
@@ -185,6 +213,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     score.set_defaults(lime_handler=_handle_score)
 
+
+def _register_tune(actions: argparse._SubParsersAction) -> None:
     tune = actions.add_parser(
         "tune",
         help="search per-image parameters for IoU vs time",
@@ -194,52 +224,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and plot), a summary and the chosen parameter file under <out>/lime_tune/.",
     )
     _add_reference_args(tune)
-    from explainlab.lime.tune import NAMED_SEGMENTATIONS, SearchSpace
-
-    space = SearchSpace()
     tune.add_argument(
         "--budget-minutes",
         type=_positive_float,
-        default=30.0,
-        help="time for the search over all images, references excluded (default 30)",
+        default=_TUNE.budget_minutes,
+        help="time for the search over all images, references excluded "
+        f"(default {_TUNE.budget_minutes:g})",
     )
     tune.add_argument(
-        "--repeats", type=int, default=1, help="sampling seeds per candidate (default 1)"
+        "--repeats",
+        type=int,
+        default=_TUNE.repeats,
+        help=f"sampling seeds per candidate (default {_TUNE.repeats})",
     )
+    _add_space_args(tune, _TUNE.space)
+    tune.add_argument(
+        "--iou-ratio",
+        type=float,
+        default=_TUNE.iou_ratio,
+        help=f"IoU to keep, x the defaults' (default {_TUNE.iou_ratio:g})",
+    )
+    tune.add_argument(
+        "--time-ratio",
+        type=float,
+        default=_TUNE.time_ratio,
+        help=f"time target, x the defaults' (default {_TUNE.time_ratio:g})",
+    )
+    tune.add_argument(
+        "--seed",
+        type=int,
+        default=_TUNE.seed,
+        help=f"search order and random_seed (default {_TUNE.seed})",
+    )
+    tune.add_argument("--force", action="store_true", help="search again from nothing")
+    tune.set_defaults(lime_handler=_handle_tune)
+
+
+def _segmentation_names(space: SearchSpace) -> list[str]:
+    return [n for n, s in NAMED_SEGMENTATIONS.items() if s in space.segmentations]
+
+
+def _add_space_args(tune: argparse.ArgumentParser, space: SearchSpace) -> None:
+    def values(values) -> str:
+        return " ".join(map(str, values))
+
     tune.add_argument(
         "--num-samples",
         type=int,
         nargs="+",
         default=list(space.num_samples),
-        help=f"num_samples values (default {' '.join(map(str, space.num_samples))})",
+        help=f"num_samples values (default {values(space.num_samples)})",
     )
     tune.add_argument(
         "--segmentations",
         nargs="+",
         choices=list(NAMED_SEGMENTATIONS),
-        default=list(NAMED_SEGMENTATIONS),
-        help="segmentations to try (default all)",
+        default=_segmentation_names(space),
+        help=f"segmentations to try (default {values(_segmentation_names(space))})",
     )
     tune.add_argument(
         "--alphas",
         type=float,
         nargs="+",
         default=list(space.alphas),
-        help="Ridge alphas (default 0.1 1 10)",
+        help=f"Ridge alphas (default {values(space.alphas)})",
     )
     tune.add_argument(
         "--top-labels",
         type=int,
         nargs="+",
         default=list(space.top_labels),
-        help="top_labels values (default 1 5)",
+        help=f"top_labels values (default {values(space.top_labels)})",
     )
     tune.add_argument(
         "--mask-k",
         type=int,
         nargs="+",
         default=list(space.mask_k),
-        help="candidate mask sizes K (default 5, the grader's get_image_and_mask default)",
+        help=f"candidate mask sizes K (default {values(space.mask_k)}, the grader's "
+        "get_image_and_mask default)",
     )
     tune.add_argument(
         "--batch-size",
@@ -247,35 +310,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=space.batch_size,
         help=f"images per classifier call (default {space.batch_size})",
     )
-    tune.add_argument("--iou-ratio", type=float, default=0.9, help="IoU to keep, x defaults' (0.9)")
-    tune.add_argument(
-        "--time-ratio", type=float, default=0.3, help="time target, x defaults' (0.3)"
-    )
-    tune.add_argument(
-        "--seed", type=int, default=0, help="search order and random_seed (default 0)"
-    )
-    tune.add_argument("--force", action="store_true", help="search again even if up to date")
-    tune.set_defaults(lime_handler=_handle_tune)
 
 
 def _add_reference_args(p: argparse.ArgumentParser) -> None:
     add_images_arg(p)
     p.add_argument(
-        "--model", default="resnet50", help="model (default resnet50; efficientnet_lite0 offline)"
+        "--model",
+        default=_TUNE.model,
+        help=f"model (default {_TUNE.model}; efficientnet_lite0 offline)",
     )
     p.add_argument(
         "--reference",
         default="consensus",
-        help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (224x224)",
+        help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
     )
     p.add_argument(
-        "--reference-seeds", type=int, default=5, help="consensus: LIME runs (default 5)"
+        "--reference-seeds",
+        type=int,
+        default=_REFERENCE.seeds,
+        help=f"consensus: LIME runs (default {_REFERENCE.seeds})",
     )
     p.add_argument(
         "--reference-samples",
         type=int,
-        default=3000,
-        help="consensus: samples per run (default 3000)",
+        default=_REFERENCE.num_samples,
+        help=f"consensus: samples per run (default {_REFERENCE.num_samples})",
     )
     add_device_arg(p)
     add_out_arg(p)
@@ -286,11 +345,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     return handler(args)
 
 
-def _handle_run(args: argparse.Namespace) -> int:
-    from explainlab.images import resolve_sources
-    from explainlab.lime.run import run_lime, summary_lines
-
-    settings = from_table(
+def lime_settings(args: argparse.Namespace) -> LimeSettings:
+    return from_table(
         LimeSettings,
         {
             "model": args.model,
@@ -302,6 +358,13 @@ def _handle_run(args: argparse.Namespace) -> int:
         },
         "command line",
     )
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+    from explainlab.lime.run import run_lime, summary_lines
+
+    settings = lime_settings(args)
     outcome = run_lime(
         settings,
         resolve_sources(args.images),
@@ -370,9 +433,7 @@ def _handle_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reference_settings(args: argparse.Namespace):
-    from explainlab.lime.reference import ReferenceSettings
-
+def reference_settings(args: argparse.Namespace) -> ReferenceSettings:
     return from_table(
         ReferenceSettings,
         {"seeds": args.reference_seeds, "num_samples": args.reference_samples},
@@ -394,7 +455,7 @@ def _handle_score(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         reference=args.reference,
-        reference_settings=_reference_settings(args),
+        reference_settings=reference_settings(args),
         cutoff=args.cutoff,
         seed=args.seed,
         mask_k=args.mask_k,
@@ -405,16 +466,7 @@ def _handle_score(args: argparse.Namespace) -> int:
     return report_failures(outcome.failures)
 
 
-def _handle_tune(args: argparse.Namespace) -> int:
-    from explainlab.images import resolve_sources
-    from explainlab.lime.tune import (
-        NAMED_SEGMENTATIONS,
-        SearchSpace,
-        TuneSettings,
-        summary_lines,
-        tune,
-    )
-
+def tune_settings(args: argparse.Namespace) -> TuneSettings:
     space = SearchSpace(
         num_samples=tuple(args.num_samples),
         segmentations=tuple(NAMED_SEGMENTATIONS[name] for name in args.segmentations),
@@ -431,14 +483,21 @@ def _handle_tune(args: argparse.Namespace) -> int:
         time_ratio=args.time_ratio,
         seed=args.seed,
         space=space,
-        reference=_reference_settings(args),
+        reference=reference_settings(args),
     )
     try:
         settings.validate()
     except ValueError as exc:
         raise ConfigError(f"command line: {exc}") from None
+    return settings
+
+
+def _handle_tune(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+    from explainlab.lime.tune import summary_lines, tune
+
     outcome = tune(
-        settings,
+        tune_settings(args),
         resolve_sources(args.images),
         args.out,
         device=args.device,

@@ -1,4 +1,4 @@
-"""One LIME explanation of one crop, and the masks and IoU built from superpixel weights."""
+"""One LIME explanation of one crop (its masks and IoU come from :mod:`explainlab.masks`)."""
 
 from __future__ import annotations
 
@@ -108,19 +108,3 @@ def explain(
         params=used,
         explanation=explanation,
     )
-
-
-def top_positive_mask(segments: np.ndarray, weights: Mapping[int, float], k: int) -> np.ndarray:
-    """The pixels of the ``k`` superpixels with the largest positive weight (lime's
-    positive_only mask rule: weight > 0, largest first)."""
-    positive = sorted(((w, s) for s, w in weights.items() if w > 0), reverse=True)[:k]
-    return np.isin(segments, [s for _, s in positive])
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    if a.shape != b.shape:
-        raise ValueError(f"mask shapes differ: {a.shape} vs {b.shape}")
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)

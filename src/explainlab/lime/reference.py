@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -23,24 +22,15 @@ from PIL import Image
 from explainlab import assets, runfolder
 from explainlab.errors import InputError
 from explainlab.lime.classifier import ModelClassifier
-from explainlab.lime.explain import top_positive_mask
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.lime.params import complete
+from explainlab.lime.settings import ReferenceSettings
+from explainlab.masks import top_positive_mask
+from explainlab.versions import LIME_PACKAGES, package_versions
 
 # Reference seeds are far from the seeds candidates are run with (0, 1, ...): a candidate
 # run with the same random_state would draw a prefix of the same perturbations.
 REFERENCE_SEED_BASE = 10_000
-
-
-@dataclass(frozen=True)
-class ReferenceSettings:
-    seeds: int = 5
-    num_samples: int = 3000
-    batch_size: int = 100  # only changes how the samples are batched, not the result
-
-    def validate(self) -> None:
-        if self.seeds < 1 or self.num_samples < 2 or self.batch_size < 1:
-            raise ValueError("seeds >= 1, num_samples >= 2 and batch_size >= 1 are required")
 
 
 @dataclass
@@ -57,10 +47,6 @@ class Reference:
             return self.fixed_mask
         assert self.segments is not None and self.weights is not None
         return top_positive_mask(self.segments, dict(enumerate(self.weights.tolist())), k)
-
-
-def _versions() -> dict[str, str]:
-    return {p: metadata.version(p) for p in ("lime", "scikit-image", "scikit-learn", "numpy")}
 
 
 def reference_dir() -> Path:
@@ -80,7 +66,12 @@ def consensus(
     settings = settings or ReferenceSettings()
     digest = hashlib.sha256(np.ascontiguousarray(crop).tobytes()).hexdigest()
     fingerprint = runfolder.fingerprint(
-        {"crop": digest, "model": model_name, "settings": asdict(settings), "versions": _versions()}
+        {
+            "crop": digest,
+            "model": model_name,
+            "settings": asdict(settings),
+            "versions": package_versions(*LIME_PACKAGES),
+        }
     )
     path = (cache or reference_dir()) / model_name / f"{key}-{fingerprint}.npz"
     if path.is_file():

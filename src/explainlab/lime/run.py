@@ -1,4 +1,4 @@
-"""The LIME stage: one explanation per image, under ``<run>/lime/`` (see LIME-LAYOUT.md).
+"""The LIME stage: one explanation per image, under ``<run>/lime/``.
 
 Layout (one folder per image key)::
 
@@ -17,28 +17,30 @@ Layout (one folder per image key)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from importlib import metadata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
-from explainlab import __version__, runfolder
-from explainlab.cam.run import source_fingerprints
-from explainlab.errors import ExplainlabError, UnknownNameError
-from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, load_samples
+from explainlab import runfolder
+from explainlab.errors import ExplainlabError
+from explainlab.image_stage import open_image_stage
+from explainlab.images import Failure, ImageSource, Sample
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.explain import explain
 from explainlab.lime.export import write_export
 from explainlab.lime.figures import save_figures
-from explainlab.lime.params import load_param_file, to_readable
+from explainlab.lime.params import ParamFile, load_param_file, to_readable
 from explainlab.lime.settings import LimeSettings
 from explainlab.models import LoadedModel, load_model
+from explainlab.settings import DEFAULT_MAX_PIXELS
+from explainlab.stages import get_stage
+from explainlab.versions import LIME_PACKAGES
 
 
 @dataclass
@@ -47,11 +49,6 @@ class LimeOutcome:
     table: pd.DataFrame
     failures: list[Failure] = field(default_factory=list)
     skipped: bool = False
-
-
-def _versions() -> dict[str, str]:
-    versions = {p: metadata.version(p) for p in ("lime", "scikit-image", "scikit-learn", "numpy")}
-    return versions | {"explainlab": __version__, "torch": torch.__version__}
 
 
 def run_lime(
@@ -63,102 +60,46 @@ def run_lime(
     device: str = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     force: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> LimeOutcome:
+    """One LIME explanation per image, and the parameter pickle, under ``<run_dir>/lime/``."""
     param_file = load_param_file(settings.params)
     model = model or load_model(settings.model, device)
-    if settings.target_class is not None and settings.target_class >= len(model.class_names):
-        raise UnknownNameError(
-            f"target class {settings.target_class} does not exist for {model.name}",
-            hint=f"use a class index from 0 to {len(model.class_names) - 1}",
-        )
-    samples, failures = load_samples(sources, model.geometry, max_pixels=max_pixels)
-    resolved = {s.key: param_file.params_for(s.key, seed=settings.seed) for s in samples}
-    stage = runfolder.Stage(
-        run_dir,
-        "lime",
-        {
-            "settings": asdict(settings),
-            "model": model.name,
-            "geometry": model.geometry.to_dict(),
-            "images": source_fingerprints(
-                [ImageSource(s.key, s.path, s.class_id) for s in samples]
-            ),
-            "params": {k: [to_readable(p), mask_k] for k, (p, mask_k) in resolved.items()},
-            "versions": _versions(),
-        },
+    # the parameter file by its name (for the reports) and its content (per image), so a
+    # copied run folder, with its tuned file elsewhere, is still up to date
+    recorded = dataclasses.replace(
+        settings, params=Path(settings.params).name if settings.params else ""
     )
-    if stage.complete and not force:
+    opened = open_image_stage(
+        get_stage("lime").folder,
+        recorded,
+        sources,
+        run_dir,
+        model=model,
+        max_pixels=max_pixels,
+        force=force,
+        packages=LIME_PACKAGES,
+        extra={"params": _resolved(param_file, sources, settings.seed)},
+        on_start=on_start,
+    )
+    stage, failures = opened.stage, opened.failures
+    if opened.up_to_date:
         return _outcome(stage.final, failures, skipped=True)
 
     classifier = ModelClassifier.for_model(model)
     done = []
-    for sample in tqdm(samples, desc=f"LIME ({model.name}, {settings.explainer})", unit="image"):
-        if stage.has_item(sample.key):
-            done.append(sample.key)
-            continue
-        params, file_k = resolved[sample.key]
-        k = file_k or settings.mask_num_features
-        try:
-            with stage.item(sample.key) as folder:
-                result = explain(
-                    sample.crop,
-                    classifier,
-                    params,
-                    seed=settings.seed,
-                    explainer=settings.explainer,
-                    label=settings.target_class,
-                )
-                name = model.class_names[result.label]
-                mask = result.mask(k)
-                runfolder.save_npy(folder / "segments.npy", result.segments)
-                runfolder.save_npy(folder / "mask.npy", mask)
-                runfolder.write_json(
-                    folder / "weights.json",
-                    {
-                        "label": result.label,
-                        "label_name": name,
-                        "weights": [[s, w] for s, w in result.weights],
-                        "intercept": result.intercept,
-                        "score": result.score,
-                        "local_pred": result.local_pred,
-                    },
-                )
-                runfolder.write_json(
-                    folder / "item.json",
-                    {
-                        "key": sample.key,
-                        "label": result.label,
-                        "label_name": name,
-                        "seconds": result.seconds,
-                        "num_features_mask": k,
-                        "params": to_readable(result.params),
-                        "path": str(sample.path),
-                        "true_id": sample.class_id,
-                        "probability": result.probability,
-                        "classifier_seconds": result.classifier_seconds,
-                        "num_segments": len(np.unique(result.segments)),
-                        "explainer": settings.explainer,
-                        "seed": settings.seed,
-                        "model": model.name,
-                    },
-                )
-                verdict = ""
-                if sample.class_id is not None:
-                    verdict = " ✓" if result.label == sample.class_id else " ✗"
-                save_figures(
-                    folder,
-                    sample.crop,
-                    result.segments,
-                    result.weights,
-                    mask,
-                    num_features=k,
-                    title=f"{sample.key}: LIME for {name} (p={result.probability:.2f}){verdict}  "
-                    f"[{model.name}, {result.seconds:.1f} s]",
-                )
-            done.append(sample.key)
-        except (ExplainlabError, ValueError, TypeError, RuntimeError) as exc:
-            # Bad parameters for one image must not stop the others.
-            failures.append(Failure(sample.key, sample.path, f"LIME failed: {exc}"))
+    for sample in tqdm(
+        opened.samples, desc=f"LIME ({model.name}, {settings.explainer})", unit="image"
+    ):
+        if not stage.has_item(sample.key):
+            try:
+                with stage.item(sample.key) as folder:
+                    _explain_image(settings, param_file, model, classifier, sample, folder)
+            except (ExplainlabError, ValueError, TypeError, RuntimeError) as exc:
+                # Bad parameters for one image must not stop the others.
+                failures.append(Failure(sample.key, sample.path, f"LIME failed: {exc}"))
+                continue
+        done.append(sample.key)
 
     with stage.finishing() as folder:
         items = [json.loads((folder / k / "item.json").read_text()) for k in done]
@@ -166,6 +107,80 @@ def run_lime(
         runfolder.write_csv(folder / "explanations.csv", explanations_frame(items))
         write_export(param_file, folder / "params.pkl", seed=settings.seed)
     return _outcome(stage.final, failures)
+
+
+def _resolved(param_file: ParamFile, sources: Sequence[ImageSource], seed: int) -> dict:
+    """Each image's parameters in readable form, and its mask K: what the file decides."""
+    resolved = {s.key: param_file.params_for(s.key, seed=seed) for s in sources}
+    return {k: [to_readable(p), mask_k] for k, (p, mask_k) in resolved.items()}
+
+
+def _explain_image(
+    settings: LimeSettings,
+    param_file: ParamFile,
+    model: LoadedModel,
+    classifier: ModelClassifier,
+    sample: Sample,
+    folder: Path,
+) -> None:
+    """One image's explanation: segments, weights, mask, item.json and figures."""
+    params, file_k = param_file.params_for(sample.key, seed=settings.seed)
+    k = file_k or settings.mask_num_features
+    result = explain(
+        sample.crop,
+        classifier,
+        params,
+        seed=settings.seed,
+        explainer=settings.explainer,
+        label=settings.target_class,
+    )
+    name = model.class_names[result.label]
+    mask = result.mask(k)
+    runfolder.save_npy(folder / "segments.npy", result.segments)
+    runfolder.save_npy(folder / "mask.npy", mask)
+    runfolder.write_json(
+        folder / "weights.json",
+        {
+            "label": result.label,
+            "label_name": name,
+            "weights": [[s, w] for s, w in result.weights],
+            "intercept": result.intercept,
+            "score": result.score,
+            "local_pred": result.local_pred,
+        },
+    )
+    runfolder.write_json(
+        folder / "item.json",
+        {
+            "key": sample.key,
+            "label": result.label,
+            "label_name": name,
+            "seconds": result.seconds,
+            "num_features_mask": k,
+            "params": to_readable(result.params),
+            "path": str(sample.path),
+            "true_id": sample.class_id,
+            "probability": result.probability,
+            "classifier_seconds": result.classifier_seconds,
+            "num_segments": len(np.unique(result.segments)),
+            "explainer": settings.explainer,
+            "seed": settings.seed,
+            "model": model.name,
+        },
+    )
+    verdict = ""
+    if sample.class_id is not None:
+        verdict = " ✓" if result.label == sample.class_id else " ✗"
+    save_figures(
+        folder,
+        sample.crop,
+        result.segments,
+        result.weights,
+        mask,
+        num_features=k,
+        title=f"{sample.key}: LIME for {name} (p={result.probability:.2f}){verdict}  "
+        f"[{model.name}, {result.seconds:.1f} s]",
+    )
 
 
 def timings_frame(items: Sequence[dict]) -> pd.DataFrame:

@@ -24,14 +24,13 @@ from explainlab.errors import ConfigError, InputError
 from explainlab.images import DEFAULT_MAX_PIXELS, Failure, ImageSource, Sample, load_samples
 from explainlab.lime import safepickle
 from explainlab.lime.classifier import CutoffExceeded, ModelClassifier
-from explainlab.lime.explain import iou, make_explainer, top_positive_mask
+from explainlab.lime.explain import make_explainer
 from explainlab.lime.params import ParamFile, errors, load_param_file
-from explainlab.lime.reference import Reference, ReferenceSettings, consensus, mask_reference
+from explainlab.lime.reference import Reference, consensus, mask_reference
+from explainlab.lime.settings import DEFAULT_CUTOFF, DEFAULT_MASK_K, ReferenceSettings
 from explainlab.lime.validate import check_structure
+from explainlab.masks import iou, top_positive_mask
 from explainlab.models import LoadedModel, load_model
-
-DEFAULT_CUTOFF = 300.0
-DEFAULT_MASK_K = 5
 
 
 @dataclass

@@ -8,9 +8,7 @@ from typing import Any
 import requests
 
 from explainlab.errors import ExplainlabError
-
-DEFAULT_URL = "http://34.122.51.94:9091/lime"
-DEFAULT_TIMEOUT = 120.0
+from explainlab.lime.settings import SUBMIT_TIMEOUT, SUBMIT_URL
 
 
 class SubmitError(ExplainlabError):
@@ -18,7 +16,7 @@ class SubmitError(ExplainlabError):
 
 
 def submit(
-    path: Path, token: str, *, url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT
+    path: Path, token: str, *, url: str = SUBMIT_URL, timeout: float = SUBMIT_TIMEOUT
 ) -> Any:
     """POST ``path`` as multipart field ``file`` with header ``token``; return the JSON reply."""
     path = Path(path)

@@ -13,27 +13,29 @@ from explainlab.errors import ExplainlabError
 from explainlab.report import cam_report, compare_report, dissect_report, lime_report
 from explainlab.report.common import RunFacts
 from explainlab.report.pdf import merge_pdfs
+from explainlab.stages import stage_dir
 
-# (file name, the result it needs, builder)
-REPORTS: tuple[tuple[str, str, Callable[[RunFacts, Path], Path]], ...] = (
-    ("1_dissection.pdf", "dissect/analysis/concept_counts.csv", dissect_report.build),
-    ("2_cam.pdf", "cam/predictions.csv", cam_report.build),
-    ("3_lime.pdf", "lime/explanations.csv", lime_report.build),
-    ("4_comparison.pdf", "compare/summary.json", compare_report.build),
+# (file name, the stage and the file of it the report needs, builder)
+REPORTS: tuple[tuple[str, str, str, Callable[[RunFacts, Path], Path]], ...] = (
+    ("1_dissection.pdf", "dissect", "analysis/concept_counts.csv", dissect_report.build),
+    ("2_cam.pdf", "cam", "predictions.csv", cam_report.build),
+    ("3_lime.pdf", "lime", "explanations.csv", lime_report.build),
+    ("4_comparison.pdf", "compare", "summary.json", compare_report.build),
 )
 COMBINED = "explainlab_report.pdf"
 
 
-def build_reports(run_dir: Path, *, stand_in: str = "") -> list[Path]:
-    """The reports whose inputs exist under ``run_dir``, then the combined PDF."""
+def build_reports(run_dir: Path, *, stand_in: str = "", out: Path | None = None) -> list[Path]:
+    """The reports whose inputs exist under ``run_dir``, then the combined PDF, into
+    ``out`` (default the run's reports folder)."""
     run_dir = Path(run_dir)
     facts = RunFacts.read(run_dir, stand_in)
-    out = run_dir / "reports"
+    out = Path(out) if out is not None else stage_dir(run_dir, "report")
     out.mkdir(parents=True, exist_ok=True)
     built: list[Path] = []
     problems: list[str] = []
-    for name, needs, builder in REPORTS:
-        if not (run_dir / needs).is_file():
+    for name, stage, needs, builder in REPORTS:
+        if not (stage_dir(run_dir, stage) / needs).is_file():
             continue
         try:
             built.append(builder(facts, out / name))
@@ -49,6 +51,6 @@ def build_reports(run_dir: Path, *, stand_in: str = "") -> list[Path]:
     if problems:
         raise ExplainlabError(
             "some reports could not be built:\n  " + "\n  ".join(problems),
-            hint=f"the others are in {out}; rerun the stage whose results are broken",
+            hint="the other reports are kept; rerun the stage whose results are broken",
         )
     return built

@@ -11,7 +11,7 @@ from reportlab.lib.units import cm
 
 from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES
-from explainlab.compare.masks import iou, spearman, threshold_mask
+from explainlab.masks import iou, spearman, threshold_mask
 from explainlab.report.common import (
     RunFacts,
     geometry_text,
@@ -23,6 +23,7 @@ from explainlab.report.common import (
     verdict,
 )
 from explainlab.report.pdf import text
+from explainlab.stages import stage_dir
 
 
 def _true_rank(row: pd.Series) -> str:
@@ -66,7 +67,7 @@ def focus(cam: Path, keys: list[str], methods: list[str]) -> pd.Series:
 
 
 def build(facts: RunFacts, out: Path) -> Path:
-    cam = facts.run_dir / "cam"
+    cam = stage_dir(facts.run_dir, "cam")
     recorded = runfolder.recorded_settings(cam)
     settings, model, layer = recorded["settings"], recorded["model"], recorded["layer"]
     methods = list(settings["methods"])

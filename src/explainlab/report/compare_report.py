@@ -11,6 +11,7 @@ from reportlab.lib.units import cm
 from explainlab.compare.figures import title
 from explainlab.report.common import RunFacts, image_panels, join_names, num, pretty_key, read_csv
 from explainlab.report.pdf import TEXT_WIDTH, text
+from explainlab.stages import stage_dir
 
 MEASURE_NAMES = {
     "object_area": "object area (fraction of crop)",
@@ -22,7 +23,7 @@ MEASURE_NAMES = {
 
 
 def build(facts: RunFacts, out: Path) -> Path:
-    folder = facts.run_dir / "compare"
+    folder = stage_dir(facts.run_dir, "compare")
     numbers = json.loads((folder / "summary.json").read_text())
     model, primary = numbers["model"], numbers["primary_method"]
     methods = numbers["cam_methods"]

@@ -9,6 +9,7 @@ from reportlab.lib.units import cm
 
 from explainlab.report.common import RunFacts, join_names, num, pct, read_csv
 from explainlab.report.pdf import text
+from explainlab.stages import stage_dir
 
 ASSIGNMENT_LAYERS = ("layer2", "layer3", "layer4")
 
@@ -25,7 +26,7 @@ def _top(counts: pd.DataFrame, model: str, layer: str, n: int = 3) -> str:
 
 
 def build(facts: RunFacts, out: Path) -> Path:
-    folder = facts.run_dir / "dissect" / "analysis"
+    folder = stage_dir(facts.run_dir, "dissect") / "analysis"
     summary_md = (folder / "summary.md").read_text() if (folder / "summary.md").is_file() else ""
     published = "PUBLISHED" in summary_md or "(published)" in summary_md
     counts = pd.read_csv(folder / "concept_counts.csv")

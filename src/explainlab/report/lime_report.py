@@ -24,6 +24,7 @@ from explainlab.report.common import (
     read_csv,
 )
 from explainlab.report.pdf import text
+from explainlab.stages import stage_dir
 
 
 def describe_segmentation(value: Any) -> str:
@@ -94,7 +95,7 @@ def scoreboard_figure(run: pd.DataFrame, defaults: pd.DataFrame | None, path: Pa
 
 
 def build(facts: RunFacts, out: Path) -> Path:
-    lime = facts.run_dir / "lime"
+    lime = stage_dir(facts.run_dir, "lime")
     recorded = runfolder.recorded_settings(lime)
     settings, model = recorded["settings"], recorded["model"]
     table = pd.read_csv(lime / "explanations.csv")
@@ -173,8 +174,8 @@ def build(facts: RunFacts, out: Path) -> Path:
             col_widths=[w * cm for w in (2.6, 1.4, 4.0, 1.5, 1.3, 2.6, 1.5, 1.1, 1.0)],
         )
 
-    run_board = read_csv(facts.run_dir / "lime_score" / "scoreboard_run.csv")
-    default_board = read_csv(facts.run_dir / "lime_score" / "scoreboard_defaults.csv")
+    run_board = read_csv(stage_dir(facts.run_dir, "scoreboard") / "scoreboard_run.csv")
+    default_board = read_csv(stage_dir(facts.run_dir, "scoreboard") / "scoreboard_defaults.csv")
     if run_board is not None and len(run_board):
         report.heading("Local scoreboard")
         text_ = (
@@ -199,13 +200,15 @@ def build(facts: RunFacts, out: Path) -> Path:
             )
         report.paragraph(text_)
         figure = scoreboard_figure(
-            run_board, default_board, facts.run_dir / "reports" / "figures" / "lime_scoreboard.png"
+            run_board,
+            default_board,
+            out.parent / "figures" / "lime_scoreboard.png",
         )
         report.figure(
             figure, caption="IoU with the consensus reference and explain_instance time per image."
         )
 
-    tune = facts.run_dir / "lime_tune"
+    tune = stage_dir(facts.run_dir, "tune")
     summary = read_csv(tune / "summary.csv")
     if summary is not None and len(summary) and (tune / "pareto.png").is_file():
         report.heading("Tuner: Pareto front of time and IoU")

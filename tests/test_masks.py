@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, jaccard_score
 
-from explainlab.compare import masks
+from explainlab import masks
 
 
 def _box(top, left, bottom, right, shape=(10, 10)):

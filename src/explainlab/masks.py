@@ -1,10 +1,14 @@
-"""Masks from maps, and the measures between two masks or a map and a mask.
+"""Masks from maps, and the measures between two masks or a map and a mask: the one
+module every IoU of explainlab comes from (LIME's masks, the scoreboard, the tuner, the
+comparison).
 
 Conventions (shared by every measure here):
 
 - a CAM is min-max normalised before thresholding, and binarised as ``map >= t``;
+- a LIME mask is the pixels of the K superpixels with the largest positive weight;
 - IoU and Dice of two empty masks are 0, as scikit-learn's ``jaccard_score`` and
-  ``f1_score`` return them (a test checks ours against those on the same masks);
+  ``f1_score`` return them (a test checks ours against those on the same masks): an
+  empty mask never counts as agreement;
 - ties in a ranking (the zero floor of a Grad-CAM, the constant value of a LIME
   superpixel) are broken by a seeded random order, not by raster order, so that no
   part of the image is systematically preferred.
@@ -96,6 +100,13 @@ def pointing_game(saliency: np.ndarray, reference: np.ndarray) -> float:
     saliency = np.asarray(saliency)
     _pair(saliency, reference)
     return float(np.asarray(reference, dtype=bool).ravel()[int(np.argmax(saliency))])
+
+
+def top_positive_mask(segments: np.ndarray, weights: Mapping[int, float], k: int) -> np.ndarray:
+    """The pixels of the ``k`` superpixels with the largest positive weight (lime's
+    positive_only mask rule: weight > 0, largest first)."""
+    positive = sorted(((w, s) for s, w in weights.items() if w > 0), reverse=True)[:k]
+    return np.isin(segments, [s for _, s in positive])
 
 
 def superpixel_map(segments: np.ndarray, weights: Mapping[int, float]) -> np.ndarray:

@@ -1,0 +1,114 @@
+"""The compare stage's run-wide tables, figures and summary, from the images' folders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from explainlab import runfolder
+from explainlab.compare import complexity, figures, summary
+from explainlab.compare.settings import CompareSettings
+from explainlab.images import Failure
+from explainlab.models import LoadedModel
+
+
+def concat(folder: Path, keys: Sequence[str], name: str) -> pd.DataFrame | None:
+    """The per-image tables ``<key>/<name>`` stacked (None when no image has one)."""
+    parts = [pd.read_csv(folder / k / name) for k in keys if (folder / k / name).is_file()]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def write_all(
+    settings: CompareSettings,
+    folder: Path,
+    keys: list[str],
+    methods: list[str],
+    model: LoadedModel | None,
+    failures: list[Failure],
+) -> None:
+    """Every run-wide file of the stage into ``folder``."""
+    items = [json.loads((folder / k / "item.json").read_text()) for k in keys]
+    agreement = concat(folder, keys, "agreement.csv")
+    sweep = concat(folder, keys, "iou_sweep.csv")
+    assert agreement is not None and sweep is not None
+    runfolder.write_csv(folder / "agreement.csv", agreement)
+    runfolder.write_csv(folder / "iou_sweep.csv", sweep)
+    primary = settings.primary_method if settings.primary_method in methods else methods[0]
+    corr, answer = _complexity(folder, items, agreement, methods, primary)
+    figures.save_iou_bars(agreement, primary, folder / "iou_bars.png")
+    figures.save_sweep(sweep, folder / "iou_sweep.png")
+    faith = _faithfulness(folder, keys)
+    sanity_rows = concat(folder, keys, "sanity.csv")
+    if sanity_rows is not None:
+        runfolder.write_csv(folder / "sanity.csv", sanity_rows)
+        figures.save_sanity(sanity_rows, folder / "sanity.png")
+    numbers = summary.key_numbers(
+        model=model.name if model is not None else None,
+        keys=keys,
+        methods=methods,
+        primary=primary,
+        agreement=agreement,
+        correlations=corr,
+        answer=answer,
+        faithfulness=faith,
+        sanity=sanity_rows,
+        label_mismatches=[it["key"] for it in items if it["label_mismatch"]],
+        failures=[f"{f.key}: {f.error}" for f in failures],
+    )
+    runfolder.write_json(folder / "summary.json", numbers)
+    runfolder.write_text(folder / "summary.txt", summary.text(numbers))
+
+
+def _complexity(
+    folder: Path,
+    items: list[dict],
+    agreement: pd.DataFrame,
+    methods: list[str],
+    primary: str,
+) -> tuple[pd.DataFrame, dict]:
+    """complexity.csv, correlations.csv and the scatter; the "simple agree more?" answer."""
+    iou = {
+        m: agreement[(agreement["method"] == m) & (agreement["measure"] == "iou_area")].set_index(
+            "key"
+        )["value"]
+        for m in methods
+    }
+    comp = pd.DataFrame([it["complexity"] for it in items])
+    table = comp.copy()
+    for m in methods:
+        table[f"iou_area_{m}"] = table["key"].map(iou[m])
+    runfolder.write_csv(folder / "complexity.csv", table)
+    corr = complexity.correlations(comp, iou)
+    runfolder.write_csv(folder / "correlations.csv", corr)
+    answer = complexity.answer(
+        corr[corr["method"] == primary], iou[primary], figures.title(primary)
+    )
+    figures.save_complexity_scatter(
+        comp,
+        iou[primary],
+        corr[corr["method"] == primary],
+        primary,
+        folder / "complexity_scatter.png",
+    )
+    return corr, answer
+
+
+def _faithfulness(folder: Path, keys: list[str]) -> pd.DataFrame | None:
+    faith = concat(folder, keys, "faithfulness.csv")
+    if faith is None:
+        return None
+    curves = concat(folder, keys, "curves.csv")
+    assert curves is not None
+    runfolder.write_csv(folder / "faithfulness.csv", faith)
+    runfolder.write_csv(folder / "faithfulness_curves.csv", curves)
+    runfolder.write_csv(folder / "faithfulness_summary.csv", summary.faithfulness_table(faith))
+    figures.save_curves(
+        curves,
+        folder / "faithfulness_curves.png",
+        f"Deletion and insertion, mean over {faith['key'].nunique()} images",
+    )
+    figures.save_auc_summary(faith, folder / "faithfulness_auc.png")
+    return faith

@@ -1,0 +1,37 @@
+"""The tune stage of a run: :func:`explainlab.lime.tune.tune` on the run's images with the
+``[tune]`` settings, and its time estimate."""
+
+from __future__ import annotations
+
+from explainlab import estimate as estimates
+from explainlab.context import Context, StageResult
+from explainlab.lime.tune.run import summary_lines, tune
+
+
+def estimate(ctx: Context) -> str:
+    settings = ctx.config.tune
+    model = ctx.model(settings.model)
+    reference = settings.reference.seeds * settings.reference.num_samples
+    return estimates.line(
+        "tune (references, cached afterwards)",
+        len(ctx.sources) * reference,
+        model,
+        60 * settings.budget_minutes,
+    )
+
+
+def run_stage(ctx: Context) -> StageResult:
+    settings = ctx.config.tune
+    outcome = tune(
+        settings,
+        ctx.sources,
+        ctx.run_dir,
+        model=ctx.model(settings.model),
+        **ctx.stage_options("tune"),
+    )
+    return StageResult(
+        summary_lines(outcome),
+        outcome.skipped,
+        outcome.failures,
+        {"budget_minutes": settings.budget_minutes},
+    )
