@@ -126,7 +126,7 @@ def _dissect(ctx: Context) -> StageResult:
     )
     lines = [f"analysis: {outcome.analysis.folder}"]
     if outcome.fallback_reason:
-        lines.insert(0, f"PUBLISHED CLIP-Dissect results analysed: {outcome.fallback_reason}")
+        lines.insert(0, f"DISSECTION FALLBACK: {outcome.fallback_reason}")
     lines += outcome.notes
     failures = outcome.dissect.failures if outcome.dissect else []
     return StageResult(
@@ -506,7 +506,7 @@ def _fallback_message(
         lines.append(f"  - {stand_in} Results go to {config.run_dir}/.")
     if found.dissect is not None:
         lines.append(
-            "  - dissection: the published CLIP-Dissect results are analysed instead of "
+            "  - dissection: the reference CLIP-Dissect runs of the two ResNet18s are analysed instead of "
             f"computed here ({', '.join(found.dissect.names)} missing)."
         )
     lines.append(
@@ -545,7 +545,7 @@ def _run_identity(ctx: Context, started: str, device: torch.device) -> dict[str,
         "config": config.to_dict(),
         "stand_in": ctx.stand_in or None,
         "dissect_fallback": (
-            f"published CLIP-Dissect results analysed; missing: {', '.join(ctx.dissect_missing.names)}"
+            f"reference CLIP-Dissect runs analysed; missing: {', '.join(ctx.dissect_missing.names)}"
             if ctx.dissect_missing
             else None
         ),
@@ -601,7 +601,7 @@ def summary(outcome: RunOutcome) -> str:
     dissect = outcome.results.get("dissect")
     if dissect is not None and dissect.facts.get("published_fallback"):
         lines.append(
-            "  DISSECTION FALLBACK: published CLIP-Dissect results analysed, not computed here "
+            "  DISSECTION FALLBACK: reference CLIP-Dissect runs analysed, not computed here "
             "(see manifest.json 'dissect_fallback')"
         )
     for name, result in outcome.results.items():

@@ -276,44 +276,74 @@ def concentration_figure(conc: pd.DataFrame, path: Path, note: str = "") -> Path
     return _save(fig, path, note)
 
 
+AGREEMENT_MEASURES = (
+    ("same_concept_rate", "same concept"),
+    ("same_category_rate", "same Broden category"),
+    ("published_in_our_top5_rate", "reference label in our top 5"),
+)
+
+
 def agreement_figure(
     agreement: pd.DataFrame, path: Path, note: str = "", verdicts: pd.DataFrame | None = None
 ) -> Path | None:
-    """Per model and layer, agreement with each published or reference file; with
-    ``verdicts``, a black line at the references' agreement with each other."""
+    """One panel per analysed model: per reference file and layer, the units with the same
+    concept, the same Broden category, the reference's label among our top 5 (measures
+    known somewhere); with ``verdicts``, a black line at the references' agreement with
+    each other."""
     if agreement.empty:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
-    measures = [
-        ("same_concept_rate", "same concept"),
-        ("same_category_rate", "same Broden category"),
-        ("published_in_our_top5_rate", "published label in our top 5"),
-    ]
+    measures = [(c, n) for c, n in AGREEMENT_MEASURES if agreement[c].notna().any()]
+    models = list(dict.fromkeys(agreement["model"]))
+    fig, axes = plt.subplots(
+        len(models), 1, figsize=(WIDTH, 2.9 * len(models) + 0.3), squeeze=False
+    )
+    self_rate = (
+        verdicts.set_index(["model", "layer"])["reference_self"]
+        if verdicts is not None and not verdicts.empty
+        else None
+    )
     width = 0.8 / len(measures)
-    x = np.arange(len(agreement))
-    for i, (column, name) in enumerate(measures):
-        values = agreement[column].fillna(0).to_numpy()
-        bars = ax.bar(x + i * width, values, width, label=name, color=MODEL_COLORS[i])
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)
-    if verdicts is not None and not verdicts.empty:
-        # one line over the group of each row whose model and layer has a verdict
-        self_rate = verdicts.set_index(["model", "layer"])["reference_self"]
-        keys = zip(agreement["model"], agreement["layer"], strict=True)
-        for xi, key in zip(x, keys, strict=True):
-            if key in self_rate.index:
-                ax.hlines(self_rate[key], xi - width / 2, xi + 2.5 * width, color="black", lw=1.5)
-        ax.plot([], [], color="black", lw=1.5, label="references agree with each other")
-    labels = [
-        f"{_short(m, 20)} vs\n{_short(r, 24)}\n{layer}"
-        for m, r, layer in zip(
-            agreement["model"], agreement["published"], agreement["layer"], strict=True
-        )
-    ]
-    ax.set_xticks(x + width, labels, fontsize=8)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("share of units")
-    ax.legend(fontsize=8)
-    ax.set_title("Agreement with published or reference CLIP-Dissect labels")
+    for ax, model in zip(axes.flat, models, strict=True):
+        part = agreement[agreement["model"] == model]
+        x = np.arange(len(part))
+        for i, (column, name) in enumerate(measures):
+            values = part[column].to_numpy(dtype=float)
+            bars = ax.bar(
+                x + i * width, np.nan_to_num(values), width, label=name, color=MODEL_COLORS[i]
+            )
+            ax.bar_label(
+                bars,
+                labels=["n/a" if v != v else f"{v:.0%}" for v in values],
+                fontsize=8,
+                rotation=90,
+                padding=2,
+            )
+        if self_rate is not None:
+            for xi, layer in zip(x, part["layer"], strict=True):
+                if (model, layer) in self_rate.index:
+                    ax.hlines(
+                        self_rate[(model, layer)],
+                        xi - width / 2,
+                        xi + (len(measures) - 0.5) * width,
+                        color="black",
+                        lw=1.5,
+                    )
+            ax.plot([], [], color="black", lw=1.5, label="references with each other")
+        # the panel names the model: a reference of it is named by what follows ("run a")
+        names = [
+            r.removeprefix(m).strip(" ()") if r.startswith(f"{m} (") else r
+            for r, m in zip(part["published"], part["canonical_model"], strict=True)
+        ]
+        labels = [
+            textwrap.fill(_short(n, 30), 15, break_long_words=False) + f"\n{layer}"
+            for n, layer in zip(names, part["layer"], strict=True)
+        ]
+        ax.set_xticks(x + width * (len(measures) - 1) / 2, labels, fontsize=8)
+        ax.set_ylim(0, 1.45)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_ylabel("share of units")
+        ax.legend(fontsize=8, loc="upper left", ncol=len(measures) + 1)
+        ax.set_title(f"{_short(model, 40)} against published or reference labels")
     fig.tight_layout()
     return _save(fig, path, note)
 
