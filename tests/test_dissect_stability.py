@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from explainlab.dissect import stability, tables
-from explainlab.dissect.analysis import analyze_runs, collect_runs, reference_run_paths
+from explainlab.dissect.analysis import analyze, analyze_runs, collect_runs, reference_run_paths
 from explainlab.dissect.categories import CategoryMap
 from explainlab.errors import InputError
 
@@ -183,9 +183,13 @@ def test_bad_runs_get_one_clear_error(tmp_path):
     other = _write(tmp_path / "other" / "m_run_d.csv", [("l9", 0, "dog", 0.5)])
     with pytest.raises(InputError, match="two runs of m without a layer in common"):
         _groups([a, other])
+    # two files of one model both analysed (not given as runs): no stability, no error
+    assert "run_agreement.csv" not in analyze([a, other], tmp_path / "two").tables
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty: a folder without .csv files"):
         collect_runs([tmp_path / "empty"])
+    with pytest.raises(InputError, match="given twice: .*m_run_a.csv"):
+        analyze([a], tmp_path / "out", runs=[a])
     lone = _write(tmp_path / "lone" / "x_run_a.csv", [("l1", 0, "dog", 0.5)])
     with pytest.raises(InputError, match="no model has two runs"):
         analyze_runs([a, lone], tmp_path / "out")

@@ -107,6 +107,10 @@ def analyze(
         raise InputError(
             f"two inputs have the same name ({', '.join(labels)})", hint="name them with --names"
         )
+    given = [Path(p).resolve() for p in [*paths, *runs]]
+    twice = sorted({str(p) for p in given if given.count(p) > 1})
+    if twice:
+        raise InputError(f"given twice: {', '.join(twice)}", hint="give each run of a model once")
     more_runs = [tables.read_descriptions(Path(p)) for p in runs]
     _check_runs(inputs, more_runs)
     refs = [tables.read_descriptions(Path(p), source=_reference_source(p)) for p in published]
@@ -143,7 +147,7 @@ def analyze(
     self_agreement = stability.reference_self_agreement(refs)
     verdicts = stability.reference_verdicts(agreement, self_agreement)
     fc = tables.fc_accuracy(inputs, class_names())
-    groups = stability.group_runs([*inputs, *more_runs])
+    groups = stability.with_runs(inputs, more_runs)
     stable = stability.measure_stability(groups, cmap)
 
     with stage.finishing() as folder:

@@ -58,15 +58,30 @@ def group_runs(inputs: Sequence[Descriptions]) -> list[RunGroup]:
     by_model: dict[str, list[Descriptions]] = {}
     for d in inputs:
         by_model.setdefault(d.model, []).append(d)
-    for model, runs in by_model.items():
-        for other in runs[1:]:
-            if not tables.check_same_units(runs[0], other):
-                raise InputError(
-                    f"{runs[0].path} and {other.path}: two runs of {model} without a layer in "
-                    f"common ({', '.join(runs[0].layers)} against {', '.join(other.layers)})",
-                    hint="give runs that label the same layers of the same model",
-                )
-    return [RunGroup(model, runs) for model, runs in by_model.items()]
+    return [_checked(RunGroup(model, runs)) for model, runs in by_model.items()]
+
+
+def with_runs(mains: Sequence[Descriptions], runs: Sequence[Descriptions]) -> list[RunGroup]:
+    """One group per file analysed (``mains``), holding the further ``runs`` of its model
+    (all of them go to the first file of that model); checked like :func:`group_runs`."""
+    groups = []
+    for d in mains:
+        first = next(m for m in mains if m.model == d.model) is d
+        theirs = [r for r in runs if r.model == d.model] if first else []
+        groups.append(_checked(RunGroup(d.model, [d, *theirs])))
+    return groups
+
+
+def _checked(group: RunGroup) -> RunGroup:
+    main = group.main
+    for other in group.runs[1:]:
+        if not tables.check_same_units(main, other):
+            raise InputError(
+                f"{main.path} and {other.path}: two runs of {group.model} without a layer in "
+                f"common ({', '.join(main.layers)} against {', '.join(other.layers)})",
+                hint="give runs that label the same layers of the same model",
+            )
+    return group
 
 
 def _with_all(layers: list[str]) -> list[str]:

@@ -43,7 +43,7 @@ REFERENCE_RUN_FILES = (
 _RUN_SUFFIX = re.compile(r"^(?P<model>.+)_run_(?P<run>[A-Za-z0-9]+)$")
 
 
-@dataclass
+@dataclass(eq=False)  # one file's labels: compared by identity, never table by table
 class Descriptions:
     name: str  # as named by the file (published: "resnet18_places")
     model: str  # canonical model name ("resnet18_places365")
