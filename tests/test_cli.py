@@ -88,6 +88,8 @@ def test_every_cli_default_is_its_settings_default():
     from explainlab.cam.settings import CamSettings
     from explainlab.compare import cli as compare_cli
     from explainlab.compare.settings import CompareSettings
+    from explainlab.dissect import cli as dissect_cli
+    from explainlab.dissect.settings import DissectSettings
     from explainlab.lime import cli as lime_cli
     from explainlab.lime.settings import LimeSettings, ReferenceSettings, TuneSettings
 
@@ -97,3 +99,4 @@ def test_every_cli_default_is_its_settings_default():
     assert lime_cli.lime_settings(_parse("lime", "run")) == LimeSettings()
     assert lime_cli.tune_settings(_parse("lime", "tune")) == TuneSettings()
     assert lime_cli.reference_settings(_parse("lime", "score", "defaults")) == ReferenceSettings()
+    assert dissect_cli.settings_from_args(_parse("dissect", "run")) == DissectSettings()

@@ -3,6 +3,7 @@ Broden categories, montages, and every table and figure on the published results
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from pathlib import Path
@@ -14,7 +15,12 @@ from PIL import Image
 from explainlab import assets
 from explainlab.cli import main
 from explainlab.dissect import tables
-from explainlab.dissect.analysis import analyze, analyze_published
+from explainlab.dissect.analysis import (
+    analyze,
+    analyze_published,
+    analyze_run,
+    reference_run_paths,
+)
 from explainlab.dissect.categories import (
     SOURCE_NETDISSECT,
     SOURCE_NOT_BRODEN,
@@ -339,7 +345,7 @@ def test_cli_analyze(tmp_path, mirror, capsys):
     assert main(["dissect", "analyze"]) == 2
 
 
-def test_stage_falls_back_to_the_published_results_offline(tmp_path, mirror):
+def test_stage_falls_back_to_the_reference_runs_offline(tmp_path, mirror):
     from explainlab.dissect.settings import DissectSettings
     from explainlab.dissect.stage import run_dissect_stage
 
@@ -348,8 +354,58 @@ def test_stage_falls_back_to_the_published_results_offline(tmp_path, mirror):
         run_dissect_stage(settings, tmp_path / "run", allow_published_fallback=False)
     outcome = run_dissect_stage(settings, tmp_path / "run")
     assert outcome.dissect is None and "broden1_224.zip" in outcome.fallback_reason
+    assert "reference CLIP-Dissect code's runs" in outcome.fallback_reason
     assert outcome.analysis.folder == tmp_path / "run" / "dissect" / "analysis"
-    assert "PUBLISHED" in outcome.analysis.summary.read_text()
+    sources = json.loads((outcome.analysis.folder / "sources.json").read_text())
+    assert sources["kind"] == "reference_runs"
+    # the assignment's two models, run a analysed, run b for the stability
+    assert [m["label"] for m in sources["models"]] == [
+        "resnet18 (run a)",
+        "resnet18_places365 (run a)",
+    ]
+    assert sources["runs"] == {"resnet18": ["a", "b"], "resnet18_places365": ["a", "b"]}
+    summary = outcome.analysis.summary.read_text()
+    assert "PUBLISHED" not in summary and "not computed here" in summary
+    assert "layer3 213 of 256 units (83%)" in summary  # resnet18's least stable layer
+    assert "layer2 118 of 128 units (92%)" in summary  # Places365's
+    distinct = pd.read_csv(outcome.analysis.tables["distinct_concepts.csv"])
+    assert set(distinct.model) == {"resnet18 (run a)", "resnet18_places365 (run a)"}
+    assert "label_stability.png" in outcome.analysis.figures
+
+
+def test_a_run_is_judged_against_the_reference_runs(tmp_path, mirror):
+    """A dissection of resnet18 (here: run b with 100 layer4 units relabelled) is compared
+    with both reference runs, beside their agreement with each other."""
+    run_a, run_b = reference_run_paths(["resnet18"])
+    ours = pd.read_csv(run_b, keep_default_na=False)
+    relabel = (ours.layer == "layer4") & (ours.unit < 100)
+    ours.loc[relabel, "description"] = "no such concept"
+    folder = tmp_path / "run" / "dissect" / "resnet18"
+    folder.mkdir(parents=True)
+    ours.to_csv(folder / "descriptions.csv", index=False)
+    outcome = analyze_run(tmp_path / "run")
+    verdicts = pd.read_csv(outcome.tables["reference_verdicts.csv"]).set_index("layer")
+    a = pd.read_csv(run_a, keep_default_na=False)
+    for layer in ("layer2", "layer3", "layer4"):
+        mine, theirs = ours[ours.layer == layer], a[a.layer == layer]
+        with_a = (mine.description.to_numpy() == theirs.description.to_numpy()).mean()
+        with_b = 1 - relabel[ours.layer == layer].mean()
+        self_rate = (
+            pd.read_csv(run_b, keep_default_na=False)
+            .query("layer == @layer")
+            .description.to_numpy()
+            == theirs.description.to_numpy()
+        ).mean()
+        row = verdicts.loc[layer]
+        assert row.ours_min == pytest.approx(min(with_a, with_b))
+        assert row.ours_max == pytest.approx(max(with_a, with_b))
+        assert row.reference_self == pytest.approx(self_rate)
+        assert row.as_close == ((with_a + with_b) / 2 >= self_rate)
+    # run b itself is as close as can be; the relabelled layer4 is not
+    assert verdicts.loc["layer2", "as_close"] and not verdicts.loc["layer4", "as_close"]
+    summary = outcome.summary.read_text()
+    assert "less close to the reference than the reference is to itself" in summary
+    assert "published_agreement.png" in outcome.figures
 
 
 def test_imagenet_class_names_count_as_objects_and_formations_as_scenes():

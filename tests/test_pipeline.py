@@ -273,8 +273,8 @@ DISSECT_INPUTS = (
 
 
 def test_only_the_asked_stages_inputs_count(tmp_path, torch_home, mirror, capsys):
-    """A dissection-only config offline: the dissection falls back to the published
-    results, announced everywhere; no other stage runs although [cam]'s model is missing."""
+    """A dissection-only config offline: the dissection falls back to the reference
+    runs, announced everywhere; no other stage runs although [cam]'s model is missing."""
     asked = small_config(tmp_path, "dissect_only", model="resnet50", stages=("dissect", "report"))
     outcome = run_pipeline(load_config(asked))
     assert outcome.config.run.name == "dissect_only" and not outcome.stand_in
@@ -288,7 +288,7 @@ def test_only_the_asked_stages_inputs_count(tmp_path, torch_home, mirror, capsys
     assert "broden1_224.zip" in manifest["dissect_fallback"] and manifest["stand_in"] is None
     assert manifest["stages"]["dissect"]["published_fallback"]
     report = PdfReader(str(outcome.config.run_dir / "reports" / "1_dissection.pdf"))
-    assert all("PUBLISHED CLIP-Dissect RESULTS" in page.extract_text() for page in report.pages)
+    assert all("REFERENCE CLIP-Dissect RUNS" in page.extract_text() for page in report.pages)
 
 
 def test_strict_makes_a_missing_dissection_input_an_error(tmp_path, torch_home, mirror, capsys):

@@ -69,3 +69,28 @@ def test_table_headers_are_never_broken_mid_word():
         assert width >= stringWidth(word, "DejaVu-Bold", 7.5) + CELL_PADDING - 1e-9
     assert fitted[2] < widths[2] and fitted[0] <= widths[0]  # taken from the roomy ones
     assert header_fit([10.0, 10.0], ["samples", "batch"], 7.5) == [10.0, 10.0]  # no room
+
+
+def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
+    """The offline fallback's report 1: both ResNet18s of the reference runs, said on
+    every page, with the label stability measured between the runs."""
+    from explainlab.dissect.analysis import analyze_reference_runs
+    from explainlab.report import dissect_report
+    from explainlab.report.common import RunFacts
+
+    run = tmp_path / "run"
+    analyze_reference_runs(run, "the dissection needs files that are not available here (x)")
+    path = dissect_report.build(RunFacts.read(run), tmp_path / "1_dissection.pdf")
+    assert_pages_not_blank(path, min_pages=3)
+    pages = [page.extract_text() for page in PdfReader(str(path)).pages]
+    assert all("REFERENCE CLIP-Dissect RUNS ANALYSED" in page for page in pages)
+    content = " ".join(" ".join(pages).split())
+    assert "resnet18 (run a) (ImageNet)" in content
+    assert "resnet18_places365 (run a) (Places365)" in content
+    assert "not computed here" in content and "PUBLISHED" not in content
+    # the stability of the labels, and counts with their range over the two runs
+    assert "resnet18: layer2 89%, layer3 83%, layer4 90%" in content
+    assert "resnet18_places365: layer2 92%, layer3 92%, layer4 91%" in content
+    assert "278 (276–278)" in content  # resnet18's distinct concepts in layer4
+    # the one headline finding that does not hold in both runs (objects over all layers)
+    assert "object concepts: neither model (flips: run a: equal; run b: resnet18)" in content

@@ -62,6 +62,9 @@ class Asset:
     group: str
     note: str = ""
     space_needed: int = 0  # bytes of free disk needed, beyond the file itself (extraction)
+    # the file's name at its URL, where it differs from ``filename``: files that are all
+    # called descriptions.csv upstream get distinct names here, and a mirror holds them so
+    upstream: str = ""
 
     @property
     def algorithm(self) -> str:
@@ -170,6 +173,57 @@ def _clip_dissect() -> list[Asset]:
     ]
 
 
+# Two runs of the reference CLIP-Dissect code (describe_neurons.py) on the assignment's
+# configuration (both ResNet18s; layer2-4; Broden; 20k; ViT-B/16; soft_wpmi; avg pooling),
+# each its run's descriptions.csv: run a on a CUDA GPU, run b on a CPU.
+REFERENCE_RUNS_GPU = (
+    "https://raw.githubusercontent.com/ashishsubedi/TML25_A4_27/main/task1/CLIP-results"
+)
+REFERENCE_RUNS_CPU = (
+    "https://raw.githubusercontent.com/highgroundmaster/TML25_A4_12/main/Task-1/results"
+)
+
+
+def _reference_runs() -> list[Asset]:
+    rows = [
+        (
+            "resnet18_run_a.csv",
+            f"{REFERENCE_RUNS_GPU}/resnet18_25_07_16_18_08",
+            "449e2ebba6315f2f5a54a82e88d79dc005bc1373454d64d73a3963bc269bbf7e",
+            "GPU",
+        ),
+        (
+            "resnet18_places365_run_a.csv",
+            f"{REFERENCE_RUNS_GPU}/resnet18_places_25_07_16_17_57",
+            "bd801817f695df23a708b8ef1eec9b79117e1d1f2a426a90f713c246622eea42",
+            "GPU",
+        ),
+        (
+            "resnet18_run_b.csv",
+            f"{REFERENCE_RUNS_CPU}/resnet18_25_07_21_02_50",
+            "718a3c180cb1937e838b4288e5ac6e9a7483d526527c86568bf48cdaa4f55e90",
+            "CPU",
+        ),
+        (
+            "resnet18_places365_run_b.csv",
+            f"{REFERENCE_RUNS_CPU}/resnet18_places365_25_07_21_01_25",
+            "ddbb2907b8621860699a088876512d4123a68910fca6d51f31d9620e0aeba642",
+            "CPU",
+        ),
+    ]
+    return [
+        Asset(
+            name,
+            f"{folder}/descriptions.csv",
+            f"sha256:{sha}",
+            "clip-dissect-runs",
+            f"a run of the reference CLIP-Dissect code on the assignment's configuration, on a {hardware}",
+            upstream="descriptions.csv",
+        )
+        for name, folder, sha, hardware in rows
+    ]
+
+
 def _large() -> list[Asset]:
     md5_note = (
         "no sha256 is published for this file; the md5 is the one public download "
@@ -225,7 +279,8 @@ def _openai_clip() -> list[Asset]:
 
 
 ASSETS: dict[str, Asset] = {
-    a.filename: a for a in (*_images(), *_clip_dissect(), *_large(), *_openai_clip())
+    a.filename: a
+    for a in (*_images(), *_clip_dissect(), *_reference_runs(), *_large(), *_openai_clip())
 }
 
 

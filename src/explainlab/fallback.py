@@ -108,8 +108,8 @@ def message(
         lines.append(f"  - {stand_in} Results go to {config.run_dir}/.")
     if found.dissect is not None:
         lines.append(
-            "  - dissection: the published CLIP-Dissect results are analysed instead of "
-            f"computed here ({', '.join(found.dissect.names)} missing)."
+            "  - dissection: the reference CLIP-Dissect runs of the two ResNet18s are analysed "
+            f"instead of computed here ({', '.join(found.dissect.names)} missing)."
         )
     lines.append(
         "To run the configuration itself, provide these files (connect to the internet, or "

@@ -59,8 +59,7 @@ def run_identity(ctx: Context, started: str, device: str) -> dict[str, Any]:
         "config": config.to_dict(),
         "stand_in": ctx.stand_in or None,
         "dissect_fallback": (
-            "published CLIP-Dissect results analysed; missing: "
-            + ", ".join(ctx.dissect_missing.names)
+            "reference CLIP-Dissect runs analysed; missing: " + ", ".join(ctx.dissect_missing.names)
             if ctx.dissect_missing
             else None
         ),

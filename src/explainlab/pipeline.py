@@ -127,7 +127,7 @@ def summary(outcome: RunOutcome) -> str:
     dissect = outcome.results.get("dissect")
     if dissect is not None and dissect.facts.get("published_fallback"):
         lines.append(
-            "  DISSECTION FALLBACK: published CLIP-Dissect results analysed, not computed here "
+            "  DISSECTION FALLBACK: reference CLIP-Dissect runs analysed, not computed here "
             "(see manifest.json 'dissect_fallback')"
         )
     for name, result in outcome.results.items():

@@ -3,5 +3,6 @@
 The flow: probe images (``probes``) -> layer activations (``activations``) and CLIP
 features (``clip_features``), cached (``cache``) -> a units x concepts similarity
 (``similarity``) -> each unit's label (``describe``), written by the stage (``run``);
-then tables (``tables``, ``categories``), figures (``figures``, ``montage``) and a
-summary (``summary``) from any descriptions.csv (``analysis``)."""
+then tables (``tables``, ``categories``), the label stability of several runs
+(``stability``), figures (``figures``, ``montage``) and a summary (``summary``) from any
+descriptions.csv (``analysis``)."""

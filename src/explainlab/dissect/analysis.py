@@ -1,18 +1,22 @@
 """``explainlab dissect analyze``: tables, figures and a summary from descriptions.csv files.
 
-Works on any ``layer,unit,description[,similarity]`` file, ours or the published
-CLIP-Dissect results. Outputs go to ``<out>/`` (default ``<run>/dissect/analysis/``)
-through a resumable ``runfolder.Stage``, so a half-written analysis never replaces a
-complete one:
+Works on any ``layer,unit,description[,similarity]`` file, ours, the published
+CLIP-Dissect results or the reference code's runs on the assignment's configuration.
+Several runs of a model (``runs``) add its label stability; reference files of the
+same model (``published``) are compared with the labels analysed and with each other.
+Outputs go to ``<out>/`` (default ``<run>/dissect/analysis/``) through a resumable
+``runfolder.Stage``, so a half-written analysis never replaces a complete one:
 
-    *.csv                 the tables (see ``tables.py``)
+    *.csv                 the tables (see ``tables.py``, ``stability.py``)
     *.png                 the figures (see ``figures.py``), montages when possible
     summary.md            the findings in sentences generated from the tables
+    sources.json          what was analysed (KINDS), its caveats, the runs of each model
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +24,15 @@ from pathlib import Path
 import pandas as pd
 
 from explainlab import assets, runfolder
-from explainlab.dissect import figures, tables
+from explainlab.dissect import figures, stability, tables
 from explainlab.dissect.categories import CategoryMap, load_category_map
 from explainlab.dissect.montage import make_montages
 from explainlab.dissect.summary import SummaryInputs, write_summary
-from explainlab.errors import AssetError, InputError
+from explainlab.errors import AssetError, InputError, MissingAssetsError
+from explainlab.stages import stage_dir
+
+# what an analysis is of (sources.json's "kind"; the report's banner follows it)
+KINDS = ("files", "computed", "reference_runs", "published")
 
 
 @dataclass
@@ -68,12 +76,22 @@ def analyze(
     *,
     names: Sequence[str] | None = None,
     published: Sequence[Path | str] = (),
+    runs: Sequence[Path | str] = (),
     title: str = "CLIP-Dissect analysis",
     caveats: Sequence[str] = (),
+    kind: str = "files",
     category_map: CategoryMap | None = None,
     montage_concepts: int = 4,
     force: bool = False,
 ) -> AnalysisOutcome:
+    """Analyse the descriptions.csv files ``paths`` (one per model) into ``out``.
+
+    ``runs``: further runs of the models of ``paths``, for their label stability.
+    ``published``: reference labels of the same models, compared unit by unit with
+    those of ``paths`` and, two or more of a model, with each other. ``kind`` (one of
+    :data:`KINDS`) and ``caveats`` say what the labels are, in the summary and the report."""
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if not paths:
         raise InputError(
             "no descriptions.csv given", hint="give one or more descriptions.csv files"
@@ -90,18 +108,26 @@ def analyze(
         raise InputError(
             f"two inputs have the same name ({', '.join(labels)})", hint="name them with --names"
         )
-    refs = [tables.read_descriptions(Path(p), source="published") for p in published]
+    given = [Path(p).resolve() for p in [*paths, *runs]]
+    twice = sorted({str(p) for p in given if given.count(p) > 1})
+    if twice:
+        raise InputError(f"given twice: {', '.join(twice)}", hint="give each run of a model once")
+    more_runs = [tables.read_descriptions(Path(p)) for p in runs]
+    _check_runs(inputs, more_runs)
+    refs = [tables.read_descriptions(Path(p), source=_reference_source(p)) for p in published]
     out = Path(out)
     stage = runfolder.Stage(
         out.parent,
         out.name,
         {
             "inputs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in inputs],
+            "runs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in more_runs],
             "published": [[d.label, str(d.path), assets.file_digest(d.path)] for d in refs],
             "title": title,
             "caveats": list(caveats),
+            "kind": kind,
             "montage_concepts": montage_concepts,
-            "version": 1,
+            "version": 2,
         },
     )
     if stage.complete and not force:
@@ -119,7 +145,11 @@ def analyze(
     over = tables.over_represented(inputs)
     matrix = tables.concept_layer_matrix(inputs)
     agreement, agreement_units = tables.published_agreement(inputs, refs, cmap)
+    self_agreement = stability.reference_self_agreement(refs)
+    verdicts = stability.reference_verdicts(agreement, self_agreement)
     fc = tables.fc_accuracy(inputs, class_names())
+    groups = stability.with_runs(inputs, more_runs)
+    stable = stability.measure_stability(groups, cmap)
 
     with stage.finishing() as folder:
         frames: dict[str, pd.DataFrame] = {
@@ -136,6 +166,11 @@ def analyze(
             "published_agreement_units.csv": agreement_units,
             "fc_accuracy.csv": fc,
         }
+        if stable is not None:
+            frames |= stable.frames()
+        if not self_agreement.empty:
+            frames["reference_self_agreement.csv"] = self_agreement
+            frames["reference_verdicts.csv"] = verdicts
         for name, frame in frames.items():
             outcome.tables[name] = runfolder.write_csv(folder / name, frame)
 
@@ -161,8 +196,12 @@ def analyze(
             over, folder / "over_represented.png", note=note
         )
         made["published_agreement.png"] = figures.agreement_figure(
-            agreement, folder / "published_agreement.png", note
+            agreement, folder / "published_agreement.png", note, verdicts
         )
+        if stable is not None:
+            made["label_stability.png"] = figures.stability_figure(
+                stable.agreement, stable.by_similarity, folder / "label_stability.png", note
+            )
         outcome.figures = {k: v for k, v in made.items() if v is not None}
 
         montage_notes: list[str] = []
@@ -190,6 +229,9 @@ def analyze(
                 over,
                 agreement,
                 fc,
+                stability=stable,
+                self_agreement=self_agreement,
+                verdicts=verdicts,
                 montages=[p.name for p in outcome.montages],
                 montage_notes=montage_notes,
                 files=files,
@@ -198,12 +240,97 @@ def analyze(
             title,
         )
         outcome.summary = runfolder.write_text(folder / "summary.md", text)
+        runfolder.write_json(
+            folder / "sources.json",
+            {
+                "kind": kind,
+                "title": title,
+                "caveats": list(caveats),
+                "models": [{"label": d.label, "model": d.model, "run": d.run} for d in inputs],
+                "runs": {g.model: g.names for g in groups if len(g.runs) > 1},
+                "references": [d.label for d in refs],
+            },
+        )
     # the stage folder was renamed into place: point at the final files
     outcome.tables = {k: stage.final / k for k in outcome.tables}
     outcome.figures = {k: stage.final / k for k in outcome.figures}
     outcome.montages = [stage.final / p.name for p in outcome.montages]
     outcome.summary = stage.final / "summary.md"
     return outcome
+
+
+def _reference_source(path: Path | str) -> str:
+    """Reference labels are published, except the reference code's runs (named as such)."""
+    return "reference" if Path(path).name in tables.REFERENCE_RUN_FILES else "published"
+
+
+def _check_runs(inputs: Sequence[tables.Descriptions], runs: Sequence[tables.Descriptions]):
+    models = {d.model for d in inputs}
+    for d in runs:
+        if d.model not in models:
+            raise InputError(
+                f"{d.path}: a run of {d.model}, which none of the files analysed is "
+                f"({', '.join(sorted(models))})",
+                hint="give each model's main run as a file to analyse and its other runs "
+                "with --runs, or give all runs with --runs alone",
+            )
+
+
+def collect_runs(items: Sequence[Path | str]) -> list[Path]:
+    """The descriptions.csv files of ``items``: files as given, folders by their ``*.csv``
+    files in name order."""
+    found: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files = sorted(item.glob("*.csv"))
+            if not files:
+                raise InputError(
+                    f"{item}: a folder without .csv files",
+                    hint="give a folder of descriptions CSV files (one per run), or the files",
+                )
+            found.extend(files)
+        else:
+            found.append(item)
+    return found
+
+
+def analyze_runs(
+    items: Sequence[Path | str],
+    out: Path,
+    *,
+    published: Sequence[Path | str] = (),
+    title: str = "CLIP-Dissect analysis of several runs",
+    caveats: Sequence[str] = (),
+    kind: str = "files",
+    montage_concepts: int = 4,
+    force: bool = False,
+) -> AnalysisOutcome:
+    """Analyse several runs of one or more models (files, or folders of them): each
+    model's first run is the one analysed, and all its runs give its label stability."""
+    paths = collect_runs(items)
+    if len(paths) < 2:
+        raise InputError(
+            f"{len(paths)} run given ({', '.join(map(str, paths)) or 'none'})",
+            hint="give at least two runs of the same model",
+        )
+    groups = stability.group_runs([tables.read_descriptions(p) for p in paths])
+    if all(len(g.runs) < 2 for g in groups):
+        raise InputError(
+            "no model has two runs among " + ", ".join(map(str, paths)),
+            hint="runs are grouped by model name (<model>_run_<id>.csv, or "
+            "<run>/dissect/<model>/descriptions.csv): give two runs of one model",
+        )
+    return analyze(
+        [g.main.path for g in groups],
+        out,
+        runs=[d.path for g in groups for d in g.runs[1:]],
+        published=published,
+        title=title,
+        caveats=caveats,
+        kind=kind,
+        montage_concepts=montage_concepts,
+        force=force,
+    )
 
 
 def published_paths() -> list[Path]:
@@ -215,8 +342,9 @@ def published_paths() -> list[Path]:
 def analyze_published(
     run_dir: Path, reason: str = "", *, out: Path | None = None, force: bool = False
 ) -> AnalysisOutcome:
-    """The offline fallback: analyse the published CLIP-Dissect results (ResNet50 on
-    ImageNet, ResNet18 on Places365) under ``<run>/dissect/analysis/``, labelled as such."""
+    """Analyse the published CLIP-Dissect results (ResNet50 on ImageNet, ResNet18 on
+    Places365) under ``<run>/dissect/analysis/``, labelled as such: a comparison with a
+    bigger ImageNet model than the assignment's."""
     caveat = (
         "These are the PUBLISHED CLIP-Dissect results of Oikarinen & Weng (ResNet50 ImageNet "
         "and ResNet18 Places365, probe set ImageNet val + Broden, concept set 20k), not "
@@ -226,9 +354,45 @@ def analyze_published(
     )
     return analyze(
         published_paths(),
-        out or Path(run_dir) / "dissect" / "analysis",
+        out or stage_dir(run_dir, "dissect") / "analysis",
         title="CLIP-Dissect analysis of the published results",
         caveats=[caveat],
+        kind="published",
+        force=force,
+    )
+
+
+def reference_run_paths(models: Sequence[str] | None = None) -> list[Path]:
+    """The reference code's runs on the assignment's configuration (registry: mirror or
+    download), run a first; only those of ``models`` (canonical names) when given."""
+    names = [
+        n for n in tables.REFERENCE_RUN_FILES if models is None or tables.model_of(n) in set(models)
+    ]
+    found = assets.fetch_many(names)
+    return [found[name] for name in names]
+
+
+REFERENCE_CAVEAT = (
+    "These labels come from two runs of the reference CLIP-Dissect code (describe_neurons.py) "
+    "on the assignment's configuration (ResNet18 ImageNet and ResNet18 Places365; layer2, "
+    "layer3, layer4; probe set Broden; concept set 20k; CLIP ViT-B/16; soft_wpmi; avg pooling), "
+    "run a on a GPU and run b on a CPU, not computed here{reason}. Run a is the one analysed; "
+    "run b measures how stable the labels are."
+)
+
+
+def analyze_reference_runs(
+    run_dir: Path, reason: str = "", *, out: Path | None = None, force: bool = False
+) -> AnalysisOutcome:
+    """The offline fallback: analyse the reference code's runs of the assignment's two
+    models under ``<run>/dissect/analysis/`` (run a as the main one, run b for the label
+    stability), labelled as such."""
+    return analyze_runs(
+        reference_run_paths(),
+        out or stage_dir(run_dir, "dissect") / "analysis",
+        title="CLIP-Dissect analysis of the reference runs",
+        caveats=[REFERENCE_CAVEAT.format(reason=f": {reason}" if reason else "")],
+        kind="reference_runs",
         force=force,
     )
 
@@ -240,8 +404,9 @@ def analyze_run(
     out: Path | None = None,
     force: bool = False,
 ) -> AnalysisOutcome:
-    """Analyse every model dissected under ``<run>/dissect/`` (and compare with published
-    results of the same models, when given)."""
+    """Analyse every model dissected under ``<run>/dissect/``, comparing its labels with
+    published ones of the same model (``published``) and with the reference code's runs
+    of the same model where there are any (fetched; left out, with a note, if missing)."""
     found = sorted(Path(run_dir).glob("dissect/*/descriptions.csv"))
     found = [p for p in found if p.parent.name != "analysis"]
     if not found:
@@ -249,5 +414,17 @@ def analyze_run(
             f"{run_dir}: no dissect/<model>/descriptions.csv",
             hint="run 'explainlab dissect run' first, or give descriptions.csv files",
         )
-    out = out or Path(run_dir) / "dissect" / "analysis"
-    return analyze(found, out, published=published, force=force)
+    models = {tables.model_of(p.parent.name) for p in found}
+    references: list[Path] = []
+    try:
+        references = reference_run_paths(sorted(models))
+    except MissingAssetsError as exc:
+        print(
+            f"the reference runs ({', '.join(exc.names)}) are not available: these labels are "
+            "not judged against them",
+            file=sys.stderr,
+        )
+    given = {Path(p).resolve() for p in published}
+    extra = [p for p in references if p.resolve() not in given]
+    out = out or stage_dir(run_dir, "dissect") / "analysis"
+    return analyze(found, out, published=[*published, *extra], kind="computed", force=force)

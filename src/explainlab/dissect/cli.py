@@ -15,6 +15,7 @@ from explainlab.dissect.settings import (
     DissectSettings,
 )
 from explainlab.errors import ConfigError
+from explainlab.stages import stage_dir
 
 _DEFAULTS = DissectSettings()
 
@@ -62,15 +63,15 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--probe-limit",
         type=int,
-        default=0,
+        default=_DEFAULTS.probe_limit,
         metavar="N",
         help="a fixed-seed subset of N probe images (default 0: all)",
     )
     p.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seed of the subset and of random CLIP weights (default 0)",
+        default=_DEFAULTS.seed,
+        help=f"seed of the subset and of random CLIP weights (default {_DEFAULTS.seed})",
     )
     p.add_argument(
         "--concept-set",
@@ -114,10 +115,16 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         help="spatial pooling of conv outputs (default avg)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=_DEFAULTS.batch_size, help="images per batch (default 64)"
+        "--batch-size",
+        type=int,
+        default=_DEFAULTS.batch_size,
+        help=f"images per batch (default {_DEFAULTS.batch_size})",
     )
     p.add_argument(
-        "--workers", type=int, default=_DEFAULTS.num_workers, help="DataLoader workers (default 2)"
+        "--workers",
+        type=int,
+        default=_DEFAULTS.num_workers,
+        help=f"DataLoader workers (default {_DEFAULTS.num_workers})",
     )
     p.add_argument(
         "--shard-size",
@@ -133,7 +140,7 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--cache-dir",
-        default="",
+        default=_DEFAULTS.cache_dir,
         help="cache of features and activations (default <EXPLAINLAB_CACHE>/dissect)",
     )
     p.add_argument(
@@ -142,7 +149,7 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
     )
     p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
-    p.add_argument("--force", action="store_true", help="recompute the labels even if up to date")
+    p.add_argument("--force", action="store_true", help="recompute the labels from nothing")
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle_run)
@@ -152,22 +159,42 @@ def _register_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze",
         help="tables, figures and summary.md from descriptions.csv files",
-        description="Analyse descriptions.csv files (ours or CLIP-Dissect's published ones): "
-        "concepts per layer, distinct concepts and Broden categories, concentration, similarity "
-        "scores, ImageNet vs Places365 overlap, agreement with published labels, the fc check, "
+        description="Analyse descriptions.csv files (ours, CLIP-Dissect's published ones, or "
+        "runs of the reference code): concepts per layer, distinct concepts and Broden "
+        "categories, concentration, similarity scores, ImageNet vs Places365 overlap, agreement "
+        "with published or reference labels, label stability across runs, the fc check, "
         "montages. Writes CSV tables, PNG figures and summary.md.",
     )
-    p.add_argument("files", nargs="*", type=Path, help="descriptions.csv files")
+    p.add_argument("files", nargs="*", type=Path, help="descriptions.csv files, one per model")
     p.add_argument(
         "--run",
         type=Path,
         default=None,
-        help="analyse every <run>/dissect/<model>/descriptions.csv",
+        help="analyse every <run>/dissect/<model>/descriptions.csv (and judge it against the "
+        "reference runs of the same model)",
+    )
+    p.add_argument(
+        "--runs",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="CSV_OR_FOLDER",
+        help="several runs of the same model(s), files or folders of them, grouped by model "
+        "(<model>_run_<id>.csv or <run>/dissect/<model>/descriptions.csv): label stability. "
+        "Alone, each model's first run is the one analysed; with FILES, these are further runs "
+        "of the FILES' models",
+    )
+    p.add_argument(
+        "--reference-runs",
+        action="store_true",
+        help="analyse the reference code's two runs on the assignment's configuration (both "
+        "ResNet18s, layer2-4), run a as the main one, run b for the label stability",
     )
     p.add_argument(
         "--published-results",
         action="store_true",
-        help="analyse CLIP-Dissect's published results (ResNet50 ImageNet, ResNet18 Places365)",
+        help="analyse CLIP-Dissect's published results (ResNet50 ImageNet, ResNet18 Places365): "
+        "a comparison with a bigger ImageNet model",
     )
     p.add_argument(
         "--published",
@@ -175,7 +202,8 @@ def _register_analyze(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=[],
         metavar="CSV",
-        help="published descriptions of the same models, for agreement",
+        help="published or reference descriptions of the same models: agreement with ours, "
+        "and with each other when a model has two or more",
     )
     p.add_argument(
         "--names",
@@ -212,14 +240,10 @@ def _params(pairs: list[str]) -> dict[str, float]:
     return out
 
 
-def _handle_run(args: argparse.Namespace) -> int:
-    from explainlab.dissect.activations import random_target
-    from explainlab.dissect.analysis import analyze_run
-    from explainlab.dissect.run import run_dissect
-    from explainlab.errors import MissingAssetsError
+def settings_from_args(args: argparse.Namespace) -> DissectSettings:
     from explainlab.settings import from_table
 
-    settings = from_table(
+    return from_table(
         DissectSettings,
         {
             "models": args.models,
@@ -242,6 +266,15 @@ def _handle_run(args: argparse.Namespace) -> int:
         },
         "command line",
     )
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from explainlab.dissect.activations import random_target
+    from explainlab.dissect.analysis import analyze_run
+    from explainlab.dissect.run import run_dissect
+    from explainlab.errors import MissingAssetsError
+
+    settings = settings_from_args(args)
     targets = None
     if args.allow_random_weights:
         from explainlab.dissect.activations import load_target
@@ -266,28 +299,48 @@ def _handle_run(args: argparse.Namespace) -> int:
 
 
 def _handle_analyze(args: argparse.Namespace) -> int:
-    from explainlab.dissect.analysis import analyze, analyze_published, analyze_run
+    from explainlab.dissect.analysis import (
+        analyze,
+        analyze_published,
+        analyze_reference_runs,
+        analyze_run,
+        analyze_runs,
+        collect_runs,
+    )
     from explainlab.errors import InputError
 
+    run = args.run or Path("results/default")
+    default_out = args.out or stage_dir(run, "dissect") / "analysis"
+    common = {"force": args.force}
     if args.published_results:
-        run = args.run or Path("results/default")
-        outcome = analyze_published(run, out=args.out, force=args.force)
-    elif args.run and not args.files:
-        outcome = analyze_run(args.run, published=args.published, out=args.out, force=args.force)
+        outcome = analyze_published(run, out=args.out, **common)
+    elif args.reference_runs:
+        outcome = analyze_reference_runs(run, out=args.out, **common)
     elif args.files:
-        out = args.out or (args.run or Path("results/default")) / "dissect" / "analysis"
         outcome = analyze(
             args.files,
-            out,
+            default_out,
             names=args.names,
             published=args.published,
+            runs=collect_runs(args.runs),
             montage_concepts=args.montage_concepts,
-            force=args.force,
+            **common,
         )
+    elif args.runs:
+        outcome = analyze_runs(
+            args.runs,
+            default_out,
+            published=args.published,
+            montage_concepts=args.montage_concepts,
+            **common,
+        )
+    elif args.run:
+        outcome = analyze_run(args.run, published=args.published, out=args.out, **common)
     else:
         raise InputError(
             "nothing to analyse",
-            hint="give descriptions.csv files, --run RUN, or --published-results",
+            hint="give descriptions.csv files, --runs, --run RUN, --reference-runs or "
+            "--published-results",
         )
     state = " (up to date)" if outcome.skipped else ""
     print(f"analysis{state}: {outcome.folder}")

@@ -276,29 +276,148 @@ def concentration_figure(conc: pd.DataFrame, path: Path, note: str = "") -> Path
     return _save(fig, path, note)
 
 
-def agreement_figure(agreement: pd.DataFrame, path: Path, note: str = "") -> Path | None:
+AGREEMENT_MEASURES = (
+    ("same_concept_rate", "same concept"),
+    ("same_category_rate", "same Broden category"),
+    ("published_in_our_top5_rate", "reference label in our top 5"),
+)
+
+
+def agreement_figure(
+    agreement: pd.DataFrame, path: Path, note: str = "", verdicts: pd.DataFrame | None = None
+) -> Path | None:
+    """One panel per analysed model: per reference file and layer, the units with the same
+    concept, the same Broden category, the reference's label among our top 5 (measures
+    known somewhere); with ``verdicts``, a black line at the references' agreement with
+    each other."""
     if agreement.empty:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
-    measures = [
-        ("same_concept_rate", "same concept"),
-        ("same_category_rate", "same Broden category"),
-        ("published_in_our_top5_rate", "published label in our top 5"),
-    ]
-    labels = [
-        f"{_short(m, 20)}\n{layer}"
-        for m, layer in zip(agreement["model"], agreement["layer"], strict=True)
-    ]
+    measures = [(c, n) for c, n in AGREEMENT_MEASURES if agreement[c].notna().any()]
+    models = list(dict.fromkeys(agreement["model"]))
+    fig, axes = plt.subplots(
+        len(models), 1, figsize=(WIDTH, 2.9 * len(models) + 0.3), squeeze=False
+    )
+    self_rate = (
+        verdicts.set_index(["model", "layer"])["reference_self"]
+        if verdicts is not None and not verdicts.empty
+        else None
+    )
     width = 0.8 / len(measures)
-    x = np.arange(len(agreement))
-    for i, (column, name) in enumerate(measures):
-        values = agreement[column].fillna(0).to_numpy()
-        bars = ax.bar(x + i * width, values, width, label=name, color=MODEL_COLORS[i])
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)
-    ax.set_xticks(x + width, labels, fontsize=8)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("share of units")
-    ax.legend(fontsize=8)
-    ax.set_title("Agreement with the published CLIP-Dissect labels")
+    for ax, model in zip(axes.flat, models, strict=True):
+        part = agreement[agreement["model"] == model]
+        x = np.arange(len(part))
+        for i, (column, name) in enumerate(measures):
+            values = part[column].to_numpy(dtype=float)
+            bars = ax.bar(
+                x + i * width, np.nan_to_num(values), width, label=name, color=MODEL_COLORS[i]
+            )
+            ax.bar_label(
+                bars,
+                labels=["n/a" if v != v else f"{v:.0%}" for v in values],
+                fontsize=8,
+                rotation=90,
+                padding=2,
+            )
+        if self_rate is not None:
+            for xi, layer in zip(x, part["layer"], strict=True):
+                if (model, layer) in self_rate.index:
+                    ax.hlines(
+                        self_rate[(model, layer)],
+                        xi - width / 2,
+                        xi + (len(measures) - 0.5) * width,
+                        color="black",
+                        lw=1.5,
+                    )
+            ax.plot([], [], color="black", lw=1.5, label="references with each other")
+        # the panel names the model: a reference of it is named by what follows ("run a")
+        names = [
+            r.removeprefix(m).strip(" ()") if r.startswith(f"{m} (") else r
+            for r, m in zip(part["published"], part["canonical_model"], strict=True)
+        ]
+        labels = [
+            textwrap.fill(_short(n, 30), 15, break_long_words=False) + f"\n{layer}"
+            for n, layer in zip(names, part["layer"], strict=True)
+        ]
+        ax.set_xticks(x + width * (len(measures) - 1) / 2, labels, fontsize=8)
+        ax.set_ylim(0, 1.45)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_ylabel("share of units")
+        ax.legend(fontsize=8, loc="upper left", ncol=len(measures) + 1)
+        ax.set_title(f"{_short(model, 40)} against published or reference labels")
+    fig.tight_layout()
+    return _save(fig, path, note)
+
+
+def stability_figure(
+    agreement: pd.DataFrame, by_similarity: pd.DataFrame, path: Path, note: str = ""
+) -> Path | None:
+    """Left: per layer and model, the share of units labelled alike by every run. Right:
+    that share per quartile of the main run's similarity score, per model and layer."""
+    if agreement.empty:
+        return None
+    # two runs: their one pair; more: the units all runs agree on
+    rows = agreement[
+        agreement["run_a"].eq("all") | ~agreement.duplicated(["model", "layer"], keep=False)
+    ]
+    layers = _layer_order([rows["layer"]]) + (
+        [ALL_LAYERS] if (rows.layer == ALL_LAYERS).any() else []
+    )
+    models = list(dict.fromkeys(rows["model"]))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.4), width_ratios=[1, 1.2])
+    width = 0.8 / len(models)
+    x = np.arange(len(layers))
+    for i, model in enumerate(models):
+        part = rows[rows["model"] == model].set_index("layer").reindex(layers)
+        values = part["same_label_rate"].to_numpy()
+        bars = left.bar(
+            x + i * width,
+            values,
+            width,
+            label=_short(model, 30),
+            color=MODEL_COLORS[i % len(MODEL_COLORS)],
+        )
+        left.bar_label(
+            bars,
+            labels=["" if v != v else f"{v:.0%}" for v in values],
+            label_type="center",
+            rotation=90,
+            color="white",
+            fontsize=8,
+        )
+    left.set_xticks(x + width * (len(models) - 1) / 2, layers, rotation=30)
+    left.set_ylim(0, 1.35)
+    left.set_ylabel("share of units, same label")
+    left.set_title("Units labelled alike by every run")
+    left.legend(fontsize=8, loc="upper center", ncol=2)
+
+    styles = ["o-", "s--", "^:", "d-.", "v-", "x--"]
+    table = by_similarity[by_similarity["layer"] != ALL_LAYERS]
+    for i, model in enumerate(models):
+        mine = table[table["model"] == model]
+        for j, layer in enumerate(_layer_order([mine["layer"]])):
+            part = mine[mine["layer"] == layer].sort_values("band")
+            right.plot(
+                part["band"],
+                part["same_label_rate"],
+                styles[j % len(styles)],
+                color=MODEL_COLORS[i % len(MODEL_COLORS)],
+                label=f"{_short(model, 22)}, {layer}",
+                ms=4,
+            )
+    if not table.empty:
+        bands = int(table["band"].max())
+        right.set_xticks(
+            np.arange(1, bands + 1),
+            [
+                "lowest" if b == 1 else "highest" if b == bands else str(b)
+                for b in range(1, bands + 1)
+            ],
+        )
+        right.legend(fontsize=8, loc="lower right")
+    right.set_xlabel("similarity of the main run's label (quartile within the layer)")
+    right.set_ylabel("share of units, same label")
+    right.set_ylim(max(0.0, (table["same_label_rate"].min() if len(table) else 0) - 0.1), 1.02)
+    right.set_title("Agreement by similarity score")
+    fig.suptitle("Label stability: runs of the same model compared unit by unit")
     fig.tight_layout()
     return _save(fig, path, note)

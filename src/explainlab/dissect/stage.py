@@ -1,6 +1,7 @@
 """The dissection step of the whole run (``explainlab run``): dissect, then analyse;
 without the files that needs offline (CLIP weights, Broden, model weights), analyse the
-published CLIP-Dissect results instead, labelled as such."""
+reference CLIP-Dissect code's two runs on the assignment's configuration instead,
+labelled as such."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from explainlab import assets
 from explainlab import estimate as estimates
 from explainlab.context import Context, StageResult
 from explainlab.dissect import clip_features
-from explainlab.dissect.analysis import AnalysisOutcome, analyze_published, analyze_run
+from explainlab.dissect.analysis import AnalysisOutcome, analyze_reference_runs, analyze_run
 from explainlab.dissect.probes import BRODEN, BRODEN_ZIP
 from explainlab.dissect.run import DissectOutcome, run_dissect
 from explainlab.dissect.settings import CONCEPT_SETS, DissectSettings
@@ -26,7 +27,7 @@ BRODEN_IMAGE_COUNT = 63_305  # images of broden1_224, for the time estimate
 @dataclass
 class DissectStageOutcome:
     analysis: AnalysisOutcome
-    dissect: DissectOutcome | None = None  # None when the published results stood in
+    dissect: DissectOutcome | None = None  # None when the reference runs stood in
     fallback_reason: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -64,8 +65,9 @@ def run_dissect_stage(
 ) -> DissectStageOutcome:
     """Dissect ``settings.models`` and analyse them under ``<run>/dissect/``. When files
     are missing (``missing``, from :func:`missing_inputs`, or found missing on the way) and
-    ``allow_published_fallback``, analyse the published results instead, labelled as such;
-    otherwise the missing files are the error."""
+    ``allow_published_fallback``, analyse the reference code's runs of the assignment's
+    models instead (:func:`analyze_reference_runs`), labelled as such; otherwise the
+    missing files are the error."""
     try:
         if missing is not None:
             raise missing
@@ -74,13 +76,22 @@ def run_dissect_stage(
         if not allow_published_fallback:
             raise
         reason = fallback_reason(exc)
-        print(f"{reason}; analysing the published CLIP-Dissect results instead", file=sys.stderr)
-        return DissectStageOutcome(analyze_published(run_dir, reason, force=force), None, reason)
+        print(reason, file=sys.stderr)
+        analysis = analyze_reference_runs(run_dir, _missing(exc), force=force)
+        return DissectStageOutcome(analysis, None, reason)
     return DissectStageOutcome(analyze_run(run_dir, force=force), outcome, "", list(outcome.notes))
 
 
 def fallback_reason(exc: MissingAssetsError) -> str:
-    return f"dissection needs files that are not available here ({', '.join(exc.names)})"
+    """What stood in and why, for the manifest and the run summary."""
+    return (
+        "the reference CLIP-Dissect code's runs on the assignment's configuration (ResNet18 "
+        f"ImageNet and ResNet18 Places365) are analysed, not labels computed here: {_missing(exc)}"
+    )
+
+
+def _missing(exc: MissingAssetsError) -> str:
+    return f"the dissection needs files that are not available here ({', '.join(exc.names)})"
 
 
 # --- the stage of a run (explainlab run) ---------------------------------------------------
@@ -112,7 +123,7 @@ def run_stage(ctx: Context) -> StageResult:
     )
     lines = [f"analysis: {outcome.analysis.folder}"]
     if outcome.fallback_reason:
-        lines.insert(0, f"PUBLISHED CLIP-Dissect results analysed: {outcome.fallback_reason}")
+        lines.insert(0, f"DISSECTION FALLBACK: {outcome.fallback_reason}")
     lines += outcome.notes
     failures = outcome.dissect.failures if outcome.dissect else []
     skipped = outcome.analysis.skipped and (

@@ -14,7 +14,8 @@ from explainlab.dissect.categories import (
     SOURCE_UNKNOWN,
     CategoryMap,
 )
-from explainlab.dissect.tables import ALL_LAYERS, Descriptions
+from explainlab.dissect.stability import FLIPS, PARTLY, STABLE, StabilityTables, holding_share
+from explainlab.dissect.tables import ALL_LAYERS, Descriptions, most_over_represented
 
 
 @dataclass
@@ -31,6 +32,9 @@ class SummaryInputs:
     over: pd.DataFrame
     agreement: pd.DataFrame
     fc: pd.DataFrame
+    stability: StabilityTables | None = None  # when a model has several runs
+    self_agreement: pd.DataFrame = field(default_factory=pd.DataFrame)  # references' own
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # ours vs references
     montages: list[str] = field(default_factory=list)  # file names
     montage_notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # tables and figures, relative names
@@ -53,12 +57,26 @@ def _trend(values: Sequence[float], layers: Sequence[str], what: str, fmt=str) -
     return f"{what} {verb} from {fmt(first)} in {layers[0]} to {fmt(last)} in {layers[-1]}."
 
 
+ROLES = {
+    "published": "published CLIP-Dissect results",
+    "reference": "a run of the reference CLIP-Dissect code on the assignment's configuration",
+    "ours": "dissected here",
+}
+
+
 def _inputs(s: SummaryInputs) -> list[str]:
     lines = ["## Inputs", ""]
-    for d in [*s.inputs, *s.published]:
-        role = "published CLIP-Dissect results" if d.source == "published" else "dissected here"
+    further = [d for g in s.stability.groups for d in g.runs[1:]] if s.stability else []
+    for d in [*s.inputs, *further, *s.published]:
+        role = ROLES[d.source]
         layers = ", ".join(d.layers)
-        extra = " (reference for agreement only)" if d in s.published else ""
+        extra = (
+            " (reference for agreement only)"
+            if d in s.published
+            else " (a further run, for the label stability only)"
+            if d in further
+            else ""
+        )
         lines.append(
             f"- **{d.label}**: {role}{extra}, `{d.path}`; {len(d.table)} units in "
             f"{len(d.layers)} layers ({layers}); model `{d.model}`, classes: {d.dataset}."
@@ -185,11 +203,7 @@ def _comparison(s: SummaryInputs) -> list[str]:
                 f"{row.only_a} only in {a}, {row.only_b} only in {b}; the shared concepts label "
                 f"{_pct(row.units_a_on_shared)} of {a}'s units and {_pct(row.units_b_on_shared)} of {b}'s."
             )
-        over = s.over[(s.over.model_a == a) & (s.over.model_b == b)]
-        layer = ALL_LAYERS if (over["layer"] == ALL_LAYERS).any() else over["layer"].iloc[0]
-        over = over[over["layer"] == layer]
-        top_a = over.sort_values("log2_ratio", ascending=False).head(5)
-        top_b = over.sort_values("log2_ratio").head(5)
+        layer, top_a, top_b = most_over_represented(s.over, a, b)
         lines.append(
             f"- most over-represented in {a} ({layer}; units in {a} vs {b}): "
             + ", ".join(
@@ -208,7 +222,7 @@ def _comparison(s: SummaryInputs) -> list[str]:
 
 
 def _agreement(s: SummaryInputs) -> list[str]:
-    lines = ["## Agreement with the published labels", ""]
+    lines = ["## Agreement with published or reference labels", ""]
     if s.agreement.empty:
         reason = (
             "no published file of the same model was given (--published)"
@@ -232,6 +246,135 @@ def _agreement(s: SummaryInputs) -> list[str]:
             f"- {row.model} vs {row.published}, {row.layer}: the same concept for {row.same_concept} "
             f"of {row.units} units ({_pct(row.same_concept_rate)}){same_cat}{top5}."
         )
+    return [*lines, ""]
+
+
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _run_list(names: Sequence[str]) -> str:
+    return " and ".join(f"run {n}" for n in names)
+
+
+def _stability(s: SummaryInputs) -> list[str]:
+    if s.stability is None:
+        return []
+    st = s.stability
+    lines = [
+        "## Label stability across runs",
+        "",
+        "The runs of each model are compared unit by unit; the first is the one analysed above.",
+        "",
+    ]
+    for group in st.groups:
+        runs = _run_list(group.names)
+        lines += [f"**{group.model}** ({runs}):", ""]
+        agree = st.agreement[st.agreement["model"] == group.model]
+        lines.append(
+            "- the same label in every run: "
+            + "; ".join(
+                f"{r.layer} {r.same_label} of {r.units} units ({_pct(r.same_label_rate)})"
+                for r in agree.itertuples(index=False)
+                if len(group.runs) == 2 or r.run_a == "all"
+            )
+            + "."
+        )
+        counts = st.counts[st.counts["model"] == group.model]
+        ranges = st.ranges[st.ranges["model"] == group.model].set_index(["layer", "measure"])
+        per_layer = []
+        for layer, part in counts.groupby("layer", sort=False):
+            values = ", ".join(
+                f"{v} (run {n})" for n, v in zip(part.run, part.distinct_concepts, strict=True)
+            )
+            spread = ranges.loc[(layer, "distinct_concepts"), "spread"]
+            objects = ranges.loc[(layer, "distinct_object")]
+            per_layer.append(
+                f"{layer} {values}, spread {spread}; objects {_span(objects['min'], objects['max'])}"
+            )
+        lines.append("- distinct concepts per run: " + "; ".join(per_layer) + ".")
+        concepts = st.concepts[st.concepts["model"] == group.model]
+        for layer, part in concepts.groupby("layer", sort=False):
+            status = part["status"].value_counts()
+            flips = part[part["status"] == FLIPS].head(3)
+            lines.append(
+                f"- {layer}: of {len(part)} concepts used in any run, {status.get(STABLE, 0)} are "
+                f"stable (the same units in every run), {status.get(PARTLY, 0)} partly stable "
+                f"and {status.get(FLIPS, 0)} flip (no unit keeps them in every run)"
+                + (
+                    "; the most used that flip: "
+                    + ", ".join(
+                        f"'{r.concept}' ({r.units_main} units in the main run, {r.units_any} in "
+                        "any, none in every run)"
+                        for r in flips.itertuples(index=False)
+                    )
+                    if len(flips)
+                    else ""
+                )
+                + "."
+            )
+        rises = st.rises[st.rises["model"] == group.model]
+        if len(rises):
+            lines.append(
+                "- by similarity (quartiles of the main run's score per layer, lowest to highest): "
+                + "; ".join(
+                    f"{r.layer} {_pct(r.lowest_band)} to {_pct(r.highest_band)}"
+                    + ("" if r.rises else " (does not rise)")
+                    for r in rises.itertuples(index=False)
+                )
+                + f". Agreement rises with the similarity in {int(rises['rises'].sum())} of "
+                f"{len(rises)} rows ({int(rises['monotonic'].sum())} without a dip)."
+            )
+        lines.append("")
+    held, total = holding_share(st.findings)
+    if total:
+        lines += ["", f"Headline findings that hold in every replicate: {held} of {total}."]
+        first = st.findings.drop_duplicates(["finding", "model", "layer", "subject"], keep="first")
+        for key in first[~first["holds"]].itertuples(index=False):
+            part = st.findings[
+                (st.findings["finding"] == key.finding)
+                & (st.findings["model"] == key.model)
+                & (st.findings["layer"] == key.layer)
+                & (st.findings["subject"] == key.subject)
+            ]
+            where = " ".join(x for x in (key.layer, f"'{key.subject}'" if key.subject else "") if x)
+            lines.append(
+                f"- flips: {key.finding} ({key.model}{', ' + where if where else ''}): "
+                + "; ".join(f"run {r.replicate}: {r.value}" for r in part.itertuples(index=False))
+                + "."
+            )
+    else:
+        lines += ["", "Headline findings: not checked (they need two runs of every model)."]
+    return [*lines, ""]
+
+
+def _reference(s: SummaryInputs) -> list[str]:
+    if s.self_agreement.empty:
+        return []
+    lines = ["## Our labels against the reference, and the reference against itself", ""]
+    for row in s.self_agreement.itertuples(index=False):
+        lines.append(
+            f"- {row.run_a} and {row.run_b} ({row.model}, {row.layer}): the same label for "
+            f"{row.same_label} of {row.units} units ({_pct(row.same_label_rate)})."
+        )
+    for row in s.verdicts.itertuples(index=False):
+        ours = (
+            _pct(row.ours_min)
+            if row.ours_min == row.ours_max
+            else f"{_pct(row.ours_min)}–{_pct(row.ours_max)}"
+        )
+        verdict = (
+            "as close to the reference as the reference is to itself"
+            if row.as_close
+            else "less close to the reference than the reference is to itself"
+        )
+        lines.append(
+            f"- {row.model}, {row.layer}: agrees with the {row.references} reference files on "
+            f"{ours} of the units; they agree with each other on {_pct(row.reference_self)}: "
+            f"{verdict}."
+        )
+    if s.verdicts.empty:
+        lines.append("- no analysed model has two reference files of its own: no verdict.")
     return [*lines, ""]
 
 
@@ -266,6 +409,8 @@ def write_summary(s: SummaryInputs, title: str) -> str:
         _similarity(s),
         _comparison(s),
         _agreement(s),
+        _reference(s),
+        _stability(s),
         _fc(s),
         _montages(s),
         ["## Files", "", *[f"- `{f}`" for f in s.files], ""],

@@ -31,21 +31,38 @@ _PROBE_SUFFIXES = (
 )
 _ALIASES = {"resnet18_places": "resnet18_places365"}
 PUBLISHED_FILES = ("resnet18_places_imagenet_broden.csv", "resnet50_imagenet_broden.csv")
+# the reference code's runs on the assignment's configuration (the asset registry's
+# clip-dissect-runs): run a first, so that it is each model's main run
+REFERENCE_RUN_FILES = (
+    "resnet18_run_a.csv",
+    "resnet18_places365_run_a.csv",
+    "resnet18_run_b.csv",
+    "resnet18_places365_run_b.csv",
+)
+# one run of several of the same model: <model>_run_<id>.csv
+_RUN_SUFFIX = re.compile(r"^(?P<model>.+)_run_(?P<run>[A-Za-z0-9]+)$")
 
 
-@dataclass
+@dataclass(eq=False)  # one file's labels: compared by identity, never table by table
 class Descriptions:
     name: str  # as named by the file (published: "resnet18_places")
     model: str  # canonical model name ("resnet18_places365")
     dataset: str  # "places365" or "imagenet": the class names of the model's fc layer
-    source: str  # "ours" or "published"
+    source: str  # "ours", "published" or "reference" (a run of the reference code)
     path: Path
     table: pd.DataFrame  # layer, unit, description (, similarity)
     notes: list[str] = field(default_factory=list)  # caveats from args.json (random weights)
+    # which run of its model this is, among several: "a" of <model>_run_a.csv, the run
+    # folder of <run>/dissect/<model>/descriptions.csv; "" when not known
+    run: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.source})" if self.source == "published" else self.name
+        if self.source == "published":
+            return f"{self.name} (published)"
+        if self.source == "reference":
+            return f"{self.model} (run {self.run})"
+        return self.name
 
     @property
     def layers(self) -> list[str]:
@@ -102,7 +119,16 @@ def read_descriptions(
     stem = path.parent.name if ours else re.sub(r"_descriptions$", "", path.stem)
     name = name or _strip_probe(stem)
     if source is None:
-        source = "published" if path.name in PUBLISHED_FILES else "ours"
+        source = (
+            "published"
+            if path.name in PUBLISHED_FILES
+            else "reference"
+            if path.name in REFERENCE_RUN_FILES
+            else "ours"
+        )
+    base, run = _split_run(name)
+    if not run and ours and path.parent.parent.name == "dissect":
+        run = path.parents[2].name  # <run>/dissect/<model>/descriptions.csv
     notes: list[str] = []
     args = path.parent / "args.json"
     if ours and args.is_file():
@@ -110,8 +136,19 @@ def read_descriptions(
             notes = list(json.loads(args.read_text()).get("notes", []))
         except (OSError, ValueError):
             notes = []
-    model = canonical_model(name)
-    return Descriptions(name, model, model_dataset(model), source, path, table, notes)
+    model = canonical_model(base)
+    return Descriptions(name, model, model_dataset(model), source, path, table, notes, run)
+
+
+def model_of(name: str) -> str:
+    """The canonical model of a file or folder name (``resnet18_run_a.csv``: resnet18)."""
+    return canonical_model(_split_run(re.sub(r"\.csv$", "", name))[0])
+
+
+def _split_run(name: str) -> tuple[str, str]:
+    """``resnet18_run_a`` -> (``resnet18``, ``a``); a name without a run -> (name, "")."""
+    found = _RUN_SUFFIX.match(name)
+    return (found["model"], found["run"]) if found else (name, "")
 
 
 def _layer_groups(d: Descriptions, with_all: bool = True):
@@ -236,6 +273,23 @@ def model_pairs(inputs: Sequence[Descriptions]) -> list[tuple[Descriptions, Desc
     return list(combinations(inputs, 2))
 
 
+def check_same_units(a: Descriptions, b: Descriptions) -> list[str]:
+    """The layers of ``a`` that ``b`` has too (maybe none), after checking that each
+    labels the same units in both: labels are compared unit by unit, so a mismatch is an
+    error."""
+    layers = [layer for layer in a.layers if layer in set(b.layers)]
+    for layer in layers:
+        units_a = set(a.table.loc[a.table["layer"] == layer, "unit"])
+        units_b = set(b.table.loc[b.table["layer"] == layer, "unit"])
+        if units_a != units_b:
+            raise InputError(
+                f"{a.path} and {b.path}: {layer} labels {len(units_a)} units in one and "
+                f"{len(units_b)} in the other ({len(units_a ^ units_b)} units differ)",
+                hint="compare files of the same model: they label the same units of a layer",
+            )
+    return layers
+
+
 def _common_layers(a: Descriptions, b: Descriptions) -> list[str]:
     layers = [layer for layer in a.layers if layer in set(b.layers)]
     return [*layers, ALL_LAYERS] if len(layers) > 1 else layers
@@ -326,6 +380,23 @@ def over_represented(inputs: Sequence[Descriptions], pseudo: float = 0.5) -> pd.
     return table
 
 
+def most_over_represented(
+    over: pd.DataFrame, model_a: str, model_b: str, top: int = 5
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """(layer, the ``top`` concepts most over-represented in ``model_a``, those in
+    ``model_b``) of a pair's rows of :func:`over_represented`, at all layers pooled or else
+    their one common layer; equal ratios are ordered by name, so every reader names the
+    same concepts."""
+    part = over[(over["model_a"] == model_a) & (over["model_b"] == model_b)]
+    if part.empty:
+        return "", part, part
+    layer = ALL_LAYERS if (part["layer"] == ALL_LAYERS).any() else part["layer"].iloc[0]
+    part = part[part["layer"] == layer]
+    in_a = part.sort_values(["log2_ratio", "concept"], ascending=[False, True]).head(top)
+    in_b = part.sort_values(["log2_ratio", "concept"], ascending=[True, True]).head(top)
+    return layer, in_a[in_a["log2_ratio"] > 0], in_b[in_b["log2_ratio"] < 0]
+
+
 def concept_layer_matrix(inputs: Sequence[Descriptions], top: int = 25) -> pd.DataFrame:
     """Units per concept (rows: the ``top`` concepts over all inputs) and model:layer."""
     columns = {}
@@ -352,7 +423,7 @@ def published_agreement(
             if ref.model != ours.model or ref is ours:
                 continue
             top5 = _top5(ours)
-            for layer in [x for x in ours.layers if x in set(ref.layers)]:
+            for layer in check_same_units(ours, ref):
                 merged = _pick(ours, layer, [layer]).merge(
                     _pick(ref, layer, [layer]), on=["layer", "unit"], suffixes=("", "_published")
                 )
@@ -370,6 +441,7 @@ def published_agreement(
                     {
                         "model": ours.label,
                         "published": ref.label,
+                        "canonical_model": ours.model,
                         "layer": layer,
                         "units": len(merged),
                         "same_concept": int(same.sum()),

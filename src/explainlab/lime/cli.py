@@ -121,7 +121,9 @@ def _register_export(actions: argparse._SubParsersAction) -> None:
         "readable JSON twin beside it; then validate it.",
     )
     export.add_argument(
-        "--params", default="", help="parameter file (TOML/JSON; default lime's defaults)"
+        "--params",
+        default=_LIME.params,
+        help="parameter file (TOML/JSON, or a shipped name; default lime's defaults)",
     )
     export.add_argument(
         "--seed",
@@ -200,7 +202,10 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         help=f"seconds after which an image counts as failed (default {DEFAULT_CUTOFF:g})",
     )
     score.add_argument(
-        "--seed", type=int, default=0, help="the explainer's random_state (default 0)"
+        "--seed",
+        type=int,
+        default=_LIME.seed,
+        help=f"the explainer's random_state (default {_LIME.seed})",
     )
     score.add_argument(
         "--mask-k",

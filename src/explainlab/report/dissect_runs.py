@@ -1,0 +1,127 @@
+"""What report 1 needs to know of the runs behind an analysis: what was analysed
+(``sources.json``), and, where a model has several runs, how stable each finding and
+count is (the stability tables of ``dissect/stability.py``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class AnalysisSources:
+    """``sources.json`` of an analysis folder. Older folders have none: their kind is
+    told by the summary's wording."""
+
+    kind: str
+    caveats: list[str] = field(default_factory=list)
+    canonical: dict[str, str] = field(default_factory=dict)  # label -> canonical model
+    runs: dict[str, list[str]] = field(default_factory=dict)  # model -> run names
+
+    @classmethod
+    def read(cls, folder: Path, summary_md: str) -> AnalysisSources:
+        path = folder / "sources.json"
+        if not path.is_file():
+            published = "PUBLISHED" in summary_md or "(published)" in summary_md
+            return cls("published" if published else "files")
+        data = json.loads(path.read_text())
+        canonical = {m["label"]: m["model"] for m in data.get("models", [])}
+        return cls(data["kind"], list(data.get("caveats", [])), canonical, data.get("runs", {}))
+
+
+@dataclass
+class RunStability:
+    """The stability tables of an analysis whose models have several runs."""
+
+    sources: AnalysisSources
+    agreement: pd.DataFrame
+    ranges: pd.DataFrame
+    concepts: pd.DataFrame
+    by_similarity: pd.DataFrame
+    findings: pd.DataFrame
+
+    @classmethod
+    def read(cls, folder: Path, sources: AnalysisSources) -> RunStability | None:
+        names = (
+            "run_agreement.csv",
+            "run_count_ranges.csv",
+            "concept_stability.csv",
+            "stability_by_similarity.csv",
+            "stability_findings.csv",
+        )
+        if not all((folder / name).is_file() for name in names):
+            return None
+        # concepts are words ("none", "nan" ...), and a finding may have no layer
+        return cls(sources, *(pd.read_csv(folder / n, keep_default_na=False) for n in names))
+
+    def model(self, label: str) -> str:
+        return self.sources.canonical.get(label, label)
+
+    def others(self, label: str) -> list[str]:
+        """The runs of ``label``'s model other than the analysed one."""
+        return self.sources.runs.get(self.model(label), [])[1:]
+
+    def count(self, label: str, layer: str, measure: str, value: int) -> str:
+        """``value`` with its run-to-run range, e.g. "278 (276–278)"."""
+        r = self.ranges[
+            (self.ranges["model"] == self.model(label))
+            & (self.ranges["layer"] == layer)
+            & (self.ranges["measure"] == measure)
+        ]
+        if r.empty:
+            return str(value)
+        return f"{value} ({int(r['min'].iloc[0])}–{int(r['max'].iloc[0])})"
+
+    def values(self, finding: str, model: str, layer: str = "", subject: str = "") -> pd.DataFrame:
+        """replicate, value, holds of one finding (empty when it was not checked)."""
+        f = self.findings
+        return f[
+            (f["finding"] == finding)
+            & (f["model"] == model)
+            & (f["layer"] == layer)
+            & (f["subject"] == subject)
+        ]
+
+    def holds(self, finding: str, model: str, layer: str = "", subject: str = "") -> bool | None:
+        rows = self.values(finding, model, layer, subject)
+        return None if rows.empty else bool(rows["holds"].iloc[0])
+
+    def top_note(self, label: str, layer: str) -> str:
+        """Whether ``label``'s top concept (and top three) in ``layer`` are those of every run."""
+        model = self.model(label)
+        top = self.values("top concept", model, layer)
+        three = self.values("top three concepts", model, layer)
+        if top.empty:
+            return ""
+        others = top.iloc[1:]
+        if not bool(top["holds"].iloc[0]):
+            return (
+                " [flips: "
+                + "; ".join(
+                    f"run {r.replicate}'s top concept is '{r.value}'"
+                    for r in others.itertuples(index=False)
+                )
+                + "]"
+            )
+        runs = " and ".join(f"run {r}" for r in others["replicate"])
+        if not three.empty and not bool(three["holds"].iloc[0]):
+            return f" [top concept the same in {runs}; the top three differ]"
+        return f" [the same in {runs}]"
+
+    def replicate_names(self) -> list[str]:
+        return list(dict.fromkeys(self.findings["replicate"].astype(str)))
+
+    def top_concepts(self, layer: str) -> dict[str, list[str]]:
+        """replicate -> the top concept in ``layer`` of each model."""
+        rows = self.findings[
+            (self.findings["finding"] == "top concept") & (self.findings["layer"] == layer)
+        ]
+        return {str(k): list(g["value"]) for k, g in rows.groupby("replicate", sort=False)}
+
+    def layer_agreement(self, model: str) -> pd.DataFrame:
+        """The analysed run's agreement with the others per layer (all runs when more)."""
+        a = self.agreement[self.agreement["model"] == model]
+        return a[a["run_a"].eq("all") | ~a.duplicated(["model", "layer"], keep=False)]
