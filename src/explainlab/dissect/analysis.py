@@ -70,6 +70,50 @@ def _label_notes(inputs: Sequence[tables.Descriptions], caveats: Sequence[str]) 
     return " ".join(notes)
 
 
+@dataclass
+class _Computed:
+    """Every table of one analysis, computed before anything is written."""
+
+    counts: pd.DataFrame
+    distinct: pd.DataFrame
+    categories: pd.DataFrame
+    concentration: pd.DataFrame
+    similarity: pd.DataFrame
+    overlap: pd.DataFrame
+    shared: pd.DataFrame
+    over: pd.DataFrame
+    matrix: pd.DataFrame
+    agreement: pd.DataFrame
+    agreement_units: pd.DataFrame
+    self_agreement: pd.DataFrame
+    verdicts: pd.DataFrame
+    fc: pd.DataFrame
+    groups: list[stability.RunGroup]
+    stable: stability.StabilityTables | None
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        frames = {
+            "concept_counts.csv": self.counts,
+            "distinct_concepts.csv": self.distinct,
+            "concept_categories.csv": self.categories,
+            "concentration.csv": self.concentration,
+            "similarity_stats.csv": self.similarity,
+            "model_overlap.csv": self.overlap,
+            "shared_concepts.csv": self.shared,
+            "over_represented.csv": self.over,
+            "concept_layer_matrix.csv": self.matrix.reset_index(),
+            "published_agreement.csv": self.agreement,
+            "published_agreement_units.csv": self.agreement_units,
+            "fc_accuracy.csv": self.fc,
+        }
+        if self.stable is not None:
+            frames |= self.stable.frames()
+        if not self.self_agreement.empty:
+            frames["reference_self_agreement.csv"] = self.self_agreement
+            frames["reference_verdicts.csv"] = self.verdicts
+        return frames
+
+
 def analyze(
     paths: Sequence[Path | str],
     out: Path,
@@ -92,6 +136,84 @@ def analyze(
     :data:`KINDS`) and ``caveats`` say what the labels are, in the summary and the report."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    inputs, more_runs, refs = _read_inputs(paths, names, runs, published)
+    out = Path(out)
+    stage = runfolder.Stage(
+        out.parent,
+        out.name,
+        {
+            "inputs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in inputs],
+            "runs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in more_runs],
+            "published": [[d.label, str(d.path), assets.file_digest(d.path)] for d in refs],
+            "title": title,
+            "caveats": list(caveats),
+            "kind": kind,
+            "montage_concepts": montage_concepts,
+            "version": 2,
+        },
+    )
+    if force:
+        stage.reset()
+    if stage.complete and not force:
+        return AnalysisOutcome(stage.final, summary=stage.final / "summary.md", skipped=True)
+
+    cmap = category_map or load_category_map()
+    computed = _compute(inputs, more_runs, refs, cmap)
+    note = _label_notes(inputs, caveats)
+    outcome = AnalysisOutcome(stage.final)
+    with stage.finishing() as folder:
+        for name, frame in computed.frames().items():
+            outcome.tables[name] = runfolder.write_csv(folder / name, frame)
+        outcome.figures = _figures(folder, inputs, computed, note)
+        montage_notes = _montages(folder, inputs, computed.counts, montage_concepts, outcome)
+        summary_inputs = SummaryInputs(
+            inputs,
+            refs,
+            cmap,
+            computed.counts,
+            computed.distinct,
+            computed.categories,
+            computed.concentration,
+            computed.similarity,
+            computed.overlap,
+            computed.over,
+            computed.agreement,
+            computed.fc,
+            stability=computed.stable,
+            self_agreement=computed.self_agreement,
+            verdicts=computed.verdicts,
+            montages=[p.name for p in outcome.montages],
+            montage_notes=montage_notes,
+            files=[*outcome.tables, *outcome.figures],
+            caveats=list(caveats),
+        )
+        runfolder.write_text(folder / "summary.md", write_summary(summary_inputs, title))
+        runfolder.write_json(
+            folder / "sources.json",
+            {
+                "kind": kind,
+                "title": title,
+                "caveats": list(caveats),
+                "models": [{"label": d.label, "model": d.model, "run": d.run} for d in inputs],
+                "runs": {g.model: g.names for g in computed.groups if len(g.runs) > 1},
+                "references": [d.label for d in refs],
+            },
+        )
+    # the stage folder was renamed into place: point at the final files
+    outcome.tables = {k: stage.final / k for k in outcome.tables}
+    outcome.figures = {k: stage.final / k for k in outcome.figures}
+    outcome.montages = [stage.final / p.name for p in outcome.montages]
+    outcome.summary = stage.final / "summary.md"
+    return outcome
+
+
+def _read_inputs(
+    paths: Sequence[Path | str],
+    names: Sequence[str] | None,
+    runs: Sequence[Path | str],
+    published: Sequence[Path | str],
+) -> tuple[list[tables.Descriptions], list[tables.Descriptions], list[tables.Descriptions]]:
+    """The models' labels, their further runs and the reference labels, checked."""
     if not paths:
         raise InputError(
             "no descriptions.csv given", hint="give one or more descriptions.csv files"
@@ -115,148 +237,92 @@ def analyze(
     more_runs = [tables.read_descriptions(Path(p)) for p in runs]
     _check_runs(inputs, more_runs)
     refs = [tables.read_descriptions(Path(p), source=_reference_source(p)) for p in published]
-    out = Path(out)
-    stage = runfolder.Stage(
-        out.parent,
-        out.name,
-        {
-            "inputs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in inputs],
-            "runs": [[d.label, str(d.path), assets.file_digest(d.path)] for d in more_runs],
-            "published": [[d.label, str(d.path), assets.file_digest(d.path)] for d in refs],
-            "title": title,
-            "caveats": list(caveats),
-            "kind": kind,
-            "montage_concepts": montage_concepts,
-            "version": 2,
-        },
-    )
-    if stage.complete and not force:
-        return AnalysisOutcome(stage.final, summary=stage.final / "summary.md", skipped=True)
+    return inputs, more_runs, refs
 
-    cmap = category_map or load_category_map()
-    note = _label_notes(inputs, caveats)
-    outcome = AnalysisOutcome(stage.final)
-    counts = tables.concept_counts(inputs)
-    distinct = tables.distinct_concepts(inputs, cmap)
-    categories = tables.concept_categories(inputs, cmap)
-    conc = tables.concentration(inputs)
-    sim = tables.similarity_stats(inputs)
+
+def _compute(
+    inputs: list[tables.Descriptions],
+    more_runs: list[tables.Descriptions],
+    refs: list[tables.Descriptions],
+    cmap: CategoryMap,
+) -> _Computed:
     overlap, shared = tables.model_overlap(inputs)
-    over = tables.over_represented(inputs)
-    matrix = tables.concept_layer_matrix(inputs)
     agreement, agreement_units = tables.published_agreement(inputs, refs, cmap)
     self_agreement = stability.reference_self_agreement(refs)
-    verdicts = stability.reference_verdicts(agreement, self_agreement)
-    fc = tables.fc_accuracy(inputs, class_names())
     groups = stability.with_runs(inputs, more_runs)
-    stable = stability.measure_stability(groups, cmap)
+    return _Computed(
+        counts=tables.concept_counts(inputs),
+        distinct=tables.distinct_concepts(inputs, cmap),
+        categories=tables.concept_categories(inputs, cmap),
+        concentration=tables.concentration(inputs),
+        similarity=tables.similarity_stats(inputs),
+        overlap=overlap,
+        shared=shared,
+        over=tables.over_represented(inputs),
+        matrix=tables.concept_layer_matrix(inputs),
+        agreement=agreement,
+        agreement_units=agreement_units,
+        self_agreement=self_agreement,
+        verdicts=stability.reference_verdicts(agreement, self_agreement),
+        fc=tables.fc_accuracy(inputs, class_names()),
+        groups=groups,
+        stable=stability.measure_stability(groups, cmap),
+    )
 
-    with stage.finishing() as folder:
-        frames: dict[str, pd.DataFrame] = {
-            "concept_counts.csv": counts,
-            "distinct_concepts.csv": distinct,
-            "concept_categories.csv": categories,
-            "concentration.csv": conc,
-            "similarity_stats.csv": sim,
-            "model_overlap.csv": overlap,
-            "shared_concepts.csv": shared,
-            "over_represented.csv": over,
-            "concept_layer_matrix.csv": matrix.reset_index(),
-            "published_agreement.csv": agreement,
-            "published_agreement_units.csv": agreement_units,
-            "fc_accuracy.csv": fc,
-        }
-        if stable is not None:
-            frames |= stable.frames()
-        if not self_agreement.empty:
-            frames["reference_self_agreement.csv"] = self_agreement
-            frames["reference_verdicts.csv"] = verdicts
-        for name, frame in frames.items():
-            outcome.tables[name] = runfolder.write_csv(folder / name, frame)
 
-        made: dict[str, Path | None] = {}
-        for d in inputs:
-            made[f"top_concepts_{d.name}.png"] = figures.top_concepts_figure(
-                counts, d.label, folder / f"top_concepts_{d.name}.png", note=note
+def _figures(
+    folder: Path, inputs: list[tables.Descriptions], c: _Computed, note: str
+) -> dict[str, Path]:
+    made: dict[str, Path | None] = {}
+    for d in inputs:
+        made[f"top_concepts_{d.name}.png"] = figures.top_concepts_figure(
+            c.counts, d.label, folder / f"top_concepts_{d.name}.png", note=note
+        )
+    made["distinct_concepts.png"] = figures.distinct_figure(
+        c.distinct, folder / "distinct_concepts.png", note
+    )
+    made["similarity.png"] = figures.similarity_figure(inputs, folder / "similarity.png", note)
+    made["concept_layer_heatmap.png"] = figures.heatmap_figure(
+        c.matrix, folder / "concept_layer_heatmap.png", note
+    )
+    made["concentration.png"] = figures.concentration_figure(
+        c.concentration, folder / "concentration.png", note
+    )
+    made["model_overlap.png"] = figures.overlap_figure(
+        c.overlap, folder / "model_overlap.png", note
+    )
+    made["over_represented.png"] = figures.over_represented_figure(
+        c.over, folder / "over_represented.png", note=note
+    )
+    made["published_agreement.png"] = figures.agreement_figure(
+        c.agreement, folder / "published_agreement.png", note, c.verdicts
+    )
+    if c.stable is not None:
+        made["label_stability.png"] = figures.stability_figure(
+            c.stable.agreement, c.stable.by_similarity, folder / "label_stability.png", note
+        )
+    return {k: v for k, v in made.items() if v is not None}
+
+
+def _montages(
+    folder: Path,
+    inputs: list[tables.Descriptions],
+    counts: pd.DataFrame,
+    concepts: int,
+    outcome: AnalysisOutcome,
+) -> list[str]:
+    """Each model's neuron montages into ``folder``; notes on what could not be made."""
+    notes: list[str] = []
+    for d in inputs:
+        result = make_montages(d, counts, folder, concepts=concepts)
+        outcome.montages.extend(result.paths)
+        if result.reason:
+            notes.append(f"not made for {result.reason}")
+        if result.missing_images:
+            notes.append(
+                f"{d.label}: {result.missing_images} probe images could not be opened (grey)"
             )
-        made["distinct_concepts.png"] = figures.distinct_figure(
-            distinct, folder / "distinct_concepts.png", note
-        )
-        made["similarity.png"] = figures.similarity_figure(inputs, folder / "similarity.png", note)
-        made["concept_layer_heatmap.png"] = figures.heatmap_figure(
-            matrix, folder / "concept_layer_heatmap.png", note
-        )
-        made["concentration.png"] = figures.concentration_figure(
-            conc, folder / "concentration.png", note
-        )
-        made["model_overlap.png"] = figures.overlap_figure(
-            overlap, folder / "model_overlap.png", note
-        )
-        made["over_represented.png"] = figures.over_represented_figure(
-            over, folder / "over_represented.png", note=note
-        )
-        made["published_agreement.png"] = figures.agreement_figure(
-            agreement, folder / "published_agreement.png", note, verdicts
-        )
-        if stable is not None:
-            made["label_stability.png"] = figures.stability_figure(
-                stable.agreement, stable.by_similarity, folder / "label_stability.png", note
-            )
-        outcome.figures = {k: v for k, v in made.items() if v is not None}
-
-        montage_notes: list[str] = []
-        for d in inputs:
-            result = make_montages(d, counts, folder, concepts=montage_concepts)
-            outcome.montages.extend(result.paths)
-            if result.reason:
-                montage_notes.append(f"not made for {result.reason}")
-            if result.missing_images:
-                montage_notes.append(
-                    f"{d.label}: {result.missing_images} probe images could not be opened (grey)"
-                )
-        files = [*outcome.tables, *outcome.figures]
-        text = write_summary(
-            SummaryInputs(
-                inputs,
-                refs,
-                cmap,
-                counts,
-                distinct,
-                categories,
-                conc,
-                sim,
-                overlap,
-                over,
-                agreement,
-                fc,
-                stability=stable,
-                self_agreement=self_agreement,
-                verdicts=verdicts,
-                montages=[p.name for p in outcome.montages],
-                montage_notes=montage_notes,
-                files=files,
-                caveats=list(caveats),
-            ),
-            title,
-        )
-        outcome.summary = runfolder.write_text(folder / "summary.md", text)
-        runfolder.write_json(
-            folder / "sources.json",
-            {
-                "kind": kind,
-                "title": title,
-                "caveats": list(caveats),
-                "models": [{"label": d.label, "model": d.model, "run": d.run} for d in inputs],
-                "runs": {g.model: g.names for g in groups if len(g.runs) > 1},
-                "references": [d.label for d in refs],
-            },
-        )
-    # the stage folder was renamed into place: point at the final files
-    outcome.tables = {k: stage.final / k for k in outcome.tables}
-    outcome.figures = {k: stage.final / k for k in outcome.figures}
-    outcome.montages = [stage.final / p.name for p in outcome.montages]
-    outcome.summary = stage.final / "summary.md"
-    return outcome
+    return notes
 
 
 def _reference_source(path: Path | str) -> str:

@@ -41,6 +41,23 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         "Writes <out>/dissect/<model>/descriptions.csv, top_concepts.csv, top_images.csv, "
         "probe_images.csv and args.json; features and activations are cached and a rerun resumes.",
     )
+    _add_what_args(p)
+    _add_clip_args(p)
+    _add_resource_args(p)
+    p.add_argument(
+        "--allow-random-weights",
+        action="store_true",
+        help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
+    )
+    p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
+    p.add_argument("--force", action="store_true", help="recompute the labels from nothing")
+    add_device_arg(p)
+    add_out_arg(p)
+    p.set_defaults(handler=_handle_run)
+
+
+def _add_what_args(p: argparse.ArgumentParser) -> None:
+    """What is dissected, on which probe images, with which concepts."""
     p.add_argument(
         "--models",
         nargs="+",
@@ -76,8 +93,12 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--concept-set",
         default=_DEFAULTS.concept_set,
-        help=f"{', '.join(CONCEPT_SETS)} or a text file (default 20k)",
+        help=f"{', '.join(CONCEPT_SETS)} or a text file (default {_DEFAULTS.concept_set})",
     )
+
+
+def _add_clip_args(p: argparse.ArgumentParser) -> None:
+    """CLIP and the similarity between units and concepts."""
     p.add_argument(
         "--clip-model",
         default=_DEFAULTS.clip_model,
@@ -99,7 +120,7 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         "--similarity",
         choices=SIMILARITIES,
         default=_DEFAULTS.similarity,
-        help="similarity function (default soft_wpmi)",
+        help=f"similarity function (default {_DEFAULTS.similarity})",
     )
     p.add_argument(
         "--param",
@@ -112,8 +133,12 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         "--pooling",
         choices=POOLINGS,
         default=_DEFAULTS.pooling,
-        help="spatial pooling of conv outputs (default avg)",
+        help=f"spatial pooling of conv outputs (default {_DEFAULTS.pooling})",
     )
+
+
+def _add_resource_args(p: argparse.ArgumentParser) -> None:
+    """Speed and memory: they change no label."""
     p.add_argument(
         "--batch-size",
         type=int,
@@ -130,29 +155,19 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         "--shard-size",
         type=int,
         default=_DEFAULTS.shard_size,
-        help="images per cached shard, the unit of resume (default 2048)",
+        help=f"images per cached shard, the unit of resume (default {_DEFAULTS.shard_size})",
     )
     p.add_argument(
         "--memory-mb",
         type=int,
         default=_DEFAULTS.memory_mb,
-        help="working memory of the similarity (default 512)",
+        help=f"working memory of the similarity in MB (default {_DEFAULTS.memory_mb})",
     )
     p.add_argument(
         "--cache-dir",
         default=_DEFAULTS.cache_dir,
         help="cache of features and activations (default <EXPLAINLAB_CACHE>/dissect)",
     )
-    p.add_argument(
-        "--allow-random-weights",
-        action="store_true",
-        help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
-    )
-    p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
-    p.add_argument("--force", action="store_true", help="recompute the labels from nothing")
-    add_device_arg(p)
-    add_out_arg(p)
-    p.set_defaults(handler=_handle_run)
 
 
 def _register_analyze(sub: argparse._SubParsersAction) -> None:
