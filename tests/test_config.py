@@ -72,5 +72,5 @@ def test_run_config_tables_are_the_registered_stages():
     from explainlab.config import RunConfig
     from explainlab.stages import STAGES
 
-    tables = {f.name for f in dataclasses.fields(RunConfig)} - {"run", "images", "source"}
+    tables = {f.name for f in dataclasses.fields(RunConfig)} - {"run", "images", "models", "source"}
     assert {s.table for s in STAGES if s.table} == tables

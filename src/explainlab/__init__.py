@@ -1,3 +1,42 @@
-"""explainlab: explain what vision classifiers do and check the explanations against each other."""
+"""explainlab: explain what vision classifiers do and check the explanations against each other.
+
+The Python API (:mod:`explainlab.api`) is importable from here, and loads its libraries
+only when first used, so ``import explainlab`` is instant::
+
+    import explainlab as xl
+    model = xl.load_model("efficientnet_lite0")
+    cams = xl.cam(model, ["dog.jpg"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = (
+    "CamResult",
+    "DissectResult",
+    "Geometry",
+    "LimeExplanation",
+    "cam",
+    "compare",
+    "dissect",
+    "lime",
+    "load_model",
+    "samples",
+    "wrap",
+)
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from explainlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'explainlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

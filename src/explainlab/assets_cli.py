@@ -23,7 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_assets)
 
     m = subparsers.add_parser(
-        "models", help="list the models of the registry", description="List the registered models."
+        "models",
+        help="list the registered models, and the forms any other model takes",
+        description="List the registered models. Any other classifier is named as "
+        "torchvision:NAME[:WEIGHTS] (any torchvision classification model; weights by enum "
+        "name, DEFAULT when left out), timm:NAME (any timm model, pretrained through timm's "
+        "hub cache), either with :none for seeded random weights, or a model file: "
+        "TorchScript, or a state dict with --arch torchvision:NAME or timm:NAME.",
     )
     m.set_defaults(handler=_models)
 
@@ -53,6 +59,11 @@ def _models(args: argparse.Namespace) -> int:
 
     for spec in MODELS.values():
         print(
-            f"{spec.name:20s} {spec.description}\n{'':20s} classes={spec.num_classes} target layer={spec.target_layer} weights: {spec.weights_source}"
+            f"{spec.name:20s} {spec.description}\n{'':20s} classes={spec.num_classes} "
+            f"target layer={spec.target_layer} weights: {spec.weights_source}"
         )
+    print(
+        "\nany other model: torchvision:NAME[:WEIGHTS], timm:NAME (':none' for random "
+        "weights), or a model file (TorchScript, or a state dict with --arch)"
+    )
     return 0

@@ -14,6 +14,37 @@ if TYPE_CHECKING:  # the command line imports no stage code (nor torch) to parse
     from explainlab.images import Failure
 
 
+MODEL_FORMS = (
+    "a registered name (explainlab models), torchvision:NAME[:WEIGHTS], timm:NAME "
+    "(':none' for random weights), or a model file (TorchScript, or a state dict with --arch)"
+)
+
+
+def add_model_args(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--model and, for a state dict, --arch and --classes."""
+    said = default or "the one the CAM stage recorded in the run"
+    parser.add_argument("--model", default=default, help=f"{MODEL_FORMS} (default {said})")
+    parser.add_argument(
+        "--arch",
+        default=None,
+        metavar="torchvision:NAME|timm:NAME",
+        help="the architecture of a state dict given as --model",
+    )
+    parser.add_argument(
+        "--classes",
+        default=None,
+        metavar="FILE",
+        help="class names, one a line (default: ImageNet's for 1000 outputs, else 'class i')",
+    )
+
+
+def load_model_arg(args: argparse.Namespace, device: str = "auto"):
+    """The model --model, --arch and --classes name (a LoadedModel)."""
+    from explainlab.models import load_model
+
+    return load_model(args.model, device, arch=args.arch, classes=args.classes)
+
+
 def add_images_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--images",

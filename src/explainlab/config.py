@@ -20,7 +20,7 @@ from explainlab.compare.settings import CompareSettings
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import LimeSettings, ScoreboardSettings, TuneSettings
-from explainlab.settings import ImageSettings, RunSettings, from_table, plain
+from explainlab.settings import ImageSettings, ModelFile, RunSettings, from_table, plain
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class RunConfig:
     lime: LimeSettings = field(default_factory=LimeSettings)
     scoreboard: ScoreboardSettings = field(default_factory=ScoreboardSettings)
     compare: CompareSettings = field(default_factory=CompareSettings)
+    # models of your own, by the name the stages' `model` uses ([models.<name>])
+    models: dict[str, ModelFile] = field(default_factory=dict)
     source: str = ""  # the file it was read from
 
     @property

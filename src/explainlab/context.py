@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,8 +50,20 @@ class Context:
         return stage in self.force
 
     def model(self, name: str) -> LoadedModel:
+        """The model a stage names: registered, torchvision:/timm:, or a [models] entry."""
         if name not in self.models:
-            self.models[name] = load_model(name, self.config.run.device)
+            own = self.config.models.get(name)
+            if own is None:
+                self.models[name] = load_model(name, self.config.run.device)
+            else:
+                loaded = load_model(
+                    own.file,
+                    self.config.run.device,
+                    arch=own.arch or None,
+                    classes=own.classes or None,
+                )
+                spec = dataclasses.replace(loaded.spec, name=name)
+                self.models[name] = dataclasses.replace(loaded, spec=spec)
         return self.models[name]
 
     def lime_params(self) -> str:

@@ -1,6 +1,6 @@
 """Time estimates for the heavy stages on a CPU: image forward passes x measured seconds.
 
-Each stage's cost is dominated by forward passes of its model over 224x224 images; we
+Each stage's cost is dominated by forward passes of its model over its crops; we
 count them from the settings and time one batch of the model here, so the estimate
 follows this machine (and its load) rather than a table of guesses."""
 
@@ -16,15 +16,17 @@ _MEASURED: dict[str, float] = {}
 
 
 def seconds_per_image(model: LoadedModel, batch: int = 16) -> float:
-    """Measured seconds of one 224x224 image forward pass (batched), cached per model."""
-    return module_seconds_per_image(model.name, model.module, model.device, batch)
+    """Measured seconds of one image forward pass (batched, on the model's crop), cached per model."""
+    return module_seconds_per_image(
+        model.name, model.module, model.device, batch, size=model.geometry.crop
+    )
 
 
 def module_seconds_per_image(
-    name: str, module: torch.nn.Module, device: torch.device, batch: int = 16
+    name: str, module: torch.nn.Module, device: torch.device, batch: int = 16, *, size: int = 224
 ) -> float:
     if name not in _MEASURED:
-        x = torch.zeros(batch, 3, 224, 224, device=device)
+        x = torch.zeros(batch, 3, size, size, device=device)
         with torch.inference_mode():
             module(x[:2])  # warm-up
             start = time.perf_counter()
@@ -49,12 +51,17 @@ def dissect_seconds(images: int, models: int, device: torch.device) -> float:
 
 
 def target_channels(model: LoadedModel, layer: str | None = None) -> int:
-    """Channels of the CAM target layer's output (ScoreCAM runs one masked image each)."""
+    """Channels of the CAM target layer's map (ScoreCAM runs one masked image each)."""
+    target = model.cam_target(layer)
+    reshape = target.reshape or (lambda out: out)
     seen: list[int] = []
-    handle = model.layer(layer).register_forward_hook(lambda _m, _i, out: seen.append(out.shape[1]))
+    handle = target.layer.register_forward_hook(
+        lambda _m, _i, out: seen.append(reshape(out).shape[1])
+    )
+    size = model.geometry.crop
     try:
         with torch.inference_mode():
-            model.module(torch.zeros(1, 3, 224, 224, device=model.device))
+            model.module(torch.zeros(1, 3, size, size, device=model.device))
     finally:
         handle.remove()
     return seen[0]

@@ -59,8 +59,12 @@ def preflight(config: RunConfig) -> Preflight:
             continue
         name = getattr(config, table).model
         if name not in checked:
+            own = config.models.get(name)
             try:
-                require_weights(name)
+                if own is None:
+                    require_weights(name)
+                else:
+                    require_weights(own.file, arch=own.arch or None, classes=own.classes or None)
                 checked[name] = None
             except MissingAssetsError as exc:
                 checked[name] = exc

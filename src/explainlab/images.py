@@ -324,6 +324,43 @@ def load_samples(
     return samples, failures
 
 
+def sample_from(
+    image: str | Path | Image.Image | np.ndarray,
+    geometry: Geometry = IMAGENET_GEOMETRY,
+    *,
+    key: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Sample:
+    """One image as a model sees it, from a file path, a PIL image or an array (uint8,
+    (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA), with every check of :func:`open_rgb`
+    for a file. ``key`` names it (default: the file's stem, or ``image``)."""
+    if isinstance(image, str | Path):
+        path = Path(image).expanduser()
+        return load_sample(ImageSource(key or path.stem, path), geometry, max_pixels=max_pixels)
+    if isinstance(image, np.ndarray):
+        if (
+            image.dtype != np.uint8
+            or image.ndim not in (2, 3)
+            or (image.ndim == 3 and image.shape[2] not in (3, 4))
+        ):
+            raise InputError(
+                f"an array image must be uint8 (H, W), (H, W, 3) or (H, W, 4), got "
+                f"{image.dtype} {image.shape}",
+                hint="convert it with np.asarray(pil_image) or scale floats to 0..255",
+            )
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise InputError(
+            f"cannot use a {type(image).__name__} as an image",
+            hint="give a file path, a PIL image or a uint8 array",
+        )
+    if image.width * image.height > max_pixels:
+        raise _too_large(Path(key or "image"), f"{image.width}x{image.height}", max_pixels)
+    crop = center_crop(_to_rgb8(image), geometry)
+    name = key or "image"
+    return Sample(name, Path(f"<{name}>"), crop, to_tensor(crop, geometry))
+
+
 # --- choosing inputs -----------------------------------------------------------------
 
 

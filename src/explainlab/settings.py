@@ -54,6 +54,22 @@ class ImageSettings:
             raise ValueError("max_pixels must be at least 224*224")
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """A model of your own for a run config (``[models.<name>]``), used by that name in
+    any stage's ``model``: a TorchScript file, or a state dict with its architecture."""
+
+    file: str
+    arch: str = ""  # torchvision:NAME or timm:NAME, for a state dict
+    classes: str = ""  # a file of class names, one a line (default: by the output count)
+
+    def validate(self) -> None:
+        if not self.file.strip():
+            raise ValueError("file must name a model file")
+        if self.arch and self.arch.partition(":")[0] not in ("torchvision", "timm"):
+            raise ValueError("arch must be torchvision:NAME or timm:NAME")
+
+
 def plain(value: Any) -> Any:
     """A settings dataclass (nested) as JSON-able builtins: fingerprints, manifests."""
     if dataclasses.is_dataclass(value):
@@ -122,6 +138,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
+        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
+            return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
         return dict(value)
     if hint is Any:
         return value

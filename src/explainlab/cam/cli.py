@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from explainlab.cam.settings import IMPLS, METHODS, CamSettings
-from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.cli_common import (
+    add_device_arg,
+    add_images_arg,
+    add_model_args,
+    add_out_arg,
+    load_model_arg,
+    report_failures,
+)
 from explainlab.settings import from_table
 
 _DEFAULTS = CamSettings()
@@ -19,11 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "variants) on the chosen images; writes maps, overlays, panels, predictions.csv and timings.csv.",
     )
     add_images_arg(p)
-    p.add_argument(
-        "--model",
-        default=_DEFAULTS.model,
-        help=f"model name (see 'explainlab models'; default {_DEFAULTS.model})",
-    )
+    add_model_args(p, _DEFAULTS.model)
     p.add_argument(
         "--methods",
         nargs="+",
@@ -38,9 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"fast: our exact fast variants; library: pytorch-grad-cam's own (default {_DEFAULTS.impl})",
     )
     p.add_argument(
+        "--layer",
         "--target-layer",
+        dest="target_layer",
         default=_DEFAULTS.target_layer,
-        help="layer name such as 'layer4[-1]' (default: the model's)",
+        help="target layer as a dotted path with indices: 'layer4[-1]', 'features.denseblock4', "
+        "'blocks.11.norm1' (default: the model's, else located: the last spatial map)",
     )
     p.add_argument(
         "--target-class",
@@ -93,7 +99,7 @@ def _handle(args: argparse.Namespace) -> int:
         settings,
         sources,
         args.out,
-        device=args.device,
+        model=load_model_arg(args, args.device),
         max_pixels=args.max_pixels,
         force=args.force,
     )

@@ -39,12 +39,22 @@ def _size(x: torch.Tensor) -> tuple[int, int]:
 # --- Grad-CAM ---------------------------------------------------------------------------
 
 
-def fast_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+def fast_gradcam(
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    *,
+    notes: list[str] | None = None,
+) -> np.ndarray:
+    """``notes`` gets the reason when the library's Grad-CAM ran instead ("library: ...")."""
     with model_kept(model):
         split = split_at(model, layer, x)
         check_target(target, split.num_classes)
         if split.path != "fx":
             # Without a separate tail the library's full backward pass is what there is.
+            if notes is not None:
+                notes.append(f"library: Grad-CAM without a separate tail ({split.reason})")
             return library_cam("gradcam", model, layer, x, target)
         with torch.enable_grad():
             a = split.activation.detach().clone().requires_grad_(True)
@@ -73,13 +83,22 @@ def ablation_values(activation: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def fast_ablationcam(
-    model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int, *, batch_size: int = 32
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    *,
+    batch_size: int = 32,
+    notes: list[str] | None = None,
 ) -> np.ndarray:
     """``batch_size`` is the library's: it sets the ablation values when the layer's
-    minimum is not 0 (see :func:`ablation_values`), and the tail's batch."""
+    minimum is not 0 (see :func:`ablation_values`), and the tail's batch. ``notes`` gets
+    the reason when the whole model has to run for every batch (exact, not faster)."""
     with model_kept(model), torch.inference_mode():
         split = split_at(model, layer, x)
         check_target(target, split.num_classes)
+        if split.path != "fx" and notes is not None:
+            notes.append(f"AblationCAM ran the whole model per batch ({split.reason})")
         a = split.activation
         channels = a.shape[1]
         values = ablation_values(a, batch_size)

@@ -34,7 +34,7 @@ def save_panel(
     n = len(maps) + 1
     fig, axes = plt.subplots(1, n, figsize=(3.0 * n + 0.6, 3.4), layout="constrained")
     axes[0].imshow(crop)
-    axes[0].set_title("input (224×224 crop)")
+    axes[0].set_title(f"input ({crop.shape[1]}×{crop.shape[0]} crop)")
     for ax, (method, saliency) in zip(axes[1:], maps.items(), strict=True):
         ax.imshow(overlay(crop, saliency))
         ax.set_title(f"{METHOD_TITLES.get(method, method)} ({seconds[method]:.2f} s)")

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
-from pytorch_grad_cam.ablation_layer import AblationLayer
+from pytorch_grad_cam.ablation_layer import AblationLayer, AblationLayerVit
 from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.find_layers import replace_layer_recursive
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from explainlab.cam.guards import model_kept
+from explainlab.models.targets import Reshape
 
 
 @contextlib.contextmanager
@@ -41,18 +42,27 @@ def _layer_restored(model: nn.Module, layer: nn.Module, stand_in: nn.Module) -> 
 
 
 def _make(
-    method: str, model: nn.Module, layer: nn.Module, batch_size: int
+    method: str, model: nn.Module, layer: nn.Module, batch_size: int, reshape: Reshape | None
 ) -> tuple[BaseCAM, contextlib.AbstractContextManager]:
     """The library's CAM object (its hooks are registered now) and the guard to restore
-    what it changes in the model."""
+    what it changes in the model. ``reshape`` is the library's ``reshape_transform`` (a
+    transformer's tokens to a map); AblationCAM then ablates the channels of the last
+    dimension, as the library's ``AblationLayerVit`` does."""
     if method == "gradcam":
-        return GradCAM(model, [layer]), contextlib.nullcontext()
+        return GradCAM(model, [layer], reshape_transform=reshape), contextlib.nullcontext()
     if method == "ablationcam":
-        stand_in = AblationLayer()  # a fresh one: the library's default argument is shared state
-        cam = AblationCAM(model, [layer], ablation_layer=stand_in, batch_size=batch_size)
+        # a fresh one: the library's default argument is shared state
+        stand_in = AblationLayerVit() if reshape is not None else AblationLayer()
+        cam = AblationCAM(
+            model,
+            [layer],
+            reshape_transform=reshape,
+            ablation_layer=stand_in,
+            batch_size=batch_size,
+        )
         return cam, _layer_restored(model, layer, stand_in)
     if method == "scorecam":
-        cam = ScoreCAM(model, [layer])
+        cam = ScoreCAM(model, [layer], reshape_transform=reshape)
         cam.batch_size = batch_size  # ScoreCAM reads this attribute when present
         return cam, contextlib.nullcontext()
     raise ValueError(f"unknown CAM method {method!r}")
@@ -66,11 +76,12 @@ def library_cam(
     target: int,
     *,
     batch_size: int = 32,
+    reshape: Reshape | None = None,
 ) -> np.ndarray:
     """The (H, W) float32 map in [0, 1] that pytorch-grad-cam computes for one image ``x`` (1, 3, H, W)."""
     targets = [ClassifierOutputTarget(int(target))]
     with model_kept(model):  # BaseCAM's constructor already switches the model to eval
-        cam, restore = _make(method, model, layer, batch_size)
+        cam, restore = _make(method, model, layer, batch_size, reshape)
         with _released(cam), restore:
             maps = cam(input_tensor=x, targets=targets)
     return np.asarray(maps[0], dtype=np.float32)

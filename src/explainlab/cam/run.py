@@ -2,10 +2,11 @@
 
 Layout (one folder per image key)::
 
-    cam/<key>/<method>.npy     224x224 float32 in [0, 1]
+    cam/<key>/<method>.npy     (crop, crop) float32 in [0, 1], on the model's crop
     cam/<key>/<method>.png     overlay on the crop
     cam/<key>/panel.png        crop + the overlays, prediction in the title
-    cam/<key>/item.json        top-5 prediction, target class, seconds per method
+    cam/<key>/item.json        top-5 prediction, target class, layer, seconds and what
+                               computed each map (fast or library, and why)
     cam/predictions.csv        top-5 ids, names, probabilities (also copied to <run>/)
     cam/timings.csv            seconds per image per method
 """
@@ -19,16 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES, save_overlay, save_panel
-from explainlab.cam.methods import compute_cam
+from explainlab.cam.methods import cam_map
 from explainlab.cam.settings import CamSettings
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
-from explainlab.models import LoadedModel, canonical_layer_name, load_model
+from explainlab.models import CamTarget, LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS
 from explainlab.stages import get_stage
 
@@ -109,8 +109,7 @@ def run_cam(
 ) -> CamOutcome:
     """Predictions and one map per method for every image, under ``<run_dir>/cam/``."""
     model = model or load_model(settings.model, device)
-    layer_name = settings.target_layer or model.spec.target_layer
-    layer = model.layer(layer_name)
+    target = model.cam_target(settings.target_layer)
     opened = open_image_stage(
         get_stage("cam").folder,
         settings,
@@ -119,7 +118,7 @@ def run_cam(
         model=model,
         max_pixels=max_pixels,
         force=force,
-        extra={"layer": canonical_layer_name(model.module, layer_name)},
+        extra={"layer": target.name, "reshape": target.reshape_description},
         on_start=on_start,
     )
     stage, samples, failures = opened.stage, opened.samples, opened.failures
@@ -129,7 +128,7 @@ def run_cam(
     for sample in tqdm(samples, desc=f"CAM ({model.name}, {settings.impl})", unit="image"):
         if not stage.has_item(sample.key):
             with stage.item(sample.key) as folder:
-                _explain_image(settings, model, layer, layer_name, sample, folder)
+                _explain_image(settings, model, target, sample, folder)
 
     keys = [s.key for s in samples]
     with stage.finishing() as folder:
@@ -144,8 +143,7 @@ def run_cam(
 def _explain_image(
     settings: CamSettings,
     model: LoadedModel,
-    layer: torch.nn.Module,
-    layer_name: str,
+    target: CamTarget,
     sample: Sample,
     folder: Path,
 ) -> None:
@@ -155,24 +153,28 @@ def _explain_image(
         settings.target_class if settings.target_class is not None else item["top_ids"][0]
     )
     x = sample.tensor[None].to(model.device)
-    maps, seconds = {}, {}
+    maps, seconds, impls = {}, {}, {}
     for method in settings.methods:
         start = time.perf_counter()
-        maps[method] = compute_cam(
+        result = cam_map(
             method,
             model.module,
-            layer,
+            target.layer,
             x,
             item["target_id"],
             impl=settings.impl,
             batch_size=settings.batch_size,
             scorecam_bf16=settings.scorecam_bf16,
+            reshape=target.reshape,
         )
         seconds[method] = time.perf_counter() - start
+        maps[method] = result.map
+        impls[method] = {"impl": result.impl, "note": result.note}
         runfolder.save_npy(folder / f"{method}.npy", maps[method])
         save_overlay(sample.crop, maps[method], folder / f"{method}.png")
     item["seconds"] = seconds
-    item["layer"] = layer_name
+    item["impl"] = impls  # what computed each map, and why not the fast variant
+    item["layer"] = target.name
     item["geometry"] = model.geometry.to_dict()  # the crop every map lies on
     save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
     runfolder.write_json(folder / "item.json", item)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from explainlab.cam.settings import METHODS as CAM_METHODS
-from explainlab.cli_common import add_device_arg, report_failures
+from explainlab.cli_common import add_device_arg, add_model_args, load_model_arg, report_failures
 from explainlab.compare.settings import LIME, SUBSTRATES, CompareSettings
 from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 
@@ -33,11 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.seed,
         help=f"seed of every random choice (default {defaults.seed})",
     )
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model name (default: the one the CAM stage recorded in the run)",
-    )
+    add_model_args(p, None)
     p.add_argument(
         "--batch-size",
         type=int,
@@ -167,9 +163,7 @@ def _handle(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     model = None
     if args.model and (settings.faithfulness or settings.sanity):
-        from explainlab.models import load_model
-
-        model = load_model(args.model, args.device)
+        model = load_model_arg(args, args.device)
     outcome = run_compare(
         settings,
         args.run,

@@ -17,6 +17,7 @@ from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.settings import LimeSettings
 from explainlab.masks import superpixel_map
 from explainlab.models import resolve_layer
+from explainlab.models.targets import Reshape
 
 
 def _device(module: nn.Module) -> torch.device:
@@ -24,9 +25,15 @@ def _device(module: nn.Module) -> torch.device:
 
 
 def cam_explainer(
-    method: str, layer: str, *, impl: str = "fast", batch_size: int = 32
+    method: str,
+    layer: str,
+    *,
+    impl: str = "fast",
+    batch_size: int = 32,
+    reshape: Reshape | None = None,
 ) -> Explainer:
-    """The CAM ``method`` at the layer called ``layer`` (resolved in whichever model it gets)."""
+    """The CAM ``method`` at the layer called ``layer`` (resolved in whichever model it
+    gets), its output reshaped to a map by ``reshape`` (transformers)."""
 
     def explain(module: nn.Module, sample: Sample, target: int) -> np.ndarray:
         x = sample.tensor[None].to(_device(module))
@@ -38,6 +45,7 @@ def cam_explainer(
             target,
             impl=impl,
             batch_size=batch_size,
+            reshape=reshape,
         )
 
     return explain

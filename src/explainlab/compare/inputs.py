@@ -1,6 +1,6 @@
 """Read what the CAM and LIME stages wrote under a run folder.
 
-Every file is checked (shape 224x224, dtype, value range, JSON keys); a bad or
+Every file is checked (shape: the model's crop, dtype, value range, JSON keys); a bad or
 missing file of one image becomes that image's :class:`InputError`, and the other
 images are still compared. Arrays are read with ``allow_pickle=False``."""
 
@@ -20,14 +20,12 @@ from explainlab.errors import InputError
 from explainlab.images import CROP, Failure
 from explainlab.stages import stage_dir
 
-SHAPE = (CROP, CROP)
-
 
 @dataclass(frozen=True, eq=False)
 class LimeResult:
-    segments: np.ndarray  # (224, 224) int superpixel ids
+    segments: np.ndarray  # (crop, crop) int superpixel ids
     weights: dict[int, float]  # superpixel id -> weight (for the explained label)
-    mask: np.ndarray  # (224, 224) bool: LIME's positive top-K superpixels
+    mask: np.ndarray  # (crop, crop) bool: LIME's positive top-K superpixels
     label: int
     label_name: str
 
@@ -39,7 +37,7 @@ class LimeResult:
 @dataclass(frozen=True, eq=False)
 class ImageInputs:
     key: str
-    maps: dict[str, np.ndarray]  # CAM method -> (224, 224) float in [0, 1]
+    maps: dict[str, np.ndarray]  # CAM method -> (crop, crop) float in [0, 1]
     cam_item: dict[str, Any]  # cam/<key>/item.json
     lime: LimeResult
     files: list[Path] = field(default_factory=list)  # every file read, for the fingerprint
@@ -111,33 +109,36 @@ def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInp
     for name in ("target_id", "top_probs"):
         if name not in cam_item:
             raise InputError(f"{cam_dir / 'item.json'}: lacks {name!r}", hint=_RERUN_CAM)
+    crop = int((cam_item.get("geometry") or {}).get("crop", CROP))  # the model's crop
+    shape = (crop, crop)
     wanted = list(methods) or [m for m in CAM_METHODS if (cam_dir / f"{m}.npy").is_file()]
     if not wanted:
         raise InputError(f"{cam_dir}: no CAM maps ({', '.join(CAM_METHODS)})", hint=_RERUN_CAM)
     maps = {}
     for method in wanted:
-        saliency = _read_array(cam_dir / f"{method}.npy", files, _RERUN_CAM).astype(np.float64)
+        saliency = _read_array(cam_dir / f"{method}.npy", files, _RERUN_CAM, shape)
+        saliency = saliency.astype(np.float64)
         if not np.all(np.isfinite(saliency)) or saliency.min() < -1e-6 or saliency.max() > 1 + 1e-6:
             raise InputError(
                 f"{cam_dir / f'{method}.npy'}: values outside [0, 1] or not finite",
                 hint=_RERUN_CAM,
             )
         maps[method] = np.clip(saliency, 0.0, 1.0)
-    return ImageInputs(key, maps, cam_item, _read_lime(lime_dir, files), files)
+    return ImageInputs(key, maps, cam_item, _read_lime(lime_dir, files, shape), files)
 
 
 _RERUN_CAM = "rerun `explainlab cam --force` for this run"
 _RERUN_LIME = "rerun the LIME stage (`explainlab lime`) for this run"
 
 
-def _read_lime(folder: Path, files: list[Path]) -> LimeResult:
-    segments = _read_array(folder / "segments.npy", files, _RERUN_LIME)
+def _read_lime(folder: Path, files: list[Path], shape: tuple[int, int]) -> LimeResult:
+    segments = _read_array(folder / "segments.npy", files, _RERUN_LIME, shape)
     if not np.issubdtype(segments.dtype, np.integer) or segments.min() < 0:
         raise InputError(
             f"{folder / 'segments.npy'}: expected non-negative integer superpixel ids",
             hint=_RERUN_LIME,
         )
-    mask = _read_array(folder / "mask.npy", files, _RERUN_LIME)
+    mask = _read_array(folder / "mask.npy", files, _RERUN_LIME, shape)
     if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
         raise InputError(f"{folder / 'mask.npy'}: expected a boolean mask", hint=_RERUN_LIME)
     info = _read_json(folder / "weights.json", files)
@@ -164,15 +165,15 @@ def _read_lime(folder: Path, files: list[Path]) -> LimeResult:
     )
 
 
-def _read_array(path: Path, files: list[Path], hint: str) -> np.ndarray:
+def _read_array(path: Path, files: list[Path], hint: str, shape: tuple[int, int]) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: missing", hint=hint)
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npy array ({exc})", hint=hint) from None
-    if array.shape != SHAPE:
-        raise InputError(f"{path}: shape {array.shape}, expected {SHAPE}", hint=hint)
+    if array.shape != shape:
+        raise InputError(f"{path}: shape {array.shape}, expected {shape}", hint=hint)
     files.append(path)
     return array
 

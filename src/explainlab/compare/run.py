@@ -89,9 +89,14 @@ def default_explainers(
     cam_info: Mapping[str, Any],
 ) -> dict[str, Explainer]:
     """The CAM methods as the CAM stage ran them, and a plain-lime LIME explainer."""
+    reshape = model.cam_target(layer).reshape
     out: dict[str, Explainer] = {
         m: cam_explainer(
-            m, layer, impl=cam_info.get("impl", "fast"), batch_size=cam_info.get("batch_size", 32)
+            m,
+            layer,
+            impl=cam_info.get("impl", "fast"),
+            batch_size=cam_info.get("batch_size", 32),
+            reshape=reshape,
         )
         for m in methods
     }
@@ -260,7 +265,7 @@ def _sanity_setup(
         return {}, []
     wanted = list(settings.sanity_methods) or [*methods, LIME]
     assert model is not None
-    layer = str(next(iter(inputs.values())).cam_item.get("layer") or model.spec.target_layer)
+    layer = str(next(iter(inputs.values())).cam_item.get("layer") or model.cam_target().name)
     available = default_explainers(methods, layer, model, settings, cam_info) | dict(given)
     missing = [m for m in wanted if m not in available]
     if missing:

