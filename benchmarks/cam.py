@@ -1,10 +1,12 @@
 """pytorch-grad-cam vs our exact fast CAM variants, side by side in one process.
 
 For each model (EfficientNet-Lite0, offline and trained; ResNet50 IMAGENET1K_V2, or a
-seeded random-weight ResNet50 when those weights are not available here) and each
-method, both implementations run on the same mission images with the same target
-(the model's top-1) and batch size; we print seconds per image, the ratio
-library/ours and the largest absolute difference between the normalised maps.
+seeded random-weight ResNet50 when those weights are not available here; one model of
+each further family, torchvision and timm, with random weights) and each method, both
+implementations run on the same mission images with the same target (the model's
+top-1) and batch size; we print seconds per image, the ratio library/ours and the
+largest absolute difference between the normalised maps. Transformers (ViT, Swin) hand
+their reshaped tokens over to the library, so their ratio is about 1 by design.
 
 The library's ResNet50 AblationCAM and ScoreCAM take minutes per image on a 2-core
 CPU, so they are timed on at most ``LIBRARY_HEAVY_IMAGES`` images (said in the output).
@@ -30,9 +32,22 @@ from explainlab.cam.settings import METHODS
 from explainlab.cam.split import split_at
 from explainlab.errors import ExplainlabError
 from explainlab.images import IMAGENET_GEOMETRY, load_samples, mission_sources
-from explainlab.models import LoadedModel, load_model
+from explainlab.models import CamTarget, LoadedModel, load_model
 
-MODELS: tuple[str, ...] = ("efficientnet_lite0", "resnet50")
+MODELS: tuple[str, ...] = (
+    "efficientnet_lite0",
+    "resnet50",
+    "torchvision:mobilenet_v3_small:none",
+    "torchvision:densenet121:none",
+    "timm:convnext_atto:none",
+    "timm:vit_tiny_patch16_224:none",
+    "timm:swin_tiny_patch4_window7_224:none",
+)
+# Methods per family where the library's take minutes an image on 2 cores.
+METHODS_OF: dict[str, tuple[str, ...]] = {
+    "torchvision:densenet121:none": ("gradcam", "ablationcam"),
+    "timm:swin_tiny_patch4_window7_224:none": ("gradcam",),
+}
 TOLERANCE = 1e-4
 BATCH_SIZE = 32
 LIBRARY_HEAVY_IMAGES = 1  # library AblationCAM/ScoreCAM on ResNet50: ~290 s and ~200 s each
@@ -46,11 +61,14 @@ class Row:
     library_s: list[float] = field(default_factory=list)
     ours_s: list[float] = field(default_factory=list)
     diffs: list[float] = field(default_factory=list)
+    handed_over: bool = False  # transformers: our fast variants hand over to the library
 
     def line(self) -> str:
         lib, ours = np.mean(self.library_s), np.mean(self.ours_s)
         ratio = lib / ours
         verdict = "met" if ratio >= TARGET_RATIO[self.method] else "NOT met"
+        if self.handed_over:
+            verdict = "n/a: the library's (tokens)"
         return (
             f"{self.model:20s} {self.method:12s} {lib:9.2f} ({len(self.library_s)}) "
             f"{ours:9.3f} ({len(self.ours_s)}) {ratio:9.1f}x {max(self.diffs):10.2e}  "
@@ -74,15 +92,16 @@ def _resnet50(device: str) -> tuple[LoadedModel | torch.nn.Module, str]:
         return torchvision.models.resnet50(weights=None).eval().to(device), "resnet50-random"
 
 
-def _model(name: str, device: str) -> tuple[torch.nn.Module, torch.nn.Module, object, str]:
-    """(module, target layer, normalisation, label) for a benchmark model."""
+def _model(name: str, device: str) -> tuple[torch.nn.Module, CamTarget | None, object, str]:
+    """(module, CAM target, geometry, label) for a benchmark model."""
     if name == "resnet50":
         loaded, label = _resnet50(device)
-        if isinstance(loaded, LoadedModel):
-            return loaded.module, loaded.layer(), loaded.geometry, label
-        return loaded, loaded.layer4[-1], IMAGENET_GEOMETRY, label
-    loaded = load_model(name, device)
-    return loaded.module, loaded.layer(), loaded.geometry, name
+        if not isinstance(loaded, LoadedModel):
+            layer = loaded.layer4[-1]
+            return loaded, CamTarget("layer4.2", layer), IMAGENET_GEOMETRY, label
+    else:
+        loaded, label = load_model(name, device), name
+    return loaded.module, loaded.cam_target(), loaded.geometry, label
 
 
 def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
@@ -95,49 +114,64 @@ def _timed(*args, **kwargs) -> tuple[np.ndarray, float]:
 def bench_model(
     name: str, images: int, methods: Sequence[str], device: str = "cpu"
 ) -> tuple[list[Row], bool]:
-    module, layer, geometry, label = _model(name, device)
+    module, where, geometry, label = _model(name, device)
+    layer, reshape = where.layer, where.reshape
+    methods = [m for m in methods if m in METHODS_OF.get(name, METHODS)]
     samples, failures = load_samples(mission_sources()[:images], geometry)
     for failure in failures:
         print(f"  skipped image {failure.key}: {failure.error}")
     if not samples:
         print(f"{label}: no images could be loaded")
         return [], False
-    split = split_at(module, layer, samples[0].tensor[None].to(device))
-    print(
-        f"\n--- {label}: target layer {type(layer).__name__}, activation "
-        f"{tuple(split.activation.shape[1:])}, tail path '{split.path}' {split.reason}",
-        flush=True,
-    )
+    if reshape is None:
+        split = split_at(module, layer, samples[0].tensor[None].to(device))
+        how = f"activation {tuple(split.activation.shape[1:])}, tail path '{split.path}' {split.reason}"
+    else:
+        how = f"{where.reshape_description}: the library's CAMs (handed over)"
+    print(f"\n--- {label}: target layer {where.name} ({type(layer).__name__}), {how}", flush=True)
     with torch.inference_mode():  # warm-up: one-off allocations are nobody's cost
         module(samples[0].tensor[None].to(device))
     rows, ok = [], True
     for method in methods:
-        row = Row(label, method)
+        row = Row(label, method, handed_over=reshape is not None)
         heavy = name == "resnet50" and method != "gradcam"
         library_images = min(len(samples), LIBRARY_HEAVY_IMAGES) if heavy else len(samples)
         for i, sample in enumerate(samples):
             x = sample.tensor[None].to(device)
             with torch.inference_mode():
                 target = int(module(x).argmax())
-            ours, seconds = _timed(method, module, layer, x, target, batch_size=BATCH_SIZE)
+            ours, seconds = _timed(
+                method, module, layer, x, target, batch_size=BATCH_SIZE, reshape=reshape
+            )
             row.ours_s.append(seconds)
             if i < library_images:
                 ref, seconds = _timed(
-                    method, module, layer, x, target, impl="library", batch_size=BATCH_SIZE
+                    method,
+                    module,
+                    layer,
+                    x,
+                    target,
+                    impl="library",
+                    batch_size=BATCH_SIZE,
+                    reshape=reshape,
                 )
                 row.library_s.append(seconds)
                 row.diffs.append(float(np.abs(ours - ref).max()))
             print(
                 f"  {method} {sample.key}: ours {row.ours_s[-1]:.3f} s"
                 + (f", library {row.library_s[-1]:.2f} s" if i < library_images else "")
-                + (f" ({_constant_channels(module, layer, x)})" if method == "scorecam" else ""),
+                + (
+                    f" ({_constant_channels(module, layer, x)})"
+                    if method == "scorecam" and reshape is None
+                    else ""
+                ),
                 flush=True,
             )
         if library_images < len(samples):
             print(f"  (library {method} timed on {library_images} of {len(samples)} images)")
         ok &= max(row.diffs) <= TOLERANCE
         rows.append(row)
-    if "scorecam" in methods:
+    if "scorecam" in methods and reshape is None:
         _bf16_line(module, layer, samples[0].tensor[None].to(device), label)
     return rows, ok
 
@@ -204,7 +238,12 @@ def main(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cam", description=__doc__)
     parser.add_argument("--images", type=int, default=2, help="images per model (default 2)")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        help="any model names (default: the list in this file)",
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()

@@ -117,3 +117,64 @@ def huge_png_header(path: Path, width: int, height: int) -> Path:
     )
     path.write_bytes(data)
     return path
+
+
+# --- a stand-in for OpenAI's CLIP file ------------------------------------------------
+
+
+class _Holder(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def openai_archive(state: dict[str, torch.Tensor], path) -> None:
+    """A TorchScript archive whose state dict is ``state``: the format of OpenAI's files."""
+    root = _Holder()
+    for key, value in state.items():
+        *parents, leaf = key.split(".")
+        module = root
+        for part in parents:
+            if part not in module._modules:
+                module.add_module(part, _Holder())
+            module = module._modules[part]
+        module.register_buffer(leaf, value.clone())
+    torch.jit.script(root).save(str(path))
+
+
+def tiny_openai_clip(seed: int = 0):
+    """A small CLIP of OpenAI's architecture (QuickGELU, 64-wide heads) and its weights in
+    OpenAI's file format: fp16 tensors, no attention-mask buffer, three size entries."""
+    from open_clip.model import CLIP
+
+    torch.manual_seed(seed)
+    model = CLIP(
+        embed_dim=32,
+        quick_gelu=True,
+        vision_cfg={"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
+        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
+    ).eval()
+    state = {k: v.half() for k, v in model.state_dict().items() if k != "attn_mask"}
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    state |= {
+        "input_resolution": torch.tensor(224),
+        "context_length": torch.tensor(77),
+        "vocab_size": torch.tensor(49408),
+    }
+    return model, state
+
+
+def install_clip_stand_in(folder: Path, monkeypatch) -> nn.Module:
+    """``tiny_openai_clip`` as ``ViT-B-16.pt`` in ``folder`` (a mirror), registered with
+    its own checksum: CLIP's real loading path on a file of OpenAI's format."""
+    import dataclasses
+
+    from explainlab import assets
+
+    model, state = tiny_openai_clip()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ViT-B-16.pt"
+    openai_archive(state, path)
+    real = assets.ASSETS["ViT-B-16.pt"]
+    checksum = f"sha256:{assets.file_digest(path)}"
+    monkeypatch.setitem(assets.ASSETS, real.filename, dataclasses.replace(real, checksum=checksum))
+    return model

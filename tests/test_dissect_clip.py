@@ -21,6 +21,7 @@ from explainlab.dissect.run import run_dissect
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError, MissingAssetsError, UnknownNameError
 from explainlab.images import open_rgb
+from helpers import install_clip_stand_in
 
 WORDS = ["red", "a dog on a sofa", "wine cellar-bottle storage", "tench, Tinca tinca", "x"]
 CONFIGURED = load_config("assignment").dissect  # the shipped assignment config
@@ -155,60 +156,13 @@ def test_clip_identity_names_activation_weights_and_precision():
     assert clip_identity("ViT-B-16", "none", 0) != clip_identity(CONFIGURED.clip_model, "none", 0)
 
 
-class _Holder(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-
-def openai_archive(state: dict[str, torch.Tensor], path) -> None:
-    """A TorchScript archive whose state dict is ``state``: the format of OpenAI's files."""
-    root = _Holder()
-    for key, value in state.items():
-        *parents, leaf = key.split(".")
-        module = root
-        for part in parents:
-            if part not in module._modules:
-                module.add_module(part, _Holder())
-            module = module._modules[part]
-        module.register_buffer(leaf, value.clone())
-    torch.jit.script(root).save(str(path))
-
-
-def _tiny_openai_clip(seed: int = 0):
-    """A small CLIP of OpenAI's architecture (QuickGELU, 64-wide heads) and its weights in
-    OpenAI's file format: fp16 tensors, no attention-mask buffer, three size entries."""
-    from open_clip.model import CLIP
-
-    torch.manual_seed(seed)
-    model = CLIP(
-        embed_dim=32,
-        quick_gelu=True,
-        vision_cfg={"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
-        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
-    ).eval()
-    state = {k: v.half() for k, v in model.state_dict().items() if k != "attn_mask"}
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-    state |= {
-        "input_resolution": torch.tensor(224),
-        "context_length": torch.tensor(77),
-        "vocab_size": torch.tensor(49408),
-    }
-    return model, state
-
-
 def test_openai_checkpoint_is_checked_then_built_with_quick_gelu(tmp_path, monkeypatch, mirror):
     from open_clip.transformer import QuickGELU
 
-    model, state = _tiny_openai_clip()
     folder = tmp_path / "mirror"
-    folder.mkdir()
+    model = install_clip_stand_in(folder, monkeypatch)
     path = folder / "ViT-B-16.pt"
-    openai_archive(state, path)
-    real = assets.ASSETS["ViT-B-16.pt"]
-    stand_in = assets.Asset(
-        real.filename, real.url, f"sha256:{assets.file_digest(path)}", real.group, real.note
-    )
-    monkeypatch.setitem(assets.ASSETS, real.filename, stand_in)
+    stand_in = assets.ASSETS["ViT-B-16.pt"]
     monkeypatch.setenv("EXPLAINLAB_MIRROR", str(folder))
     encoder = OpenClipEncoder(CONFIGURED.clip_model, "openai", seed=0)
     assert _activations(encoder.model) == {QuickGELU}

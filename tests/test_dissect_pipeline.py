@@ -344,3 +344,34 @@ def test_unknown_layer_is_a_clear_error(probe_folder, concept_file, tmp_path):
             encoder=SyntheticClip(),
         )
     assert not (tmp_path / "run" / "dissect" / "planted").exists()
+
+
+def test_dissection_through_the_python_api(probe_folder, concept_file, monkeypatch, tmp_path):
+    """xl.dissect_model on one's own module (the planted one, wrapped: the known answer)
+    and on a random-weight torchvision model, with the synthetic CLIP."""
+    import explainlab as xl
+
+    monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path / "cache"))
+    plant_a, plant_b = _planted()
+    planted = xl.wrap(PlantedNet(plant_a, plant_b), classes=["a", "b", "c"], name="planted")
+    units = xl.dissect_model(
+        planted,
+        layers=["layer_a", "layer_b"],
+        probe=probe_folder,
+        concepts=concept_file,
+        encoder=SyntheticClip(),
+    )
+    recovered = np.mean(
+        units.labels["description"].to_numpy() == np.array([WORDS[k] for k in plant_a + plant_b])
+    )
+    assert recovered >= 0.95 and units.args["model"] == "planted"
+    random = xl.load_model("torchvision:resnet18:none", "cpu")
+    units = xl.dissect_model(
+        random,
+        layers=["layer4"],
+        probe=probe_folder,
+        concepts=concept_file,
+        encoder=SyntheticClip(),
+    )
+    assert len(units.labels) == 512 and set(units.labels["description"]) <= set(WORDS + DISTRACTORS)
+    assert units.save(tmp_path / "saved").joinpath("descriptions.csv").is_file()

@@ -5,7 +5,7 @@ only when first used, so ``import explainlab`` is instant::
 
     import explainlab as xl
     model = xl.load_model("efficientnet_lite0")
-    cams = xl.cam(model, ["dog.jpg"])
+    cams = xl.cam_maps(model, ["dog.jpg"])
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# (the stage packages are explainlab.cam, .lime, .compare, .dissect: the functions
+# have names of their own)
 _API = (
     "CamResult",
     "DissectResult",
     "Geometry",
     "LimeExplanation",
-    "cam",
-    "compare",
-    "dissect",
-    "lime",
+    "agreement",
+    "cam_maps",
+    "dissect_model",
+    "lime_explanations",
     "load_model",
     "samples",
     "wrap",

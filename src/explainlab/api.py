@@ -2,10 +2,10 @@
 
     import explainlab as xl
     model = xl.load_model("timm:convnext_tiny")        # or xl.wrap(my_module, geometry=...)
-    cams = xl.cam(model, ["dog.jpg", pil_image], methods=["gradcam", "scorecam"])
-    limes = xl.lime(model, ["dog.jpg"], params={"num_samples": 300})
-    agreement = xl.compare(cams, limes)
-    labels = xl.dissect(model, layers=["layer3", "layer4"], probe="my_images/")
+    cams = xl.cam_maps(model, ["dog.jpg", pil_image], methods=["gradcam", "scorecam"])
+    limes = xl.lime_explanations(model, ["dog.jpg"], params={"num_samples": 300})
+    table = xl.agreement(cams, limes)
+    units = xl.dissect_model(model, layers=["layer3", "layer4"], probe="my_images/")
 
 Images are file paths, PIL images or uint8 arrays; each is cropped the way the model's
 weights expect (its geometry). Results are records holding the arrays, the class, the
@@ -37,10 +37,10 @@ __all__ = [
     "DissectResult",
     "Geometry",
     "LimeExplanation",
-    "cam",
-    "compare",
-    "dissect",
-    "lime",
+    "agreement",
+    "cam_maps",
+    "dissect_model",
+    "lime_explanations",
     "load_model",
     "samples",
     "wrap",
@@ -118,7 +118,7 @@ class CamResult:
         }
 
 
-def cam(
+def cam_maps(
     model: LoadedModel,
     images: ImageLike | Iterable[ImageLike],
     *,
@@ -232,7 +232,7 @@ class LimeExplanation:
         return folder
 
 
-def lime(
+def lime_explanations(
     model: LoadedModel,
     images: ImageLike | Iterable[ImageLike],
     *,
@@ -291,7 +291,7 @@ def lime(
 # --- comparison ---------------------------------------------------------------------------
 
 
-def compare(
+def agreement(
     cams: Sequence[CamResult],
     limes: Sequence[LimeExplanation],
     *,
@@ -365,7 +365,7 @@ class DissectResult:
         return folder
 
 
-def dissect(
+def dissect_model(
     model: LoadedModel,
     *,
     layers: Sequence[str],
@@ -373,6 +373,7 @@ def dissect(
     concepts: str | Path = "20k",
     probe_limit: int = 0,
     similarity: str = "soft_wpmi",
+    similarity_params: Mapping[str, float] | None = None,
     clip_model: str | None = None,
     clip_pretrained: str | None = None,
     encoder: Any = None,
@@ -380,8 +381,10 @@ def dissect(
     batch_size: int = 64,
 ) -> DissectResult:
     """CLIP-Dissect of ``model``'s ``layers`` on the ``probe`` images (``broden`` or
-    folders) with the ``concepts`` set (a name such as ``20k`` or a file). ``encoder``
-    replaces CLIP (any object with CLIP-Dissect's ``ConceptEncoder`` interface)."""
+    folders) with the ``concepts`` set (a name such as ``20k`` or a file).
+    ``similarity_params`` overrides the similarity's (``{"top_k": 20}`` for a small probe
+    set); ``encoder`` replaces CLIP (any object with CLIP-Dissect's ``ConceptEncoder``
+    interface)."""
     from explainlab.dissect.activations import TargetModel
     from explainlab.dissect.run import run_dissect
     from explainlab.dissect.settings import DissectSettings
@@ -398,6 +401,7 @@ def dissect(
         clip_model=clip_model or defaults.clip_model,
         clip_pretrained=clip_pretrained or defaults.clip_pretrained,
         similarity=similarity,
+        similarity_params=dict(similarity_params or {}),
         batch_size=batch_size,
         num_workers=0,
     )

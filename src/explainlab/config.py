@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import LimeSettings, ScoreboardSettings, TuneSettings
 from explainlab.settings import ImageSettings, ModelFile, RunSettings, from_table, plain
+from explainlab.stages import STAGE_NAMES
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,25 @@ def load_config(spec: str | Path) -> RunConfig:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
     config = from_table(RunConfig, data, str(path))
     return dataclasses.replace(config, source=str(path))
+
+
+def with_overrides(
+    config: RunConfig,
+    *,
+    stages: Sequence[str] | None = None,
+    images: Sequence[str] | None = None,
+    output_root: str | None = None,
+) -> RunConfig:
+    """The config with the command line's choices of stages, images and output folder
+    (each checked as in the file)."""
+    run, image_settings = config.run, config.images
+    if stages:
+        ordered = tuple(s for s in STAGE_NAMES if s in stages)
+        run = from_table(RunSettings, {**plain(run), "stages": list(ordered)}, "--stages")
+    if output_root:
+        run = dataclasses.replace(run, output_root=output_root)
+    if images:
+        image_settings = from_table(
+            ImageSettings, {**plain(image_settings), "sources": list(images)}, "--images"
+        )
+    return dataclasses.replace(config, run=run, images=image_settings)

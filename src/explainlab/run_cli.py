@@ -25,7 +25,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="fail instead of falling back to the offline configuration when weights are missing",
+        help="a missing file is an error (exit status 2), never replaced by a stand-in",
+    )
+    p.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGE_NAMES,
+        default=None,
+        help="run these stages only (default: the config's [run] stages)",
+    )
+    p.add_argument(
+        "--images",
+        nargs="+",
+        metavar="SRC",
+        default=None,
+        help="'mission', mission keys, image files or folders (default: the config's [images])",
+    )
+    p.add_argument(
+        "--output-root",
+        default=None,
+        metavar="DIR",
+        help="where the run folder goes (default: the config's [run] output_root, 'results')",
     )
     p.add_argument(
         "--force",
@@ -39,9 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from explainlab.config import load_config
+    from explainlab.config import load_config, with_overrides
     from explainlab.pipeline import run_pipeline, summary
 
-    outcome = run_pipeline(load_config(args.config), strict=args.strict, force=args.force)
+    config = with_overrides(
+        load_config(args.config),
+        stages=args.stages,
+        images=args.images,
+        output_root=args.output_root,
+    )
+    outcome = run_pipeline(config, strict=args.strict, force=args.force)
     print(summary(outcome))
     return report_failures(outcome.failures)

@@ -58,13 +58,17 @@ class ModelClassifier:
     def reset(self, deadline: float | None = None) -> None:
         self.seconds, self.images, self.deadline = 0.0, 0, deadline
 
-    def top_class(self, image: np.ndarray) -> tuple[int, float]:
-        """The top-1 class and its probability for one (H, W, 3) image."""
+    def unperturbed(self, image: np.ndarray) -> np.ndarray:
+        """The probabilities of one (H, W, 3) image, outside any time limit."""
         saved = self.deadline
         self.deadline = None
         try:
-            probabilities = self(image[None])[0]
+            return self(image[None])[0]
         finally:
             self.deadline = saved
+
+    def top_class(self, image: np.ndarray) -> tuple[int, float]:
+        """The top-1 class and its probability for one (H, W, 3) image."""
+        probabilities = self.unperturbed(image)
         top = int(np.argmax(probabilities))
         return top, float(probabilities[top])

@@ -24,13 +24,18 @@ def make_explainer(kind: str, seed: int) -> LimeImageExplainer:
     raise ValueError(f"unknown explainer {kind!r}; use 'fast' or 'lime'")
 
 
-def params_explaining(params: Mapping[str, Any], label: int, top1: int) -> dict[str, Any]:
-    """``params``, changed only where needed so that ``label`` gets an explanation."""
+def params_explaining(
+    params: Mapping[str, Any], label: int, probabilities: np.ndarray
+) -> dict[str, Any]:
+    """``params``, changed only where needed so that ``label`` gets an explanation.
+    ``probabilities``: the model's on the unperturbed crop, from which lime picks its
+    ``top_labels`` (``argsort(...)[-top_labels:]``: among ties, the last classes)."""
     used = dict(params)
-    if used.get("top_labels") and label == top1:
-        return used  # the top-1 class is always among the top labels
-    if used.get("top_labels"):
-        # Another class than the top-1 was asked for: explain exactly that class.
+    top_labels = used.get("top_labels")
+    if top_labels and label in np.argsort(probabilities)[-int(top_labels) :]:
+        return used  # lime explains it among its top labels
+    if top_labels:
+        # A class outside lime's top labels was asked for: explain exactly that class.
         used["top_labels"], used["labels"] = None, (label,)
     elif label not in tuple(used.get("labels", (1,))):
         used["labels"] = (*tuple(used.get("labels", ())), label)
@@ -73,9 +78,10 @@ def explain(
     label: int | None = None,
 ) -> LimeResult:
     """Explain ``label`` (default: the top-1 class) of ``crop`` with ``params``."""
-    top1, top1_probability = classifier.top_class(crop)
+    probabilities = classifier.unperturbed(crop)
+    top1 = int(np.argmax(probabilities))
     label = top1 if label is None else int(label)
-    used = params_explaining(params, label, top1)
+    used = params_explaining(params, label, probabilities)
     lime_explainer = make_explainer(explainer, seed)
     classifier.reset(classifier.deadline)
     start = time.perf_counter()
@@ -94,7 +100,7 @@ def explain(
     # Superpixels lime's feature selection left out carry no weight.
     weights = fitted + [(i, 0.0) for i in range(n_features) if i not in seen]
     score, local_pred = fits_of(lime_explainer).get(label, (None, None))
-    probability = top1_probability if label == top1 else float(classifier(crop[None])[0][label])
+    probability = float(probabilities[label])
     return LimeResult(
         label=label,
         probability=probability,

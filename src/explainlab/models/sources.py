@@ -256,7 +256,7 @@ def is_torchscript(path: Path) -> bool:
     """A TorchScript archive: a zip holding compiled code (``<name>/code/``)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return any("/code/" in n for n in archive.namelist()[:200])
+            return any("/code/" in n for n in archive.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
 
@@ -303,10 +303,13 @@ def _arch_geometry(arch: str) -> Geometry:
     return timm_geometry(arch_name)
 
 
-def load_state_dict_into(path: Path, arch: str) -> nn.Module:
+def load_state_dict_into(path: Path, arch: str, state: dict | None = None) -> nn.Module:
     """``arch`` with the state dict of ``path`` (weights-only load, key prefixes
-    ``module.``/``model.`` removed, the class count from the checkpoint), strictly."""
-    state = checkpoints.unwrap_state_dict(checkpoints.load_state_dict_file(path), path)
+    ``module.``/``model.`` removed, the class count from the checkpoint), strictly;
+    ``state`` given: that state dict (a TorchScript file's)."""
+    if state is None:
+        state = checkpoints.load_state_dict_file(path)
+    state = checkpoints.unwrap_state_dict(state, path)
     probe = _build_arch(arch, None)
     key = _classifier_key(probe)
     if key not in state:
@@ -335,12 +338,16 @@ def file_spec(name: str, path: Path, arch: str | None, classes: str | Path | Non
         )
 
     def build() -> nn.Module:
-        if scripted:
-            try:
-                return torch.jit.load(str(path), map_location="cpu")
-            except RuntimeError as exc:
-                raise InputError(f"{path}: not a loadable TorchScript file ({exc})") from None
-        return load_state_dict_into(path, str(arch))
+        if not scripted:
+            return load_state_dict_into(path, str(arch))
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except RuntimeError as exc:
+            raise InputError(f"{path}: not a loadable TorchScript file ({exc})") from None
+        if arch:
+            # hooks (every CAM) need the eager module: the script's weights in ``arch``
+            return load_state_dict_into(path, str(arch), dict(module.state_dict()))
+        return module
 
     source = "TorchScript file" if scripted else f"state dict for {arch}"
     names = (lambda: read_class_names(classes)) if classes else None

@@ -137,6 +137,12 @@ def cam_target(
 ) -> CamTarget:
     """The CAM target of ``module``: the layer ``name`` (or ``default``, or the known
     family's, or the located one) and the reshape its output needs."""
+    if isinstance(module, torch.jit.ScriptModule):
+        raise UnknownNameError(
+            "a TorchScript model cannot be hooked, and every CAM needs a hook on its layer",
+            hint="give its architecture (--arch torchvision:NAME or timm:NAME): its weights "
+            "are then loaded into the eager model; or explain it with LIME only",
+        )
     family = _family(module)
     if name:
         how = "given"
