@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 # (the stage packages are explainlab.cam, .lime, .compare, .dissect: the functions
 # have names of their own)
-_API = (
+API_NAMES = (
     "CamResult",
     "DissectResult",
     "Geometry",
@@ -29,11 +29,11 @@ _API = (
     "samples",
     "wrap",
 )
-__all__ = ["__version__", *_API]
+__all__ = ["API_NAMES", "__version__", *API_NAMES]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
+    if name in API_NAMES:
         from explainlab import api
 
         return getattr(api, name)

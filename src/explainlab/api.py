@@ -28,23 +28,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from explainlab import runfolder
+from explainlab import API_NAMES, runfolder
 from explainlab.images import Geometry, Sample, sample_from
 from explainlab.models import LoadedModel, load_model, wrap
 
-__all__ = [
-    "CamResult",
-    "DissectResult",
-    "Geometry",
-    "LimeExplanation",
-    "agreement",
-    "cam_maps",
-    "dissect_model",
-    "lime_explanations",
-    "load_model",
-    "samples",
-    "wrap",
-]
+__all__ = list(API_NAMES)  # one list: the package's lazy attributes
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
