@@ -32,6 +32,9 @@ from explainlab import API_NAMES, runfolder
 from explainlab.images import Geometry, Sample, sample_from
 from explainlab.models import LoadedModel, load_model, wrap
 
+# re-exported as explainlab.Geometry, .load_model, .wrap
+_REEXPORTED = (Geometry, load_model, wrap)
+
 __all__ = list(API_NAMES)  # one list: the package's lazy attributes
 
 ImageLike = str | Path | Image.Image | np.ndarray
