@@ -29,11 +29,11 @@ import pandas as pd
 from PIL import Image
 
 from explainlab import API_NAMES, runfolder
-from explainlab.images import Geometry, Sample, sample_from
-from explainlab.models import LoadedModel, load_model, wrap
-
-# re-exported as explainlab.Geometry, .load_model, .wrap
-_REEXPORTED = (Geometry, load_model, wrap)
+from explainlab.images import Geometry as Geometry  # re-exported: xl.Geometry
+from explainlab.images import Sample, sample_from
+from explainlab.models import LoadedModel
+from explainlab.models import load_model as load_model  # re-exported: xl.load_model
+from explainlab.models import wrap as wrap  # re-exported: xl.wrap
 
 __all__ = list(API_NAMES)  # one list: the package's lazy attributes
 
