@@ -94,3 +94,77 @@ def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
     assert "278 (276–278)" in content  # resnet18's distinct concepts in layer4
     # the one headline finding that does not hold in both runs (objects over all layers)
     assert "object concepts: neither model (flips: run a: equal; run b: resnet18)" in content
+
+
+def test_the_combined_pdf_puts_every_main_part_first(tmp_path):
+    parts = []
+    for i in range(2):
+        r = Report(f"Part {i}")
+        r.paragraph(f"main text of part {i}")
+        r.appendix()
+        r.paragraph(f"appendix text of part {i}")
+        parts.append(r.save(tmp_path / f"p{i}.pdf"))
+        assert r.main_pages == 1
+    merged = PdfReader(str(merge_pdfs(parts, tmp_path / "all.pdf")))
+    texts = [page.extract_text() for page in merged.pages]
+    assert [("main" in t, "appendix text" in t) for t in texts] == [
+        (True, False),
+        (True, False),
+        (False, True),
+        (False, True),
+    ]
+    assert "part 0" in texts[0] and "part 1" in texts[1] and "part 0" in texts[2]
+    assert [o.title for o in merged.outline] == [
+        "Part 0",
+        "Part 1",
+        "Part 0 (appendix)",
+        "Part 1 (appendix)",
+    ]
+
+
+def test_figures_are_embedded_at_print_resolution(tmp_path):
+    """A photograph of 3000 px printed 8 cm wide goes in as a ~630 px JPEG."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (2000, 3000, 3), dtype=np.uint8)).save(photo)
+    plot = tmp_path / "plot.png"
+    flat = np.full((2000, 3000, 3), 255, np.uint8)
+    flat[500:1500, 1000:2000] = (200, 30, 30)
+    Image.fromarray(flat).save(plot)
+    sizes = {}
+    for name, path in (("photo", photo), ("plot", plot)):
+        r = Report(name)
+        r.figure(path, width=8 * 28.3465)
+        out = r.save(tmp_path / f"{name}.pdf")
+        sizes[name] = out.stat().st_size
+        page = PdfReader(str(out)).pages[0]
+        (image,) = page.images
+        assert image.image.width == round(8 / 2.54 * 200)  # 200 dpi at 8 cm
+        assert image.name.endswith(".jpg" if name == "photo" else ".png"), image.name
+    assert sizes["photo"] < 1_000_000 and photo.stat().st_size > 10_000_000
+
+
+def test_legibility_check_finds_collisions_and_small_text():
+    from explainlab.plotting import legibility_problems, plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.text(0.5, 0.5, "one")
+    ax.text(0.5, 0.5, "two")
+    ax.set_xlabel("tiny", fontsize=5)
+    problems = legibility_problems(fig)
+    assert any("'one' overlaps 'two'" in p for p in problems)
+    assert any("'tiny' prints at 5.0 pt" in p for p in problems)
+    wide, ax = plt.subplots(figsize=(20, 3))  # printed at text width: fonts shrink 3x
+    ax.set_title("title", fontsize=12)
+    assert any("'title' prints at" in p for p in legibility_problems(wide))
+    fine, ax = plt.subplots(figsize=(6, 3))
+    ax.plot([0, 1])
+    ax.set_title("a title")
+    ax.set_xlabel("x label")
+    assert legibility_problems(fine) == []
+    for f in (fig, wide, fine):
+        plt.close(f)

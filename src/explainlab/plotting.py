@@ -1,4 +1,6 @@
-"""Shared figure style (headless Agg backend, print-legible fonts) and the heat-map overlay."""
+"""Shared figure style (headless Agg backend, print-legible fonts), the heat-map overlay,
+and the check that a figure is legible: no text over other text, none smaller than
+:data:`MIN_FONT_PT` at the size it prints."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 HEATMAP_CMAP = "jet"
+MIN_FONT_PT = 6.5  # the smallest text a figure may print, in points
+PRINT_WIDTH_IN = 17.4 / 2.54  # a report's text width: figures print at most this wide
 
 plt.rcParams.update(
     {
@@ -35,3 +39,38 @@ def overlay(crop: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.nd
 
 def close(figure: plt.Figure) -> None:
     plt.close(figure)
+
+
+def legibility_problems(
+    figure: plt.Figure, *, print_width_in: float = PRINT_WIDTH_IN, min_points: float = MIN_FONT_PT
+) -> list[str]:
+    """Every visible text of ``figure`` that prints smaller than ``min_points`` (the
+    figure scaled to ``print_width_in`` when wider), or whose box overlaps another's."""
+    from matplotlib.text import Text
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    scale = min(1.0, print_width_in / figure.get_figwidth())
+    texts = [
+        t
+        for t in figure.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and _drawn(t, figure, renderer)
+    ]
+    problems = []
+    for t in texts:
+        size = t.get_fontsize() * scale
+        if size < min_points - 1e-9:
+            problems.append(f"{t.get_text()!r} prints at {size:.1f} pt (< {min_points} pt)")
+    boxes = [(t, t.get_window_extent(renderer).expanded(0.98, 0.9)) for t in texts]
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1 :]:
+            if box_a.overlaps(box_b):
+                problems.append(f"{a.get_text()!r} overlaps {b.get_text()!r}")
+    return problems
+
+
+def _drawn(text, figure: plt.Figure, renderer) -> bool:
+    """Inside the figure (off-canvas tick labels of a shared axis are not drawn)."""
+    box = text.get_window_extent(renderer)
+    canvas = figure.bbox
+    return box.x1 > canvas.x0 and box.x0 < canvas.x1 and box.y1 > canvas.y0 and box.y0 < canvas.y1

@@ -1,10 +1,17 @@
 """A small PDF document builder on reportlab: headings, generated text, figures, tables.
 
 Fonts are DejaVu Sans, shipped with matplotlib, so that symbols such as ρ, ×, ≤ and ✓
-print. A banner (e.g. "stand-in model") can be drawn on every page."""
+print. A banner (e.g. "stand-in model") can be drawn on every page.
+
+Figures are embedded at print resolution (:data:`PRINT_DPI` at the size they print),
+photographs as JPEG, plots as PNG, so a report stays small enough to share. A report
+has a main part (what a reader needs) and an appendix after a page break
+(:meth:`Report.appendix`); the number of main pages is kept in the PDF's metadata, and
+:func:`merge_pdfs` puts every report's main part first."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -21,6 +28,7 @@ from reportlab.lib.units import cm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
+    Flowable,
     Image,
     KeepTogether,
     PageBreak,
@@ -36,6 +44,10 @@ from explainlab import runfolder
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 1.8 * cm
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+PRINT_DPI = 200  # pixels per inch of a figure at the size it prints
+JPEG_QUALITY = 88
+PHOTO_COLOURS = 4096  # more distinct colours than this (in a thumbnail): a photograph
+MAIN_PAGES_KEY = "/ExplainlabMainPages"  # PDF metadata: pages before the appendix
 _FONTS_READY = False
 
 
@@ -141,6 +153,45 @@ def header_fit(widths: Sequence[float], header: Sequence[str], font_size: float)
     ]
 
 
+def is_photo(image: PILImage.Image) -> bool:
+    """Many distinct colours: a photograph (or photo panels), which JPEG keeps sharp at a
+    fraction of PNG's size; plots have few colours and stay PNG."""
+    thumb = image.convert("RGB")
+    thumb.thumbnail((256, 256))
+    return len(thumb.getcolors(maxcolors=256 * 256) or range(PHOTO_COLOURS + 1)) > PHOTO_COLOURS
+
+
+def print_ready(path: Path, width: float, height: float, photo: bool | None = None) -> io.BytesIO:
+    """``path`` resampled to :data:`PRINT_DPI` at ``width`` x ``height`` points (never
+    enlarged), as JPEG when it is a photograph, else PNG."""
+    with PILImage.open(path) as opened:
+        image = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
+    target = (max(1, round(width / 72 * PRINT_DPI)), max(1, round(height / 72 * PRINT_DPI)))
+    if target[0] < image.width:
+        image = image.resize(target, PILImage.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if photo if photo is not None else is_photo(image):
+        flat = PILImage.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
+        flat.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    else:
+        image.save(out, format="PNG", optimize=True)
+    out.seek(0)
+    return out
+
+
+class _AppendixMark(Flowable):
+    """Zero-size: records the page the appendix starts on when it is drawn."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+        self.width = self.height = 0
+
+    def draw(self) -> None:
+        self.report.main_pages = self.canv.getPageNumber() - 1
+
+
 @dataclass
 class Report:
     """A report under construction; ``save(path)`` writes the PDF atomically."""
@@ -150,6 +201,7 @@ class Report:
     banner: str = ""  # drawn on every page when set (e.g. the stand-in model)
     footer: str = ""
     story: list[Any] = field(default_factory=list)
+    main_pages: int = 0  # pages before the appendix (0: no appendix), known once saved
 
     def __post_init__(self) -> None:
         self.styles = _styles()
@@ -174,11 +226,16 @@ class Report:
         caption: str = "",
         width: float = TEXT_WIDTH,
         max_height: float = 0.62 * PAGE_HEIGHT,
+        photo: bool | None = None,
     ) -> None:
+        """The image at ``path``, ``width`` points wide (less if ``max_height`` needs),
+        embedded at print resolution; ``photo`` None: told by its colours."""
         with PILImage.open(path) as im:
             w, h = im.size
         scale = min(width / w, max_height / h)
-        parts: list[Any] = [Image(str(path), width=w * scale, height=h * scale)]
+        size = (w * scale, h * scale)
+        data = print_ready(Path(path), *size, photo=photo)
+        parts: list[Any] = [Image(data, width=size[0], height=size[1])]
         if caption:
             parts.append(Paragraph(caption, self.styles["caption"]))
         self.story.append(KeepTogether(parts))
@@ -223,6 +280,11 @@ class Report:
     def page_break(self) -> None:
         self.story.append(PageBreak())
 
+    def appendix(self, title: str = "Appendix") -> None:
+        """End the main part: what follows starts on a new page, after ``title``."""
+        self.story += [PageBreak(), _AppendixMark(self)]
+        self.heading(title)
+
     def _decorate(self, canvas: Any, doc: Any) -> None:
         canvas.saveState()
         if self.banner:
@@ -257,21 +319,47 @@ class Report:
                 subject=self.subtitle,
             )
             doc.build(self.story, onFirstPage=self._decorate, onLaterPages=self._decorate)
+            if self.main_pages:
+                _set_main_pages(tmp, self.main_pages)
         return Path(path)
 
 
+def _set_main_pages(path: Path, pages: int) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(str(path)))
+    writer.add_metadata({MAIN_PAGES_KEY: str(pages)})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    Path(path).write_bytes(buffer.getvalue())
+
+
+def main_pages(reader: Any) -> int:
+    """The main part's page count of a report (all its pages when it has no appendix)."""
+    value = (reader.metadata or {}).get(MAIN_PAGES_KEY)
+    try:
+        return min(int(value), len(reader.pages)) if value else len(reader.pages)
+    except (TypeError, ValueError):
+        return len(reader.pages)
+
+
 def merge_pdfs(paths: Sequence[Path], out: Path) -> Path:
-    """Concatenate PDFs (with one outline entry per part) into ``out``, atomically."""
+    """One PDF of several reports, atomically: every report's main part first (in order),
+    then their appendices, with an outline entry for each part."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
-    for path in paths:
-        reader = PdfReader(str(path))
+    readers = [(Path(p), PdfReader(str(p))) for p in paths]
+    parts = [(p, r, 0, main_pages(r), "") for p, r in readers]
+    parts += [(p, r, main_pages(r), len(r.pages), " (appendix)") for p, r in readers]
+    for path, reader, first, last, suffix in parts:
+        if first >= last:
+            continue
         start = len(writer.pages)
-        for page in reader.pages:
+        for page in reader.pages[first:last]:
             writer.add_page(page)
-        title = (reader.metadata.title if reader.metadata else None) or Path(path).stem
-        writer.add_outline_item(title=title, page_number=start)
+        title = (reader.metadata.title if reader.metadata else None) or path.stem
+        writer.add_outline_item(title=title + suffix, page_number=start)
     with runfolder.atomic_path(Path(out)) as tmp, open(tmp, "wb") as f:
         writer.write(f)
     return Path(out)
