@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from explainlab.cam.settings import IMPLS, METHODS, CamSettings
-from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.cli_common import (
+    add_device_arg,
+    add_images_arg,
+    add_out_arg,
+    report_failures,
+    writes_into,
+)
 from explainlab.settings import from_table
 
 _DEFAULTS = CamSettings()
@@ -65,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle)
+    writes_into(p, lambda args: args.out)
 
 
 def settings_from_args(args: argparse.Namespace) -> CamSettings:

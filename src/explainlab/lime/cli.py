@@ -7,7 +7,14 @@ import json
 import os
 from pathlib import Path
 
-from explainlab.cli_common import add_device_arg, add_images_arg, add_out_arg, report_failures
+from explainlab.cli_common import (
+    add_device_arg,
+    add_images_arg,
+    add_out_arg,
+    reads_only,
+    report_failures,
+    writes_into,
+)
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import (
     DEFAULT_CUTOFF,
@@ -93,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_run_args(p)
     p.set_defaults(handler=_dispatch)
+    writes_into(p, lambda args: args.out)
     actions = p.add_subparsers(dest="lime_action", metavar="ACTION")
     for add in (_register_run, _register_export, _register_validate, _register_submit):
         add(actions)
@@ -110,6 +118,7 @@ def _register_run(actions: argparse._SubParsersAction) -> None:
     )
     _add_run_args(run)
     run.set_defaults(lime_handler=_handle_run)
+    writes_into(run, lambda args: args.out)
 
 
 def _register_export(actions: argparse._SubParsersAction) -> None:
@@ -142,6 +151,8 @@ def _register_export(actions: argparse._SubParsersAction) -> None:
     )
     add_out_arg(export)
     export.set_defaults(lime_handler=_handle_export)
+    # into the run folder; a pickle given by --output is two atomic files, no run folder
+    writes_into(export, lambda args: args.out if args.output is None else None)
 
 
 def _register_validate(actions: argparse._SubParsersAction) -> None:
@@ -158,6 +169,7 @@ def _register_validate(actions: argparse._SubParsersAction) -> None:
         "--no-dry-run", action="store_true", help="skip running each image's parameters"
     )
     validate.set_defaults(lime_handler=_handle_validate)
+    reads_only(validate)
 
 
 def _register_submit(actions: argparse._SubParsersAction) -> None:
@@ -182,6 +194,7 @@ def _register_submit(actions: argparse._SubParsersAction) -> None:
         "--no-dry-run", action="store_true", help="validate without running the parameters"
     )
     submit.set_defaults(lime_handler=_handle_submit)
+    reads_only(submit)
 
 
 def _register_score(actions: argparse._SubParsersAction) -> None:
@@ -217,6 +230,7 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         "--csv", type=Path, default=None, help="table path (default <out>/lime_score.csv)"
     )
     score.set_defaults(lime_handler=_handle_score)
+    writes_into(score, lambda args: args.out if args.csv is None else None)
 
 
 def _register_tune(actions: argparse._SubParsersAction) -> None:
@@ -263,6 +277,7 @@ def _register_tune(actions: argparse._SubParsersAction) -> None:
     )
     tune.add_argument("--force", action="store_true", help="search again from nothing")
     tune.set_defaults(lime_handler=_handle_tune)
+    writes_into(tune, lambda args: args.out)
 
 
 def _segmentation_names(space: SearchSpace) -> list[str]:

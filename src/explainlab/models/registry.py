@@ -15,6 +15,7 @@ from explainlab.models import checkpoints, labels
 from explainlab.models.layers import resolve_layer
 
 PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
+PLACES365_CATEGORIES = "categories_places365.txt"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ MODELS: dict[str, ModelSpec] = {
             "resnet18_places365.pth.tar (asset registry)",
             "CLIP-Dissect's preprocessing of this checkpoint (Resize(256), CenterCrop(224), "
             "ImageNet mean and std)",
-            lambda: assets.fetch(PLACES365_CHECKPOINT),
+            # the weights and the class names, both needed before any work
+            lambda: assets.fetch_many([PLACES365_CHECKPOINT, PLACES365_CATEGORIES]),
         ),
         ModelSpec(
             "efficientnet_lite0",
