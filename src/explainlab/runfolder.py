@@ -69,6 +69,20 @@ def _writing(target: Path, what: str = "") -> Iterator[None]:
         raise WriteError(exc, target, what) from exc
 
 
+@contextlib.contextmanager
+def _named_as_final(tmp: Path, final: Path, what: str) -> Iterator[None]:
+    """A WriteError inside an item's temporary folder names the file by its place in
+    the item (``<partial>/kite/gradcam.npy``), not by the temporary folder's name."""
+    try:
+        yield
+    except WriteError as exc:
+        target = Path(str(exc.target))
+        if not target.is_relative_to(tmp):
+            raise
+        cause = OSError(exc.errno, exc.strerror, exc.cause_filename)
+        raise WriteError(cause, final / target.relative_to(tmp), what) from exc
+
+
 def write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -83,8 +97,15 @@ def write_json(path: Path, obj: Any) -> Path:
 
 def save_npy(path: Path, array: np.ndarray) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array)
+        # through Python's write(), not numpy's fwrite: a full disk then raises an OSError
+        # with its errno (numpy's own says only "N requested and M written")
+        np.save(_PythonWrites(f), array)
     return path
+
+
+class _PythonWrites:
+    def __init__(self, file: Any) -> None:
+        self.write = file.write
 
 
 def save_figure(figure: Any, path: Path, **kwargs: Any) -> Path:
@@ -192,10 +213,11 @@ class Stage:
         """A fresh folder for one item; it appears under the stage only if the block succeeds."""
         self._open_partial()
         target = self.partial / item
-        with _writing(target, f"item {item!r} of stage {self.name}"):
+        what = f"item {item!r} of stage {self.name}"
+        with _writing(target, what):
             tmp = Path(tempfile.mkdtemp(prefix=f".{item}.", dir=self.partial))
         try:
-            with _writing(target, f"item {item!r} of stage {self.name}"):
+            with _writing(target, what), _named_as_final(tmp, target, what):
                 yield tmp
                 (tmp / _DONE).touch()
                 if target.exists():
@@ -264,7 +286,7 @@ class Progress:
 
     def describe(self) -> str:
         of = f"{self.done} of {self.total}" if self.total is not None else f"{self.done}"
-        return f"{of} items of stage {self.stage} kept in {self.partial}"
+        return f"{of} items of stage {self.stage} (in {self.partial})"
 
 
 # The stages this process opened and has not made final yet, by partial folder.

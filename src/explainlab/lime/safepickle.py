@@ -163,7 +163,10 @@ def loads_untrusted(data: bytes, where: str) -> Any:
             f"{where}: {len(data)} bytes, far larger than a parameter pickle",
             hint=f"parameter pickles are a few kB; the limit is {MAX_BYTES} bytes",
         )
-    bad = forbidden_globals(data)
+    try:
+        bad = forbidden_globals(data)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
     if bad:
         listed = "\n".join(f"  - {describe_global(*g)}" for g in bad)
         raise InputError(

@@ -32,6 +32,7 @@ from explainlab.lime.params.objects import (
 )
 
 INT64 = 2**63  # lime hands integers to numpy: larger ones cannot be held
+MAX_ITERATIONS = 100_000  # a regressor's iterations: 100x scikit-learn's largest default
 
 
 @dataclass(frozen=True)
@@ -178,22 +179,36 @@ def _check_value(
 def _top_labels_set(params: Mapping[str, Any]) -> bool:
     """lime explains the top classes (and ignores ``labels``) when top_labels is truthy."""
     value = params.get("top_labels", GRADER_SIGNATURE["top_labels"])
-    return (_is_int(value) and value >= 1) or value is True or value is np.True_
+    try:
+        return bool(value)
+    except Exception:  # an array's truth is ambiguous: lime would fail on top_labels
+        return True
 
 
 def _check_top_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) -> list[Problem]:
+    # lime: `if top_labels: top = np.argsort(predictions)[-top_labels:]`, else `labels`
     if _is_bool(value):
         return [
             problem_at(
                 at,
-                f"{value}: lime takes it for {int(value)} (if top_labels: ... [-top_labels:]); "
-                f"write {int(value) or None}",
+                f"{value}: lime takes it for {int(value)}; write {int(value) or None}",
                 "warning",
             )
         ]
-    if value is not None and not (_is_int(value) and value >= 0):
+    if value is not None and not _is_int(value):
         return [problem_at(at, f"must be None or an integer >= 1, got {show(value)}")]
-    if value == 0 or value is None:
+    if value is not None and value <= -GRADER_CLASSES:
+        return [problem_at(at, f"{value}: argsort()[{-value}:] leaves no class to explain")]
+    if value is not None and value < 0:
+        return [
+            problem_at(
+                at,
+                f"{value}: lime explains all classes but the {-value} least likely "
+                f"(argsort()[{-value}:]), {GRADER_CLASSES + value} regressions: slow",
+                "warning",
+            )
+        ]
+    if not value:
         labels = params.get("labels", GRADER_SIGNATURE["labels"])
         return [
             problem_at(
@@ -207,14 +222,17 @@ def _check_top_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]
 
 
 def _class_indices(value: Any) -> bool:
-    """A non-empty collection of class indices of the grader's model, as lime iterates it."""
+    """A non-empty collection of class indices of the grader's model, as lime iterates it
+    (numpy indexing: -1 is the last class)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(
         value, Sequence | set | frozenset | np.ndarray
     ):
         return False
     if isinstance(value, np.ndarray) and value.ndim != 1:
         return False
-    return len(value) > 0 and all(_is_int(v) and 0 <= v < GRADER_CLASSES for v in value)
+    return len(value) > 0 and all(
+        _is_int(v) and -GRADER_CLASSES <= v < GRADER_CLASSES for v in value
+    )
 
 
 def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) -> list[Problem]:
@@ -233,13 +251,22 @@ def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) ->
             )
         ]
     if _class_indices(value):
+        if any(v < 0 for v in value):
+            return [
+                problem_at(
+                    at,
+                    f"{show(value)}: negative indices count from the last class (-1 is class "
+                    f"{GRADER_CLASSES - 1})",
+                    "warning",
+                )
+            ]
         return []
     if value is None:
         reason = "lime would fail (TypeError: 'NoneType' object is not iterable)"
     else:
         reason = (
             f"lime explains exactly these classes: it needs a non-empty list of class "
-            f"indices in [0, {GRADER_CLASSES}), got {show(value)}"
+            f"indices in [0, {GRADER_CLASSES}) (of the grader's model), got {show(value)}"
         )
     return [problem_at(at, f"with top_labels=None (or 0) {reason}")]
 
@@ -358,6 +385,18 @@ def check_regressor(value: Any, at: tuple[str, str]) -> list[Problem]:
         options = value.get_params(deep=False)
     except Exception as exc:  # a crafted object may lack its attributes
         return [problem_at(at, f"its parameters cannot be read ({exc})")]
+    for key in ("max_iter", "n_iter"):  # lime fits it: a crafted count would never end
+        if (
+            key in options
+            and options[key] is not None
+            and not (_is_int(options[key]) and 1 <= options[key] <= MAX_ITERATIONS)
+        ):
+            problems.append(
+                problem_at(
+                    at,
+                    f"{key} must be an integer in [1, {MAX_ITERATIONS}], got {show(options[key])}",
+                )
+            )
     for key in ("alpha", "alpha_1", "alpha_2", "lambda_1", "lambda_2", "epsilon"):
         if key in options and not (_is_number(options[key]) and options[key] >= 0):
             problems.append(
