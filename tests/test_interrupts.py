@@ -4,32 +4,23 @@ far the stage got and exit 130 / 143; the rerun's outputs equal an uninterrupted
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import explainlab_process
+
 KEYS = ("goldfish", "kite")
 
 
 def _lime(out: Path, params: Path) -> subprocess.Popen:
-    # One thread in every run: the same arithmetic order, so outputs compare exactly.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "explainlab", "lime", "--model", "efficientnet_lite0",
-               "--images", *KEYS, "--params", str(params), "--device", "cpu", "--out", str(out)]  # fmt: skip
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    argv = ["lime", "--model", "efficientnet_lite0", "--images", *KEYS, "--params", str(params),
+            "--device", "cpu", "--out", str(out)]  # fmt: skip
+    return explainlab_process(argv, stderr=subprocess.PIPE)
 
 
 def _wait_for(condition, process: subprocess.Popen, what: str) -> None:

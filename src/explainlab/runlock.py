@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from explainlab.durations import describe
 from explainlab.errors import ExplainlabError, WriteError
 
 LOCK_FILE = ".explainlab.lock"
@@ -59,7 +60,7 @@ class Holder:
         since = ""
         with contextlib.suppress(ValueError):
             minutes = datetime.now().astimezone() - datetime.fromisoformat(self.started)
-            since = f" ({_ago(minutes.total_seconds())})"
+            since = f" ({describe(minutes.total_seconds())} ago)"
         host = f" on {self.host}" if self.host and self.host != socket.gethostname() else ""
         return f"pid {self.pid}{host}, `{self.command}`, started {self.started}{since}"
 
@@ -78,14 +79,6 @@ class Holder:
             )
         except (ValueError, KeyError, TypeError):
             return None
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 0):.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
 
 
 def current_command() -> str:

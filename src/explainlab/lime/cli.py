@@ -160,9 +160,10 @@ def _register_validate(actions: argparse._SubParsersAction) -> None:
         "validate",
         help="check a parameter pickle without trusting it",
         description="Check a parameter pickle without trusting it: refuse anything outside the "
-        "allow-list before loading, check the ten keys and every parameter against the installed "
-        "lime, then run explain_instance with each image's parameters on a small test image. "
-        "Lists every problem. Exit status 0 valid, 2 invalid.",
+        "allow-list before loading, check the ten keys and every parameter against the grader's "
+        "explain_instance as the assignment prints it (and say apart what the installed lime "
+        "lacks: progress_bar), then run explain_instance with each image's parameters on a "
+        "small test image. Lists every problem. Exit status 0 valid, 2 invalid.",
     )
     validate.add_argument("file", type=Path, help="the pickle to check")
     validate.add_argument(
