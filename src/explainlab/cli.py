@@ -60,10 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _forget_earlier_commands()
     try:
         with faults.sigterm_as_interrupt(), _folder_lock(args):
-            return int(args.handler(args) or 0)
+            status = int(args.handler(args) or 0)
     except BaseException as exc:
         with faults.signals_ignored():
-            return _report(exc, args.command, debug)
+            status = _report(exc, args.command, debug)
+    if argv is None:  # this process is the command: it is done, only the interpreter's exit
+        faults.ignore_interrupts()  # is left, which a late Ctrl-C must not turn into a crash
+    return status
 
 
 def _report(exc: BaseException, command: str, debug: bool) -> int:

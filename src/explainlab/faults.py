@@ -65,6 +65,13 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def ignore_interrupts() -> None:
+    """From now on Ctrl-C and SIGTERM are ignored (a finished command's exit)."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+
 def kept_lines() -> list[str]:
     """What the interrupted command leaves for a rerun, one line per unfinished stage."""
     from explainlab import runfolder
@@ -129,7 +136,9 @@ def _free_space(place: object) -> str:
     for folder in (path, *path.parents):
         with contextlib.suppress(OSError):
             usage = shutil.disk_usage(folder)
-            return (
-                f" ({folder}: {usage.free / 2**20:.1f} MiB free of {usage.total / 2**30:.1f} GiB)"
-            )
+            return f" ({folder}: {_size(usage.free)} free of {_size(usage.total)})"
     return ""
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"

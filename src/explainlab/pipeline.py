@@ -24,7 +24,7 @@ from explainlab import fallback, manifest
 from explainlab.config import RunConfig, load_config
 from explainlab.context import Context, StageResult
 from explainlab.errors import ConfigError
-from explainlab.images import Failure, resolve_sources
+from explainlab.images import Failure, ImageSource, resolve_sources
 from explainlab.lime.settings import TUNED
 from explainlab.models import resolve_device
 from explainlab.runlock import hold_run_folder
@@ -80,7 +80,7 @@ def run_pipeline(
 
 def _run_with_stand_ins(
     config: RunConfig,
-    sources: list,
+    sources: list[ImageSource],
     found: fallback.Preflight,
     force: Sequence[str],
     offline_config: str | Path,

@@ -194,9 +194,12 @@ def _read_holder(fd: int, *, tries: int) -> Holder | None:
 
 
 def _write_record(fd: int, holder: Holder) -> None:
+    """Best effort: on a full disk the lock holds all the same, only without a record
+    (a second writer is still refused, told that the holder could not be read)."""
     data = holder.to_json().encode()
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
 
 
 def _print_note(text: str) -> None:
