@@ -59,13 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = faults.debug_wanted(args.debug)
     _forget_earlier_commands()
     try:
-        with faults.sigterm_as_interrupt(), _folder_lock(args):
+        with faults.interrupts_raised(), _folder_lock(args):
             status = int(args.handler(args) or 0)
     except BaseException as exc:
         with faults.signals_ignored():
             status = _report(exc, args.command, debug)
     if argv is None:  # this process is the command: it is done, only the interpreter's exit
         faults.ignore_interrupts()  # is left, which a late Ctrl-C must not turn into a crash
+        if status in (faults.EXIT_INTERRUPTED, faults.EXIT_TERMINATED):
+            faults.exit_now(status)
     return status
 
 

@@ -11,10 +11,12 @@ import errno
 import os
 import shutil
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from explainlab.errors import WriteError
 
@@ -33,22 +35,52 @@ def debug_wanted(flag: bool = False) -> bool:
     return flag or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_PENDING: list[type[KeyboardInterrupt]] = []  # the interrupt of the running command, if any
+
+
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` (only in the main thread,
-    where Python delivers signals); the previous handler is restored after."""
+def interrupts_raised() -> Iterator[None]:
+    """While the block runs, Ctrl-C raises KeyboardInterrupt and SIGTERM
+    :class:`Terminated`, where the program is (only in the main thread, where Python
+    delivers signals). Python swallows such an exception when it lands in a finalizer or
+    a weakref callback (printing "Exception ignored"): the interrupt is remembered, that
+    report muted, and :func:`raise_if_interrupted` raises it again at the next item of a
+    stage. The previous handlers are restored after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def raise_terminated(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        kind = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        _PENDING[:] = [kind]
+        raise kind
 
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, interrupt) for number in numbers}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _muting_interrupts(previous_hook)
+    _PENDING.clear()
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _PENDING.clear()
+
+
+def _muting_interrupts(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    def unraisable(report: Any) -> None:
+        if not isinstance(report.exc_value, KeyboardInterrupt):
+            hook(report)
+
+    return unraisable
+
+
+def raise_if_interrupted() -> None:
+    """Raise the interrupt that Python swallowed (see :func:`interrupts_raised`)."""
+    if _PENDING:
+        raise _PENDING[0]
 
 
 @contextlib.contextmanager
@@ -70,6 +102,17 @@ def ignore_interrupts() -> None:
     if threading.current_thread() is threading.main_thread():
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_IGN)
+
+
+def exit_now(status: int) -> None:
+    """End the process with ``status`` after an interrupt, skipping the interpreter's
+    exit: an interrupt that landed in code run by a C extension (during torch's import,
+    say) leaves CPython marked as killed by SIGINT, and it would end with that signal
+    instead of 130 even though the interrupt was handled. Everything is written by now."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def kept_lines() -> list[str]:

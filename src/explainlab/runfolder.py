@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from explainlab.errors import WriteError
+from explainlab.faults import raise_if_interrupted
 
 FINGERPRINT_FILE = "fingerprint.json"
 _DONE = ".done"
@@ -211,6 +212,7 @@ class Stage:
     @contextlib.contextmanager
     def item(self, item: str) -> Iterator[Path]:
         """A fresh folder for one item; it appears under the stage only if the block succeeds."""
+        raise_if_interrupted()  # one that landed where Python swallowed it
         self._open_partial()
         target = self.partial / item
         what = f"item {item!r} of stage {self.name}"
@@ -243,6 +245,7 @@ class Stage:
                     entry.unlink(missing_ok=True)
 
     def commit(self) -> Path:
+        raise_if_interrupted()
         with _writing(self.final, f"stage {self.name}, made final"):
             self._drop_leftovers()
             old = None
