@@ -10,6 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -122,3 +123,29 @@ def test_tracebacks_only_with_debug(tmp_path, capsys, monkeypatch):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "Traceback (most recent call last)" in err and "could not write" in err
+
+
+def test_an_interrupt_python_swallows_is_raised_again_at_the_next_item(tmp_path, capsys):
+    """A signal whose exception lands in a weakref callback (or a finalizer) is swallowed
+    by Python ("Exception ignored"): remembered, it stops the stage at its next item."""
+
+    class Thing:
+        pass
+
+    def raise_inside(_ref):
+        signal.raise_signal(signal.SIGTERM)
+        sum(range(1000))  # the handler runs here, inside the callback
+
+    stage = runfolder.Stage(tmp_path, "cam", {"n": 1}, items=["a", "b"])
+    reached = False
+    with pytest.raises(faults.Terminated), faults.interrupts_raised():
+        thing = Thing()
+        kept = weakref.ref(thing, raise_inside)
+        del thing  # the callback runs: its Terminated is swallowed by Python
+        reached = True
+        with stage.item("a") as folder:
+            (folder / "x").write_text("never")
+    assert reached and kept() is None
+    assert not stage.has_item("a")
+    assert "Exception ignored" not in capsys.readouterr().err  # that report is muted
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
