@@ -166,3 +166,28 @@ def test_every_command_declares_the_folder_it_writes():
     assert args.run_folder(args) == Path("x")
     args = parser.parse_args(["lime", "export", "--output", "x/p.pkl"])
     assert args.run_folder(args) is None
+
+
+def test_a_command_refused_before_any_work_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "run"
+    assert main(["cam", "--model", "nope", "--images", "goldfish", "--out", str(out)]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # the folders the lock made are gone again
+
+
+def test_a_removed_lock_file_is_never_taken_for_the_folders_lock(tmp_path):
+    """A newcomer that opened the lock file just before its last holder removed it must
+    not believe it holds the folder (it retries on the folder's new file)."""
+    import fcntl
+
+    from explainlab.runlock import _same_file
+
+    folder = tmp_path / "run"
+    with hold_run_folder(folder):
+        late = os.open(folder / LOCK_FILE, os.O_RDWR)  # opened while the holder holds it
+    assert not folder.exists()  # the holder made it and left it unused: removed
+    fcntl.flock(late, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the lock of a file nobody can find
+    assert not _same_file(late, folder / LOCK_FILE)
+    with hold_run_folder(folder):  # the folder's real lock is free
+        assert holder_of(folder).pid == os.getpid()
+    os.close(late)

@@ -4,10 +4,12 @@ Every command that writes into a run folder holds the lock for as long as it run
 second writer is refused at once (:class:`RunFolderBusy`, naming the holder's pid,
 command and start time). The kernel releases the lock when its process ends, however it
 ends, so a lock left by a killed process is simply taken over; the holder's record it
-left behind is how the newcomer knows, and says so. The lock file itself is never
-deleted (deleting it would let two processes lock two different files); a clean release
-empties it. Holding is re-entrant within a process: the pipeline holds the run folder
-while its stages run."""
+left behind is how the newcomer knows, and says so. A clean release empties the record;
+a folder that the holder created and left empty but for the lock is removed again (a
+command refused before any work leaves no trace). A newcomer checks, once it has the
+lock, that its file is still the folder's lock file (not one removed meanwhile), so
+removing it is safe. Holding is re-entrant within a process: the pipeline holds the run
+folder while its stages run."""
 
 from __future__ import annotations
 
@@ -119,6 +121,7 @@ def hold_run_folder(
         finally:
             held.depth -= 1
         return
+    created = _missing_folders(folder)  # what this holder creates, deepest first
     fd = _acquire(folder)
     try:
         left = _read_holder(fd, tries=1)
@@ -137,27 +140,59 @@ def hold_run_folder(
             del _HELD[key]
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)  # a clean release leaves no record behind
+                _remove_if_unused(folder, created)
     finally:
         os.close(fd)  # releases the lock
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_if_unused(folder: Path, created: list[Path]) -> None:
+    """Remove the folders this holder created if nothing but the lock was written."""
+    if not created or [p.name for p in folder.iterdir()] != [LOCK_FILE]:
+        return
+    (folder / LOCK_FILE).unlink()  # still locked: a newcomer sees it gone and retries
+    for path in created:
+        path.rmdir()  # stops (OSError) at the first folder that holds something else
+
+
 def _acquire(folder: Path) -> int:
+    """An open, exclusively locked descriptor of ``folder``'s lock file."""
     path = folder / LOCK_FILE
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WriteError(exc, path, "the run folder's lock") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _same_file(fd, path):
+                return fd
+            os.close(fd)  # its holder removed the file meanwhile: lock the folder's new one
+        except BlockingIOError:
+            holder = _read_holder(fd, tries=_READ_TRIES)
+            os.close(fd)
+            raise RunFolderBusy(folder, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _same_file(fd: int, path: Path) -> bool:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise WriteError(exc, path, "the run folder's lock") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(fd, tries=_READ_TRIES)
-        os.close(fd)
-        raise RunFolderBusy(folder, holder) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def holder_of(folder: Path | str) -> Holder | None:
