@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -117,6 +120,21 @@ def huge_png_header(path: Path, width: int, height: int) -> Path:
     )
     path.write_bytes(data)
     return path
+
+
+def explainlab_process(argv: list[str], *, stderr: int = -3) -> subprocess.Popen:
+    """``explainlab ARGV`` in its own process group, on one thread: every run then does
+    the same arithmetic in the same order, so outputs compare exactly. ``stderr``:
+    subprocess.DEVNULL (-3, default) or subprocess.PIPE (text)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "explainlab", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
 
 
 # --- a stand-in for OpenAI's CLIP file ------------------------------------------------

@@ -39,8 +39,8 @@ def test_console_entry_point_runs():
     assert result.returncode == 0 and "cam" in result.stdout
 
 
-def test_unknown_model_is_a_clear_error(capsys):
-    assert main(["cam", "--model", "nope", "--images", "goldfish", "--out", "/nonexistent"]) == 2
+def test_unknown_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["cam", "--model", "nope", "--images", "goldfish", "--out", str(tmp_path)]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 

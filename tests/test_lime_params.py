@@ -94,7 +94,7 @@ def test_every_problem_of_every_table_is_reported_at_once(tmp_path):
     path.write_text(
         json.dumps(
             {
-                "defaults": {"num_smaples": 10, "progress_bar": False},
+                "defaults": {"num_smaples": 10, "progress_bar": "no"},
                 "goldfish": {
                     "num_samples": 0,
                     "hide_color": 300,
@@ -110,7 +110,7 @@ def test_every_problem_of_every_table_is_reported_at_once(tmp_path):
         load_param_file(path)
     text = str(info.value)
     for expected in (
-        "num_smaples", "did you mean 'num_samples'", "no progress_bar parameter",
+        "num_smaples", "did you mean 'num_samples'", "progress_bar: must be True or False",
         "num_samples: must be an integer >= 1", "hide_color", "did you mean 'cosine'",
         "slic takes no parameter(s) n_segment", "RandomForestRegressor",
         "image: must not be in the parameters",
@@ -122,9 +122,12 @@ def test_every_problem_of_every_table_is_reported_at_once(tmp_path):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"labels": []}, "non-empty list"),
-        ({"labels": "1"}, "list of class indices"),
-        ({"top_labels": True}, "None or an integer"),
+        ({"labels": [], "top_labels": None}, "non-empty list"),
+        ({"labels": "1", "top_labels": None}, "list of class indices"),
+        ({"labels": None, "top_labels": None}, "'NoneType' object is not iterable"),
+        ({"labels": (1500,), "top_labels": 0}, "class indices in [0, 1000)"),
+        ({"top_labels": 2.5}, "None or an integer"),
+        ({"progress_bar": 1}, "must be True or False"),
         ({"batch_size": 2.5}, "integer >= 1"),
         ({"num_features": -1}, "integer >= 1"),
         ({"hide_color": (1, 2)}, "3 numbers"),

@@ -118,7 +118,7 @@ def test_submit_command_prints_the_reply_and_refuses_invalid_files(grader, pickl
                  "--no-dry-run"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out) == {"iou": 0.71, "time": 3.2}
     params = pickle.loads(pickle_file.read_bytes())
-    params["goldfish"]["progress_bar"] = True
+    params["goldfish"].update(labels=None, top_labels=None)  # lime would fail
     pickle_file.write_bytes(pickle.dumps(params))
     assert main(["lime", "submit", str(pickle_file), "--token", "tk", "--url", grader.url]) == 2
     assert "not submitted" in capsys.readouterr().out

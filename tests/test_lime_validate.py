@@ -116,14 +116,23 @@ def test_the_grader_can_load_and_run_the_pickle_without_explainlab(tmp_path):
             ["kite: classifier_fn: must not be in the parameters"],
         ),
         (
-            lambda d: d["racer"].update(progress_bar=False),
-            [
-                "racer: progress_bar",
-                "no progress_bar parameter, although some lime documentation shows it",
-            ],
+            lambda d: d["racer"].update(labels=None, top_labels=None),
+            ["racer: labels: with top_labels=None", "'NoneType' object is not iterable"],
+        ),
+        (
+            lambda d: d["racer"].update(progress_bar="off"),
+            ["racer: progress_bar: must be True or False"],
         ),
     ],
-    ids=["missing key", "eleventh key", "wrong case", "image", "classifier_fn", "progress_bar"],
+    ids=[
+        "missing key",
+        "eleventh key",
+        "wrong case",
+        "image",
+        "classifier_fn",
+        "labels None without top_labels",
+        "progress_bar not a bool",
+    ],
 )
 def test_validate_refuses(tmp_path, mutate, expected):
     params = _ten()
@@ -137,13 +146,13 @@ def test_validate_refuses(tmp_path, mutate, expected):
 def test_every_problem_is_listed_and_the_dry_run_finds_what_static_checks_cannot(tmp_path):
     params = _ten()
     params.pop("vulture")
-    params["tiger_shark"]["progress_bar"] = True
+    params["tiger_shark"].update(labels=None, top_labels=None)
     params["flamingo"]["num_samples"] = 0
     params["goldfish"]["model_regressor"] = Ridge(solver="bogus")  # only fit() rejects it
     _, problems = validate_file(_write(tmp_path, params))
     text = _messages(problems)
     assert "missing key 'vulture'" in text
-    assert "tiger_shark: progress_bar" in text
+    assert "tiger_shark: labels" in text
     assert "flamingo: num_samples: must be an integer >= 1" in text
     assert "goldfish: explain_instance failed" in text and "solver" in text
     assert len(errors(problems)) == 5  # 9 keys, missing vulture, and the three above
@@ -220,10 +229,10 @@ def test_validate_and_export_commands(tmp_path, capsys):
     assert main(["lime", "validate", str(good), "--no-dry-run"]) == 0
     assert "valid" in capsys.readouterr().out
     bad = _ten()
-    bad["kite"]["progress_bar"] = True
+    bad["kite"].update(labels=None, top_labels=None)
     assert main(["lime", "validate", str(_write(tmp_path, bad, "bad.pkl"))]) == 2
     out = capsys.readouterr().out
-    assert "INVALID" in out and "progress_bar" in out
+    assert "INVALID" in out and "kite: labels" in out
     spec = tmp_path / "p.toml"
     spec.write_text("[defaults]\nnum_samples = 20\nbatch_size = 20\n")
     out_pkl = tmp_path / "export" / "lime_params.pkl"

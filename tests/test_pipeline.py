@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from explainlab.cli import main
 from explainlab.config import load_config
 from explainlab.errors import MissingAssetsError
 from explainlab.pipeline import run_pipeline, summary
+from helpers import explainlab_process
 from pdfcheck import assert_pages_not_blank
 
 KEYS = ("goldfish", "kite")
@@ -196,16 +196,7 @@ def _outputs(run_dir: Path) -> dict[str, object]:
 
 
 def _cli(config: Path) -> subprocess.Popen:
-    # One thread in every run: the same arithmetic order, so outputs compare exactly.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "explainlab", "run", "--config", str(config)]
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return explainlab_process(["run", "--config", str(config)])
 
 
 def test_killed_run_resumes_to_the_same_outputs(tmp_path, mirror):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from explainlab import assets
+from explainlab.cli_common import reads_only
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("names", nargs="*", help="file names (default: all except the 1 GB Broden zip)")
     p.set_defaults(handler=_assets)
+    reads_only(p)  # it writes the download cache (atomic, verified), no run folder
 
     m = subparsers.add_parser(
         "models",
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "TorchScript, or a state dict with --arch torchvision:NAME or timm:NAME.",
     )
     m.set_defaults(handler=_models)
+    reads_only(m)
 
 
 def _locate(asset: assets.Asset) -> str:

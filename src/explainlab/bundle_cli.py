@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from explainlab.cli_common import reads_only
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing zip")
     p.set_defaults(handler=_handle)
+    reads_only(p)  # it reads the run folder; the zip is written atomically elsewhere
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,3 +82,16 @@ def report_failures(failures: Sequence[Failure], stream=None) -> int:
     for failure in failures:
         print(f"  - {failure.key}: {failure.error}", file=stream)
     return 1
+
+
+def writes_into(
+    parser: argparse.ArgumentParser, folder: Callable[[argparse.Namespace], Path]
+) -> None:
+    """Declare the run folder a command writes into: it runs holding that folder's lock
+    (one writer per folder; see :mod:`explainlab.runlock`)."""
+    parser.set_defaults(run_folder=folder)
+
+
+def reads_only(parser: argparse.ArgumentParser) -> None:
+    """Declare that a command writes into no run folder (it takes no lock)."""
+    parser.set_defaults(run_folder=None)

@@ -65,3 +65,14 @@ def _unique(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, 
     for row in rows:
         seen.setdefault(row[0], row)
     return list(seen.values())
+
+
+class WriteError(OSError):
+    """An OSError (no space, permission, read-only, I/O error) while writing ``target``:
+    the operating system's errno and reason, and what was being written."""
+
+    def __init__(self, cause: OSError, target: object, what: str = "") -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause), str(target))
+        self.target = target
+        self.what = what  # e.g. "item 'kite' of stage cam"
+        self.cause_filename = cause.filename  # the file the OS named, if any

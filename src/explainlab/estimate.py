@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from explainlab.durations import describe
 from explainlab.models import LoadedModel
 
 _MEASURED: dict[str, float] = {}
@@ -65,14 +66,6 @@ def target_channels(model: LoadedModel, layer: str | None = None) -> int:
     finally:
         handle.remove()
     return seen[0]
-
-
-def describe(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def line(stage: str, forwards: float, model: LoadedModel, extra_seconds: float = 0.0) -> str:

@@ -1,7 +1,7 @@
 """What a run needs and cannot have, checked before any work, and its stand-ins.
 
-:func:`preflight` obtains every file the asked stages need (cache, mirror or download)
-and reports what is missing; :func:`stand_in_config` replaces each stage whose model is
+:func:`preflight` obtains every file the asked stages need (cache, mirror or download),
+and the images, and reports what is missing, all of it at once; :func:`stand_in_config` replaces each stage whose model is
 missing by the offline configuration's table of that stage (EfficientNet-Lite0 and the
 settings sized for it). A missing dissection input is handled by the dissection stage
 itself (it analyses published results). Only the asked stages' inputs count."""
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from explainlab.config import RunConfig
 from explainlab.errors import MissingAssetsError
+from explainlab.images import resolve_sources
 from explainlab.models import require_weights
 
 OFFLINE_CONFIG = "offline"  # the shipped config whose tables are the stand-ins
@@ -35,23 +36,25 @@ STAND_IN_TABLES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Preflight:
-    """What the asked stages need and cannot have: per model table, the missing weights;
-    the dissection's missing inputs."""
+    """What the asked stages need and cannot have: the images; per model table, the
+    missing weights; the dissection's missing inputs."""
 
     models: dict[str, MissingAssetsError] = field(default_factory=dict)  # table -> error
     dissect: MissingAssetsError | None = None
+    images: MissingAssetsError | None = None  # the mission images (no stand-in for them)
 
     @property
     def missing(self) -> MissingAssetsError | None:
-        errors = [*self.models.values(), *([self.dissect] if self.dissect else [])]
+        errors = [e for e in (self.images, *self.models.values(), self.dissect) if e is not None]
         return MissingAssetsError.combine(errors) if errors else None
 
 
 def preflight(config: RunConfig) -> Preflight:
-    """Obtain every file the stages of ``[run] stages`` need and report what cannot be had."""
+    """Obtain every file the stages of ``[run] stages`` need, and the images, and report
+    what cannot be had."""
     from explainlab.dissect.stage import missing_inputs
 
-    found = Preflight()
+    found = Preflight(images=_missing_images(config.images.sources))
     checked: dict[str, MissingAssetsError | None] = {}
     for stage in config.run.stages:
         table = STAGE_MODEL.get(stage)
@@ -74,6 +77,16 @@ def preflight(config: RunConfig) -> Preflight:
     if "dissect" in config.run.stages:
         found.dissect = missing_inputs(config.dissect)
     return found
+
+
+def _missing_images(specs: tuple[str, ...] | list[str]) -> MissingAssetsError | None:
+    """The mission images of ``specs`` that cannot be had (user files are checked when
+    loaded, each failure reported with the other inputs still processed)."""
+    try:
+        resolve_sources(list(specs))
+    except MissingAssetsError as exc:
+        return exc
+    return None
 
 
 def stand_in_config(config: RunConfig, missing: Preflight, offline: RunConfig) -> RunConfig:

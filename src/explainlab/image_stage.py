@@ -76,7 +76,7 @@ def open_image_stage(
         "versions": package_versions("torch", *packages),
         **(extra or {}),
     }
-    stage = runfolder.Stage(run_dir, folder, fingerprint)
+    stage = runfolder.Stage(run_dir, folder, fingerprint, items=[s.key for s in samples])
     if force:
         stage.reset()
     up_to_date = stage.complete and not force

@@ -7,9 +7,10 @@
 The stages are declared in :mod:`explainlab.stages`; each caches itself (unchanged
 settings and inputs mean it is skipped, an interrupted stage resumes from its finished
 items, ``force`` recomputes it from nothing). The pipeline adds what belongs to the run
-as a whole: one check of every input the asked stages need before any work, stand-ins
-for what is missing (unless ``strict``; :mod:`explainlab.fallback`), the time estimate of
-each stage that has work to do on a CPU, ``manifest.json`` and the one-screen summary."""
+as a whole: one writer per run folder (:mod:`explainlab.runlock`), one check of every
+input the asked stages need before any work (images included), stand-ins for what is
+missing (unless ``strict``; :mod:`explainlab.fallback`), the time estimate of each stage
+that has work to do on a CPU, ``manifest.json`` and the one-screen summary."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from explainlab import fallback, manifest
 from explainlab.config import RunConfig, load_config
 from explainlab.context import Context, StageResult
 from explainlab.errors import ConfigError
-from explainlab.images import Failure, resolve_sources
+from explainlab.images import Failure, ImageSource, resolve_sources
 from explainlab.lime.settings import TUNED
 from explainlab.models import resolve_device
+from explainlab.runlock import hold_run_folder
 from explainlab.stages import STAGE_NAMES, STAGES, stage_dir
 
 
@@ -52,10 +54,12 @@ def run_pipeline(
     force: Sequence[str] = (),
     offline_config: str | Path = fallback.OFFLINE_CONFIG,
 ) -> RunOutcome:
-    """Run every asked stage. Every file they need is checked first; what is missing is
-    named in one message and, unless ``strict``, replaced by its stand-in: a missing
-    model by the offline configuration's (EfficientNet-Lite0), a missing dissection
-    input by the analysis of published results. ``strict`` makes it an error."""
+    """Run every asked stage, holding the run folder's lock (a second writer is refused
+    at once: :class:`explainlab.runlock.RunFolderBusy`). Every file they need is checked
+    first, the images too; what is missing is named in one message and, unless
+    ``strict``, replaced by its stand-in: a missing model by the offline configuration's
+    (EfficientNet-Lite0), a missing dissection input by the analysis of published
+    results. ``strict`` makes it an error, and so do missing images (no stand-in)."""
     unknown = sorted(set(force) - set(STAGE_NAMES))
     if unknown:
         raise ConfigError(
@@ -63,13 +67,24 @@ def run_pipeline(
             hint=f"stages: {', '.join(STAGE_NAMES)}",
         )
     check_reads(config)
-    sources = resolve_sources(list(config.images.sources))  # no stand-in for the images
-    found = fallback.preflight(config)
-    missing = found.missing
-    if missing is None:
-        return _run(Context(config, sources, frozenset(force)))
-    if strict:
-        raise missing
+    with hold_run_folder(config.run_dir):
+        found = fallback.preflight(config)
+        missing = found.missing
+        if missing is not None and (strict or found.images is not None):
+            raise missing  # every missing file at once; the images have no stand-in
+        sources = resolve_sources(list(config.images.sources))
+        if missing is None:
+            return _run(Context(config, sources, frozenset(force)))
+        return _run_with_stand_ins(config, sources, found, force, offline_config)
+
+
+def _run_with_stand_ins(
+    config: RunConfig,
+    sources: list[ImageSource],
+    found: fallback.Preflight,
+    force: Sequence[str],
+    offline_config: str | Path,
+) -> RunOutcome:
     asked = config
     if found.models:
         offline = load_config(offline_config)
@@ -77,7 +92,8 @@ def run_pipeline(
         offline_config = Path(offline.source).name
     text, stand_in = fallback.message(asked, config, found, str(offline_config))
     print(f"\n{text}\n", file=sys.stderr)
-    return _run(Context(config, sources, frozenset(force), stand_in, found.dissect))
+    with hold_run_folder(config.run_dir):  # <name>-stand-in when a model stands in
+        return _run(Context(config, sources, frozenset(force), stand_in, found.dissect))
 
 
 def check_reads(config: RunConfig) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from explainlab.cli_common import report_failures
+from explainlab.cli_common import reads_only, report_failures
 from explainlab.stages import STAGE_NAMES
 
 
@@ -56,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"stages: {', '.join(STAGE_NAMES)})",
     )
     p.set_defaults(handler=_handle)
+    reads_only(p)  # the pipeline holds the config's run folder itself (library first)
 
 
 def _handle(args: argparse.Namespace) -> int:

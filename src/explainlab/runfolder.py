@@ -6,6 +6,11 @@ complete. When every item is done, the partial folder replaces ``<run>/<stage>/`
 one rename. A rerun with the same fingerprint skips a complete stage, and resumes an
 interrupted one from its finished items; a different fingerprint starts over. So an
 interrupted run never leaves half a result, and nothing finished is redone.
+
+An OSError while writing (no space, permission, read-only file system, I/O error) is
+raised as :class:`explainlab.errors.WriteError`, naming the file and what was being
+written; :func:`unfinished` tells, after a fault or an interrupt, how many items of which
+stage are kept for the rerun.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from explainlab.errors import WriteError
+from explainlab.faults import raise_if_interrupted
 
 FINGERPRINT_FILE = "fingerprint.json"
 _DONE = ".done"
@@ -31,19 +40,48 @@ _DONE = ".done"
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+    An OSError on the way is a :class:`WriteError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-    )
-    os.close(fd)
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+        )
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with _writing(path):
+            yield tmp
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _writing(target: Path, what: str = "") -> Iterator[None]:
+    """Turn an OSError of the block into a WriteError naming ``target`` (once)."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(exc, target, what) from exc
+
+
+@contextlib.contextmanager
+def _named_as_final(tmp: Path, final: Path, what: str) -> Iterator[None]:
+    """A WriteError inside an item's temporary folder names the file by its place in
+    the item (``<partial>/kite/gradcam.npy``), not by the temporary folder's name."""
+    try:
+        yield
+    except WriteError as exc:
+        target = Path(str(exc.target))
+        if not target.is_relative_to(tmp):
+            raise
+        cause = OSError(exc.errno, exc.strerror, exc.cause_filename)
+        raise WriteError(cause, final / target.relative_to(tmp), what) from exc
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -60,8 +98,15 @@ def write_json(path: Path, obj: Any) -> Path:
 
 def save_npy(path: Path, array: np.ndarray) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array)
+        # through Python's write(), not numpy's fwrite: a full disk then raises an OSError
+        # with its errno (numpy's own says only "N requested and M written")
+        np.save(_PythonWrites(f), array)
     return path
+
+
+class _PythonWrites:
+    def __init__(self, file: Any) -> None:
+        self.write = file.write
 
 
 def save_figure(figure: Any, path: Path, **kwargs: Any) -> Path:
@@ -118,10 +163,13 @@ class Stage:
     ...         ...  # write stage-wide files (tables) into folder
     """
 
-    def __init__(self, run_dir: Path, name: str, settings: Any) -> None:
+    def __init__(
+        self, run_dir: Path, name: str, settings: Any, *, items: Sequence[str] = ()
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.name = name
         self.settings = settings
+        self.items = tuple(items)  # the items it will write, when known (for progress)
         self.key = fingerprint(settings)
         self.final = self.run_dir / name
         self.partial = self.run_dir / f".{name}.partial"
@@ -139,10 +187,12 @@ class Stage:
         return self._key_of(self.final) == self.key
 
     def _open_partial(self) -> None:
+        _OPEN[self.partial.resolve()] = self
         if self.partial.is_dir() and self._key_of(self.partial) == self.key:
             return
         shutil.rmtree(self.partial, ignore_errors=True)
-        self.partial.mkdir(parents=True)
+        with _writing(self.partial, f"the folder of stage {self.name}"):
+            self.partial.mkdir(parents=True)
         write_json(self.partial / FINGERPRINT_FILE, {"key": self.key, "settings": self.settings})
 
     def reset(self) -> None:
@@ -162,15 +212,19 @@ class Stage:
     @contextlib.contextmanager
     def item(self, item: str) -> Iterator[Path]:
         """A fresh folder for one item; it appears under the stage only if the block succeeds."""
+        raise_if_interrupted()  # one that landed where Python swallowed it
         self._open_partial()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{item}.", dir=self.partial))
+        target = self.partial / item
+        what = f"item {item!r} of stage {self.name}"
+        with _writing(target, what):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{item}.", dir=self.partial))
         try:
-            yield tmp
-            (tmp / _DONE).touch()
-            target = self.partial / item
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
+            with _writing(target, what), _named_as_final(tmp, target, what):
+                yield tmp
+                (tmp / _DONE).touch()
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -191,12 +245,63 @@ class Stage:
                     entry.unlink(missing_ok=True)
 
     def commit(self) -> Path:
-        self._drop_leftovers()
-        old = None
-        if self.final.exists():
-            old = self.run_dir / f".{self.name}.old-{os.getpid()}"
-            os.replace(self.final, old)
-        os.replace(self.partial, self.final)
+        raise_if_interrupted()
+        with _writing(self.final, f"stage {self.name}, made final"):
+            self._drop_leftovers()
+            old = None
+            if self.final.exists():
+                old = self.run_dir / f".{self.name}.old-{os.getpid()}"
+                os.replace(self.final, old)
+            os.replace(self.partial, self.final)
+        _OPEN.pop(self.partial.resolve(), None)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.final
+
+    def progress(self) -> Progress:
+        """How far the partial folder is: its finished items (of ``items`` when known)."""
+        if self.items:
+            done = sum(self.has_item(item) for item in self.items)
+        else:
+            done = sum(
+                (entry / _DONE).is_file()
+                for entry in _entries(self.partial)
+                if not entry.name.startswith(".")
+            )
+        return Progress(self.name, self.partial, done, len(self.items) or None)
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Finished items of one stage's partial folder: what a rerun resumes from."""
+
+    stage: str
+    partial: Path
+    done: int
+    total: int | None  # None when the stage did not say how many items it writes
+
+    def describe(self) -> str:
+        of = f"{self.done} of {self.total}" if self.total is not None else f"{self.done}"
+        return f"{of} items of stage {self.stage} (in {self.partial})"
+
+
+# The stages this process opened and has not made final yet, by partial folder.
+_OPEN: dict[Path, Stage] = {}
+
+
+def unfinished() -> list[Progress]:
+    """The stages this process began writing and did not finish (their partial folders
+    still there): after a fault or an interrupt, what a rerun resumes from."""
+    return [stage.progress() for stage in _OPEN.values() if stage.partial.is_dir()]
+
+
+def forget_unfinished() -> None:
+    """Start a new command: stages opened by an earlier one in this process no longer count."""
+    _OPEN.clear()

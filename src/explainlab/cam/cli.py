@@ -12,6 +12,7 @@ from explainlab.cli_common import (
     add_out_arg,
     load_model_arg,
     report_failures,
+    writes_into,
 )
 from explainlab.settings import from_table
 
@@ -71,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle)
+    writes_into(p, lambda args: args.out)
 
 
 def settings_from_args(args: argparse.Namespace) -> CamSettings:

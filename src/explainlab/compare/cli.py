@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from explainlab.cam.settings import METHODS as CAM_METHODS
-from explainlab.cli_common import add_device_arg, add_model_args, load_model_arg, report_failures
+from explainlab.cli_common import (
+    add_device_arg,
+    add_model_args,
+    load_model_arg,
+    report_failures,
+    writes_into,
+)
 from explainlab.compare.settings import LIME, SUBSTRATES, CompareSettings
 from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 
@@ -45,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_device_arg(p)
     p.set_defaults(handler=_handle)
+    writes_into(p, lambda args: args.run)
 
 
 def _add_agreement_args(p: argparse.ArgumentParser, defaults: CompareSettings) -> None:

@@ -151,6 +151,7 @@ def run_compare(
             "explainers_given": sorted(given_explainers),
             "versions": package_versions("torch"),
         },
+        items=keys,
     )
     if force:
         stage.reset()

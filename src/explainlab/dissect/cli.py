@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explainlab.cli_common import add_device_arg, add_out_arg, report_failures
+from explainlab.cli_common import add_device_arg, add_out_arg, report_failures, writes_into
 from explainlab.dissect.settings import (
     CLIP_PRECISIONS,
     CONCEPT_SETS,
@@ -18,6 +18,7 @@ from explainlab.errors import ConfigError
 from explainlab.stages import stage_dir
 
 _DEFAULTS = DissectSettings()
+DEFAULT_RUN = Path("results/default")  # analyze's run folder when none is given
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,7 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle_run)
+    writes_into(p, lambda args: args.out)
 
 
 def _add_what_args(p: argparse.ArgumentParser) -> None:
@@ -240,6 +242,8 @@ def _register_analyze(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="redo even if up to date")
     p.set_defaults(handler=_handle_analyze)
+    # the analysis folder is replaced whole: the lock is its parent's (the run folder's)
+    writes_into(p, lambda args: args.out.parent if args.out else args.run or DEFAULT_RUN)
 
 
 def _params(pairs: list[str]) -> dict[str, float]:
@@ -324,7 +328,7 @@ def _handle_analyze(args: argparse.Namespace) -> int:
     )
     from explainlab.errors import InputError
 
-    run = args.run or Path("results/default")
+    run = args.run or DEFAULT_RUN
     default_out = args.out or stage_dir(run, "dissect") / "analysis"
     common = {"force": args.force}
     if args.published_results:

@@ -317,6 +317,7 @@ def _model_stage(
             "clip": features.clip_id,
             "versions": package_versions("torch"),
         },
+        items=list(dict.fromkeys(layers)),
     )
 
 

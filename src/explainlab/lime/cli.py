@@ -13,7 +13,9 @@ from explainlab.cli_common import (
     add_model_args,
     add_out_arg,
     load_model_arg,
+    reads_only,
     report_failures,
+    writes_into,
 )
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import (
@@ -96,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_run_args(p)
     p.set_defaults(handler=_dispatch)
+    writes_into(p, lambda args: args.out)
     actions = p.add_subparsers(dest="lime_action", metavar="ACTION")
     for add in (_register_run, _register_export, _register_validate, _register_submit):
         add(actions)
@@ -113,6 +116,7 @@ def _register_run(actions: argparse._SubParsersAction) -> None:
     )
     _add_run_args(run)
     run.set_defaults(lime_handler=_handle_run)
+    writes_into(run, lambda args: args.out)
 
 
 def _register_export(actions: argparse._SubParsersAction) -> None:
@@ -145,6 +149,8 @@ def _register_export(actions: argparse._SubParsersAction) -> None:
     )
     add_out_arg(export)
     export.set_defaults(lime_handler=_handle_export)
+    # into the run folder; a pickle given by --output is two atomic files, no run folder
+    writes_into(export, lambda args: args.out if args.output is None else None)
 
 
 def _register_validate(actions: argparse._SubParsersAction) -> None:
@@ -152,15 +158,17 @@ def _register_validate(actions: argparse._SubParsersAction) -> None:
         "validate",
         help="check a parameter pickle without trusting it",
         description="Check a parameter pickle without trusting it: refuse anything outside the "
-        "allow-list before loading, check the ten keys and every parameter against the installed "
-        "lime, then run explain_instance with each image's parameters on a small test image. "
-        "Lists every problem. Exit status 0 valid, 2 invalid.",
+        "allow-list before loading, check the ten keys and every parameter against the grader's "
+        "explain_instance as the assignment prints it (and say apart what the installed lime "
+        "lacks: progress_bar), then run explain_instance with each image's parameters on a "
+        "small test image. Lists every problem. Exit status 0 valid, 2 invalid.",
     )
     validate.add_argument("file", type=Path, help="the pickle to check")
     validate.add_argument(
         "--no-dry-run", action="store_true", help="skip running each image's parameters"
     )
     validate.set_defaults(lime_handler=_handle_validate)
+    reads_only(validate)
 
 
 def _register_submit(actions: argparse._SubParsersAction) -> None:
@@ -185,6 +193,7 @@ def _register_submit(actions: argparse._SubParsersAction) -> None:
         "--no-dry-run", action="store_true", help="validate without running the parameters"
     )
     submit.set_defaults(lime_handler=_handle_submit)
+    reads_only(submit)
 
 
 def _register_score(actions: argparse._SubParsersAction) -> None:
@@ -220,6 +229,7 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         "--csv", type=Path, default=None, help="table path (default <out>/lime_score.csv)"
     )
     score.set_defaults(lime_handler=_handle_score)
+    writes_into(score, lambda args: args.out if args.csv is None else None)
 
 
 def _register_tune(actions: argparse._SubParsersAction) -> None:
@@ -266,6 +276,7 @@ def _register_tune(actions: argparse._SubParsersAction) -> None:
     )
     tune.add_argument("--force", action="store_true", help="search again from nothing")
     tune.set_defaults(lime_handler=_handle_tune)
+    writes_into(tune, lambda args: args.out)
 
 
 def _segmentation_names(space: SearchSpace) -> list[str]:

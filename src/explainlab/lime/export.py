@@ -1,5 +1,10 @@
 """The parameter pickle (deliverable 4): one dict of explain_instance arguments per mission
-image, exactly the ten keys in the order of DESIGN.md, and its readable JSON twin."""
+image, exactly the ten keys in the order of DESIGN.md, and its readable JSON twin.
+
+It holds builtins only, besides the lime / scikit-learn objects a parameter really needs
+(:func:`explainlab.lime.params.portable`): never numpy scalars or arrays, since a pickle
+written under numpy 2 names ``numpy._core``, which numpy 1 cannot import. Arguments the
+grader's lime takes and the installed one lacks (``progress_bar``) are kept when set."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 from explainlab import runfolder
 from explainlab.images import MISSION_KEYS
 from explainlab.lime import safepickle
-from explainlab.lime.params import ParamFile, to_readable
+from explainlab.lime.params import ParamFile, portable, to_readable
 
 
 @dataclass
@@ -23,8 +28,11 @@ class Export:
 
 def mission_params(param_file: ParamFile, *, seed: int | None) -> dict[str, dict[str, Any]]:
     """Every explain_instance argument for each of the ten keys, in DESIGN.md's order.
-    ``seed`` fills random_seed where the file leaves it None (as our runs do)."""
-    return {key: param_file.params_for(key, seed=seed)[0] for key in MISSION_KEYS}
+    ``seed`` fills random_seed where the file leaves it None (as our runs do). Portable:
+    builtins, not numpy (see the module docstring)."""
+    return {
+        key: portable(param_file.params_for(key, seed=seed, grader=True)[0]) for key in MISSION_KEYS
+    }
 
 
 def write_export(param_file: ParamFile, path: Path, *, seed: int | None = 0) -> Export:

@@ -23,6 +23,7 @@ from explainlab.models import checkpoints, labels
 from explainlab.models.targets import CamTarget, cam_target
 
 PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
+PLACES365_CATEGORIES = "categories_places365.txt"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def _builtin() -> dict[str, ModelSpec]:
             "resnet18_places365.pth.tar (asset registry)",
             "CLIP-Dissect's preprocessing of this checkpoint (Resize(256), CenterCrop(224), "
             "ImageNet mean and std)",
-            lambda: assets.fetch(PLACES365_CHECKPOINT),
+            # the weights and the class names, both needed before any work
+            lambda: assets.fetch_many([PLACES365_CHECKPOINT, PLACES365_CATEGORIES]),
         ),
         ModelSpec(
             "efficientnet_lite0",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from explainlab.cli_common import writes_into
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run folder (default results/assignment)",
     )
     p.set_defaults(handler=_handle)
+    writes_into(p, lambda args: args.run)  # it writes <run>/reports/
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -2,9 +2,9 @@
 
 Two forms of the same parameters:
 
-* the *object form* is what ``explain_instance(**params)`` receives and what the pickle
-  holds: builtins, numpy scalars, ``lime.wrappers.scikit_image.SegmentationAlgorithm`` and
-  scikit-learn linear regressors;
+* the *object form* is what ``explain_instance(**params)`` receives: builtins (numpy
+  scalars too), ``lime.wrappers.scikit_image.SegmentationAlgorithm`` and scikit-learn
+  linear regressors; the pickle holds its :func:`portable` version (no numpy);
 * the *readable form* is plain JSON/TOML: ``segmentation_fn = {algo_type = "slic",
   n_segments = 50}``, ``model_regressor = {class = "Ridge", alpha = 0.1}``, ``"none"`` (TOML)
   or ``null`` (JSON) for None.
@@ -26,20 +26,28 @@ from explainlab.lime.params.checks import (
     check_regressor,
     check_segmentation,
     errors,
+    notes,
 )
 from explainlab.lime.params.files import ParamFile, load_param_file
 from explainlab.lime.params.objects import (
     DEFAULTS_TABLE,
     EXTRA_KEYS,
     FORBIDDEN_KEYS,
+    GRADER_CLASSES,
+    GRADER_SIGNATURE,
     REGRESSORS,
     SEGMENTATION_FUNCTIONS,
+    builtin,
     complete,
     distance_metrics,
     explain_defaults,
+    lacking_here,
     lime_version,
+    local_params,
+    portable,
     regressor,
     segmentation,
+    show,
 )
 from explainlab.lime.params.readable import from_readable, to_readable
 
@@ -47,10 +55,13 @@ __all__ = [
     "DEFAULTS_TABLE",
     "EXTRA_KEYS",
     "FORBIDDEN_KEYS",
+    "GRADER_CLASSES",
+    "GRADER_SIGNATURE",
     "REGRESSORS",
     "SEGMENTATION_FUNCTIONS",
     "ParamFile",
     "Problem",
+    "builtin",
     "check_params",
     "check_regressor",
     "check_segmentation",
@@ -59,9 +70,14 @@ __all__ = [
     "errors",
     "explain_defaults",
     "from_readable",
+    "lacking_here",
     "lime_version",
     "load_param_file",
+    "local_params",
+    "notes",
+    "portable",
     "regressor",
     "segmentation",
+    "show",
     "to_readable",
 ]

@@ -1,5 +1,8 @@
 """Every check of one image's parameters (object form): all problems, not only the first,
-each an error (lime or the grader would refuse it) or a warning (worth knowing)."""
+each an error (the grader's lime would refuse it), a warning (it runs, but worth knowing)
+or a note (what the lime installed here lacks). Parameters are checked against the
+grader's ``explain_instance`` as the assignment prints it
+(:data:`explainlab.lime.params.objects.GRADER_SIGNATURE`), not only the installed one."""
 
 from __future__ import annotations
 
@@ -17,14 +20,19 @@ from lime.wrappers.scikit_image import SegmentationAlgorithm
 from explainlab.lime.params.objects import (
     EXTRA_KEYS,
     FORBIDDEN_KEYS,
+    GRADER_CLASSES,
+    GRADER_SIGNATURE,
     REGRESSORS,
     SEGMENTATION_FUNCTIONS,
     arg_names,
     distance_metrics,
-    explain_defaults,
+    lacking_here,
     lime_version,
-    plain_value,
+    show,
 )
+
+INT64 = 2**63  # lime hands integers to numpy: larger ones cannot be held
+MAX_ITERATIONS = 100_000  # a regressor's iterations: 100x scikit-learn's largest default
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class Problem:
 
     where: str  # the file and image key
     message: str
-    severity: str = "error"
+    severity: str = "error"  # "error", "warning" or "note"
     param: str = ""  # the parameter concerned, if one
 
     def __str__(self) -> str:
@@ -49,8 +57,20 @@ def errors(problems: Sequence[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "error"]
 
 
+def notes(problems: Sequence[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "note"]
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    return (
+        isinstance(value, int | np.integer)
+        and not isinstance(value, bool | np.bool_)
+        and -INT64 <= value < INT64
+    )
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
 
 
 def _is_number(value: Any) -> bool:
@@ -63,14 +83,13 @@ def _is_number(value: Any) -> bool:
 
 def check_params(params: Mapping[str, Any], where: str) -> list[Problem]:
     """Every problem of one image's parameters (object form), not only the first."""
-    problems: list[Problem] = []
     if not isinstance(params, Mapping):
         return [Problem(where, f"expected a dict of parameters, got {type(params).__name__}")]
-    known = explain_defaults()
+    problems: list[Problem] = []
     for name, value in params.items():
-        at = (where, str(name))
+        at = (where, str(name) if isinstance(name, str) else show(name))
         if not isinstance(name, str):
-            problems.append(Problem(where, f"parameter names must be strings, got {name!r}"))
+            problems.append(Problem(where, f"parameter names must be strings, got {show(name)}"))
         elif name in FORBIDDEN_KEYS:
             problems.append(
                 problem_at(
@@ -79,31 +98,39 @@ def check_params(params: Mapping[str, Any], where: str) -> list[Problem]:
                     "the classifier function from the caller; remove it",
                 )
             )
-        elif name == "progress_bar" and name not in known:
-            problems.append(
-                problem_at(
-                    at,
-                    f"lime {lime_version()} (installed here; 0.2.0.1 is the release on PyPI) has "
-                    "no progress_bar parameter, although some lime documentation shows it; "
-                    "explain_instance would fail with TypeError: remove it",
-                )
-            )
         elif name in EXTRA_KEYS:
             if not (_is_int(value) and value >= 1):
-                problems.append(problem_at(at, f"must be an integer >= 1, got {value!r}"))
-        elif name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
+                problems.append(problem_at(at, f"must be an integer >= 1, got {show(value)}"))
+        elif name not in GRADER_SIGNATURE:
+            close = difflib.get_close_matches(name, list(GRADER_SIGNATURE), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(
                 problem_at(
                     at,
-                    f"not a parameter of explain_instance in lime {lime_version()}{hint}; "
-                    f"accepted: {', '.join(known)}",
+                    f"not a parameter of explain_instance as the assignment prints it{hint}; "
+                    f"accepted: {', '.join(GRADER_SIGNATURE)}",
                 )
             )
+        elif name in lacking_here():
+            problems.extend(_check_lacking_here(name, value, at))
         else:
             problems.extend(_check_value(name, value, at, params))
     return problems
+
+
+def _check_lacking_here(name: str, value: Any, at: tuple[str, str]) -> list[Problem]:
+    """A parameter of the grader's explain_instance that the installed lime lacks."""
+    if name == "progress_bar" and not _is_bool(value):
+        return [problem_at(at, f"must be True or False, got {show(value)}")]
+    return [
+        problem_at(
+            at,
+            f"accepted: the grader's explain_instance takes it; lime {lime_version()} "
+            "installed here has no such argument, so local runs (dry run, score, tune) "
+            "drop it",
+            "note",
+        )
+    ]
 
 
 def _check_value(
@@ -116,24 +143,11 @@ def _check_value(
 
     if name in ("num_samples", "batch_size", "num_features"):
         if not (_is_int(value) and value >= 1):
-            bad(f"must be an integer >= 1, got {value!r}")
+            bad(f"must be an integer >= 1 (below 2**63), got {show(value)}")
     elif name == "top_labels":
-        if value is not None and not (_is_int(value) and value >= 0):
-            bad(f"must be None or an integer >= 1, got {value!r}")
-        elif value == 0:
-            bad("0 behaves like None: only the classes in labels are explained", "warning")
-        elif value is None:
-            labels = params.get("labels", explain_defaults()["labels"])
-            bad(
-                f"None: only the classes in labels {plain_value(labels)} are explained, so the "
-                "image's top class may have no explanation",
-                "warning",
-            )
+        problems.extend(_check_top_labels(value, at, params))
     elif name == "labels":
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-            bad(f"must be a list of class indices, got {value!r}")
-        elif len(value) == 0 or not all(_is_int(v) and v >= 0 for v in value):
-            bad(f"must be a non-empty list of class indices >= 0, got {plain_value(value)!r}")
+        problems.extend(_check_labels(value, at, params))
     elif name == "hide_color":
         problems.extend(_check_hide_color(value, at))
     elif name == "random_seed":
@@ -144,15 +158,15 @@ def _check_value(
                 "warning",
             )
         elif not (_is_int(value) and 0 <= value < 2**32):
-            bad(f"must be None or an integer in [0, 2**32), got {value!r}")
+            bad(f"must be None or an integer in [0, 2**32), got {show(value)}")
     elif name == "distance_metric":
         if callable(value):
             bad("a function cannot be pickled portably; use a metric name such as 'cosine'")
         elif not isinstance(value, str) or value not in distance_metrics():
-            close = difflib.get_close_matches(str(value), sorted(distance_metrics()), n=1)
+            close = difflib.get_close_matches(str(show(value)), sorted(distance_metrics()), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             bad(
-                f"{value!r} is not a metric scikit-learn's pairwise_distances knows{hint}; "
+                f"{show(value)} is not a metric scikit-learn's pairwise_distances knows{hint}; "
                 f"known: {', '.join(sorted(distance_metrics()))}"
             )
     elif name == "segmentation_fn":
@@ -160,6 +174,108 @@ def _check_value(
     elif name == "model_regressor":
         problems.extend(check_regressor(value, at))
     return problems
+
+
+def _top_labels_set(params: Mapping[str, Any]) -> bool:
+    """lime explains the top classes (and ignores ``labels``) when top_labels is truthy."""
+    value = params.get("top_labels", GRADER_SIGNATURE["top_labels"])
+    try:
+        return bool(value)
+    except Exception:  # an array's truth is ambiguous: lime would fail on top_labels
+        return True
+
+
+def _check_top_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) -> list[Problem]:
+    # lime: `if top_labels: top = np.argsort(predictions)[-top_labels:]`, else `labels`
+    if _is_bool(value):
+        return [
+            problem_at(
+                at,
+                f"{value}: lime takes it for {int(value)}; write {int(value) or None}",
+                "warning",
+            )
+        ]
+    if value is not None and not _is_int(value):
+        return [problem_at(at, f"must be None or an integer >= 1, got {show(value)}")]
+    if value is not None and value <= -GRADER_CLASSES:
+        return [problem_at(at, f"{value}: argsort()[{-value}:] leaves no class to explain")]
+    if value is not None and value < 0:
+        return [
+            problem_at(
+                at,
+                f"{value}: lime explains all classes but the {-value} least likely "
+                f"(argsort()[{-value}:]), {GRADER_CLASSES + value} regressions: slow",
+                "warning",
+            )
+        ]
+    if not value:
+        labels = params.get("labels", GRADER_SIGNATURE["labels"])
+        return [
+            problem_at(
+                at,
+                f"{value}: only the classes in labels ({show(labels)}) are explained, so the "
+                "image's top class may have no explanation",
+                "warning",
+            )
+        ]
+    return []
+
+
+def _class_indices(value: Any) -> bool:
+    """A non-empty collection of class indices of the grader's model, as lime iterates it
+    (numpy indexing: -1 is the last class)."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(
+        value, Sequence | set | frozenset | np.ndarray
+    ):
+        return False
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        return False
+    return len(value) > 0 and all(
+        _is_int(v) and -GRADER_CLASSES <= v < GRADER_CLASSES for v in value
+    )
+
+
+def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) -> list[Problem]:
+    if _top_labels_set(params):
+        # lime 0.2.0.1 and the grader's: `if top_labels: top = argsort(...)`: labels unused
+        if _class_indices(value) and _same_labels(value, GRADER_SIGNATURE["labels"]):
+            return []
+        top = params.get("top_labels", GRADER_SIGNATURE["top_labels"])
+        return [
+            problem_at(
+                at,
+                f"{show(value)} is accepted but not used: lime ignores labels when top_labels "
+                f"is set (top_labels={show(top)}); without top_labels it would have to be a "
+                "list of class indices",
+                "warning",
+            )
+        ]
+    if _class_indices(value):
+        if any(v < 0 for v in value):
+            return [
+                problem_at(
+                    at,
+                    f"{show(value)}: negative indices count from the last class (-1 is class "
+                    f"{GRADER_CLASSES - 1})",
+                    "warning",
+                )
+            ]
+        return []
+    if value is None:
+        reason = "lime would fail (TypeError: 'NoneType' object is not iterable)"
+    else:
+        reason = (
+            f"lime explains exactly these classes: it needs a non-empty list of class "
+            f"indices in [0, {GRADER_CLASSES}) (of the grader's model), got {show(value)}"
+        )
+    return [problem_at(at, f"with top_labels=None (or 0) {reason}")]
+
+
+def _same_labels(value: Any, other: Any) -> bool:
+    try:
+        return [int(v) for v in value] == [int(v) for v in other]
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_hide_color(value: Any, at: tuple[str, str]) -> list[Problem]:
@@ -171,16 +287,12 @@ def _check_hide_color(value: Any, at: tuple[str, str]) -> list[Problem]:
     if values is None:
         values = [value]
     elif len(values) != 3:
-        return [
-            problem_at(
-                at, f"must be None, a number or 3 numbers (R, G, B), got {plain_value(value)!r}"
-            )
-        ]
+        return [problem_at(at, f"must be None, a number or 3 numbers (R, G, B), got {show(value)}")]
     if not all(_is_number(v) and 0 <= v <= 255 for v in values):
         return [
             problem_at(
                 at,
-                f"colour values must be numbers in [0, 255] (the image is uint8), got {plain_value(value)!r}",
+                f"colour values must be numbers in [0, 255] (the image is uint8), got {show(value)}",
             )
         ]
     return []
@@ -211,7 +323,9 @@ def check_segmentation(value: Any, at: tuple[str, str]) -> list[Problem]:
     expected = SEGMENTATION_FUNCTIONS.get(algo) if isinstance(algo, str) else None
     if expected is None:
         return [
-            problem_at(at, f"algo_type {algo!r} is not one of {', '.join(SEGMENTATION_FUNCTIONS)}")
+            problem_at(
+                at, f"algo_type {show(algo)} is not one of {', '.join(SEGMENTATION_FUNCTIONS)}"
+            )
         ]
     function = getattr(value, "target_fn", None)
     if function is not expected:
@@ -226,13 +340,14 @@ def check_segmentation(value: Any, at: tuple[str, str]) -> list[Problem]:
             problems.append(
                 problem_at(
                     at,
-                    f"{algo} takes no parameter {key!r}; its parameters: "
+                    f"{algo} takes no parameter {show(key)}; its parameters: "
                     f"{', '.join(arg_names(expected))}",
                 )
             )
         elif callable(item):
             problems.append(problem_at(at, f"{key}: {_describe(item)} is not allowed"))
-    if algo == "slic" and target.get("start_label", 1) != 0:
+    problems.extend(_stray_functions(value, at, allowed=("target_fn",)))
+    if algo == "slic" and not _equals(target.get("start_label", 1), 0):
         problems.append(
             problem_at(
                 at,
@@ -270,10 +385,47 @@ def check_regressor(value: Any, at: tuple[str, str]) -> list[Problem]:
         options = value.get_params(deep=False)
     except Exception as exc:  # a crafted object may lack its attributes
         return [problem_at(at, f"its parameters cannot be read ({exc})")]
+    for key in ("max_iter", "n_iter"):  # lime fits it: a crafted count would never end
+        if (
+            key in options
+            and options[key] is not None
+            and not (_is_int(options[key]) and 1 <= options[key] <= MAX_ITERATIONS)
+        ):
+            problems.append(
+                problem_at(
+                    at,
+                    f"{key} must be an integer in [1, {MAX_ITERATIONS}], got {show(options[key])}",
+                )
+            )
     for key in ("alpha", "alpha_1", "alpha_2", "lambda_1", "lambda_2", "epsilon"):
         if key in options and not (_is_number(options[key]) and options[key] >= 0):
-            problems.append(problem_at(at, f"{key} must be a number >= 0, got {options[key]!r}"))
+            problems.append(
+                problem_at(at, f"{key} must be a number >= 0, got {show(options[key])}")
+            )
     for key, item in options.items():
         if callable(item):
             problems.append(problem_at(at, f"{key}: {_describe(item)} is not allowed"))
-    return problems
+    return [*problems, *_stray_functions(value, at)]
+
+
+def _stray_functions(
+    value: Any, at: tuple[str, str], allowed: tuple[str, ...] = ()
+) -> list[Problem]:
+    """A crafted pickle can give an allowed object attributes that are functions (one
+    shadowing ``fit``, say), which lime would then call: refused."""
+    try:
+        attributes = dict(vars(value))
+    except TypeError:
+        return []
+    return [
+        problem_at(at, f"its attribute {show(name)} holds {_describe(item)}, which is not allowed")
+        for name, item in attributes.items()
+        if callable(item) and name not in allowed
+    ]
+
+
+def _equals(value: Any, expected: Any) -> bool:
+    try:
+        return bool(value == expected)
+    except Exception:  # an array or a crafted object compares in its own way
+        return False

@@ -28,16 +28,20 @@ class ParamFile:
     def readable_for(self, key: str) -> dict[str, Any]:
         return {**self.defaults, **self.images.get(key, {})}
 
-    def params_for(self, key: str, *, seed: int | None = None) -> tuple[dict[str, Any], int | None]:
+    def params_for(
+        self, key: str, *, seed: int | None = None, grader: bool = False
+    ) -> tuple[dict[str, Any], int | None]:
         """Fresh objects (every explain_instance argument, in signature order) and the
         file's mask_num_features for ``key`` (None if not given). ``seed`` fills
-        random_seed where the file leaves it None."""
+        random_seed where the file leaves it None. The installed lime's arguments only,
+        unless ``grader``: then also those only the grader's lime takes (``progress_bar``)
+        where the file sets them: what the pickle holds."""
         table = self.readable_for(key)
         mask_k = table.pop("mask_num_features", None)
         params, problems = from_readable(table, f"{self.source}: {key}")
         if errors(problems):  # checked on load; here only if built by hand
             raise ConfigError("\n".join(map(str, errors(problems))))
-        full = complete(params)
+        full = complete(params, grader=grader)
         if full["random_seed"] is None and seed is not None:
             full["random_seed"] = int(seed)
         return full, mask_k
@@ -70,6 +74,11 @@ def load_param_file(path: str | Path | None) -> ParamFile:
         )
     try:
         text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         elif path.suffix.lower() == ".json":
@@ -79,7 +88,11 @@ def load_param_file(path: str | Path | None) -> ParamFile:
                 f"{path}: a parameter file must end in .toml or .json",
                 hint="a parameter pickle is checked with 'explainlab lime validate'",
             )
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be parsed ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a parameter file") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise ConfigError(f"{path}: cannot be parsed ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of image keys, got {type(data).__name__}")

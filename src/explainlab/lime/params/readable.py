@@ -12,7 +12,14 @@ from explainlab.errors import ConfigError
 from explainlab.lime.params.checks import Problem, check_params, problem_at
 from explainlab.lime.params.objects import REGRESSORS, plain_value, regressor, segmentation
 
-_NULLABLE = ("hide_color", "top_labels", "segmentation_fn", "model_regressor", "random_seed")
+_NULLABLE = (
+    "labels",
+    "hide_color",
+    "top_labels",
+    "segmentation_fn",
+    "model_regressor",
+    "random_seed",
+)
 
 
 def to_readable(params: Mapping[str, Any]) -> dict[str, Any]:
