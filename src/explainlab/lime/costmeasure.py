@@ -13,7 +13,7 @@ import datetime
 import os
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,16 @@ from lime.lime_image import LimeImageExplainer
 from sklearn.linear_model import Ridge
 
 from explainlab import assets
+from explainlab.errors import InputError
+from explainlab.images import ImageSource, load_sample
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.cost import CostModel, segmentation_key
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.models import LoadedModel
+from explainlab.settings import DEFAULT_MAX_PIXELS
 
 REPEATS = 3
+ROUNDS = 2
 CHUNK_SIZES = (1, 2, 4, 8, 16, 32, 64)
 FULL_SIZE = (375, 500)  # a typical ImageNet file, to time the classifier's resize
 
@@ -109,9 +113,11 @@ def _fit_rates(repeats: int) -> tuple[float, float]:
     return max(times[0] - per_cell * cells[0], 0.0), per_cell
 
 
-def _call_seconds(classifier: ModelClassifier, image: np.ndarray, repeats: int) -> list[float]:
+def _call_seconds(
+    classifier: ModelClassifier, image: np.ndarray, sizes: Sequence[int], repeats: int
+) -> list[float]:
     seconds = []
-    for size in CHUNK_SIZES:
+    for size in sizes:
         batch = np.repeat(image[None], size, axis=0)
         classifier(batch)  # warm-up
         seconds.append(fastest(lambda batch=batch: classifier(batch), repeats))
@@ -130,20 +136,52 @@ def _resize_rate(model: LoadedModel, image: np.ndarray, repeats: int) -> float:
     return max(extra / (16 * FULL_SIZE[0] * FULL_SIZE[1]), 0.0)
 
 
+def _rates(model: LoadedModel, image: np.ndarray, repeats: int) -> dict[str, Any]:
+    """One round of every rate but the segmentations'."""
+    classifier = ModelClassifier.for_model(model)
+    lime_rates = _perturbation_rates(image, LimeImageExplainer, repeats)
+    fast_rates = _perturbation_rates(image, FastLimeImageExplainer, repeats)
+    fit, cell = _fit_rates(repeats)
+    sizes = [s for s in CHUNK_SIZES if s <= classifier.chunk]
+    return {
+        "chunk_sizes": sizes,
+        "chunk_seconds": _call_seconds(classifier, image, sizes, repeats),
+        "row_per_pixel": {"lime": lime_rates[0], "fast": fast_rates[0]},
+        "hidden_per_pixel": {"lime": lime_rates[1], "fast": fast_rates[1]},
+        "fit_seconds": fit,
+        "fit_cell_seconds": cell,
+        "resize_per_pixel": _resize_rate(model, image, repeats),
+    }
+
+
+def _fastest_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each rate's lowest value over the rounds (load only ever adds time)."""
+
+    def low(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {k: low([v[k] for v in values]) for k in values[0]}
+        if isinstance(values[0], list):
+            return [low(list(column)) for column in zip(*values, strict=True)]
+        return min(values)
+
+    merged = {k: low([r[k] for r in rounds]) for k in rounds[0]}
+    merged["chunk_sizes"] = rounds[0]["chunk_sizes"]
+    return merged
+
+
 def measure_cost_model(
     model: LoadedModel,
     image: np.ndarray,
     segmentations: Iterable[Any] = (None,),
     *,
     repeats: int = REPEATS,
+    rounds: int = ROUNDS,
 ) -> CostModel:
-    """Measure every rate on ``image`` (a crop the model sees) and ``model`` (a few
-    seconds to a minute, depending on the model)."""
-    classifier = ModelClassifier.for_model(model)
+    """Measure every rate on ``image`` (a crop the model sees) and ``model``: the fastest
+    of ``repeats`` runs, in ``rounds`` rounds some seconds apart (a few seconds to a
+    minute in all, depending on the model)."""
     load = load_average()
-    lime_rates = _perturbation_rates(image, LimeImageExplainer, repeats)
-    fast_rates = _perturbation_rates(image, FastLimeImageExplainer, repeats)
-    fit, cell = _fit_rates(repeats)
+    rates = _fastest_of([_rates(model, image, repeats) for _ in range(rounds)])
     cost_model = CostModel(
         model=model.name,
         device=model.device.type,
@@ -151,23 +189,16 @@ def measure_cost_model(
         machine=machine(),
         measured_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         load_average=load,
-        chunk_sizes=[s for s in CHUNK_SIZES if s <= classifier.chunk],
-        chunk_seconds=_call_seconds(classifier, image, repeats)[
-            : len([s for s in CHUNK_SIZES if s <= classifier.chunk])
-        ],
         segmentation_per_pixel={},
-        row_per_pixel={"lime": lime_rates[0], "fast": fast_rates[0]},
-        hidden_per_pixel={"lime": lime_rates[1], "fast": fast_rates[1]},
-        fit_seconds=fit,
-        fit_cell_seconds=cell,
-        resize_per_pixel=_resize_rate(model, image, repeats),
+        **rates,
     )
     ensure_segmentations(cost_model, segmentations, image, repeats=repeats)
     cores = os.cpu_count() or 1
-    if max(load, load_average()) > 0.5 * cores:
+    busy = max(load, load_average())
+    if busy > 0.5 * cores:
         cost_model.notes.append(
-            f"measured while the machine was busy (load {max(load, load_average()):.1f} on "
-            f"{cores} CPUs): rates may be high; re-measure on a quiet machine with "
+            f"measured while the machine was busy (load {busy:.1f} on {cores} CPUs): rates "
+            "may be high; re-measure on a quiet machine with "
             "'explainlab lime calibrate --costs --remeasure'"
         )
     return cost_model
@@ -182,8 +213,9 @@ def ensure_segmentations(
 ) -> bool:
     """Measure the rate of each segmentation (readable form; None is lime's default) the
     cost model lacks. True if one was added."""
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+
     from explainlab.lime.params import from_readable
-    from explainlab.lime.params.objects import segmentation as lime_segmentation
 
     added = False
     pixels = image.shape[0] * image.shape[1]
@@ -192,7 +224,7 @@ def ensure_segmentations(
         if key in cost_model.segmentation_per_pixel:
             continue
         if readable is None:  # lime's default, as explain_instance builds it
-            segment = lime_segmentation(
+            segment = SegmentationAlgorithm(
                 "quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=0
             )
         else:
@@ -224,8 +256,6 @@ def cost_model_for(
     """The stored cost model (``path``, else this machine's cached one for ``model``),
     measured now if there is none (or ``remeasure``); segmentations it lacks are added
     and stored."""
-    from explainlab.errors import InputError
-
     stored = Path(path) if path else cost_model_path(model)
     if path and not stored.is_file():
         raise InputError(f"{stored}: no such cost model", hint="leave it empty to measure one")
@@ -242,3 +272,45 @@ def cost_model_for(
     cost_model = measure_cost_model(model, image, segmentations)
     cost_model.save(stored)
     return cost_model
+
+
+def cost_model_for_sources(
+    model: LoadedModel,
+    sources: Sequence[ImageSource],
+    segmentations: Iterable[Any] = (None,),
+    *,
+    path: str | Path = "",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    remeasure: bool = False,
+) -> CostModel:
+    """:func:`cost_model_for`, measured (when it must be) on the first readable image."""
+    for source in sources:
+        try:
+            crop = load_sample(source, model.geometry, max_pixels=max_pixels).crop
+        except InputError:
+            continue
+        return cost_model_for(model, crop, segmentations, path=path, remeasure=remeasure)
+    raise InputError("no image could be read to measure the cost model on")
+
+
+def describe_cost_model(cost_model: CostModel) -> list[str]:
+    """The rates, one line each."""
+    per_image = cost_model.call_seconds(cost_model.chunk_sizes[-1]) / cost_model.chunk_sizes[-1]
+    crop = 224 * 224
+    lines = [
+        f"cost model of {cost_model.model} on {cost_model.device} ({cost_model.threads} threads), "
+        f"{cost_model.machine}, measured {cost_model.measured_at} at load "
+        f"{cost_model.load_average:.1f}",
+        f"  model: {per_image * 1000:.1f} ms per image in calls of {cost_model.chunk_sizes[-1]}, "
+        f"{cost_model.call_seconds(1) * 1000:.1f} ms for a call of one",
+        f"  perturbation per 224x224 image: lime {cost_model.row_per_pixel['lime'] * crop * 1000:.3f} "
+        f"ms + {cost_model.hidden_per_pixel['lime'] * crop * 1000:.3f} ms per hidden superpixel; "
+        f"fast {cost_model.row_per_pixel['fast'] * crop * 1000:.3f} ms",
+        f"  regression: {cost_model.fit_seconds * 1000:.2f} ms per fit + "
+        f"{cost_model.fit_cell_seconds * 1e9:.1f} ns per cell",
+    ]
+    lines += [
+        f"  segmentation {key}: {rate * crop:.3f} s per 224x224 image"
+        for key, rate in cost_model.segmentation_per_pixel.items()
+    ]
+    return lines + [f"  note: {note}" for note in cost_model.notes]

@@ -33,7 +33,14 @@ from skimage.color import gray2rgb
 from sklearn.metrics import pairwise_distances
 
 from explainlab.lime.classifier import ModelClassifier, classifier_traits
-from explainlab.lime.cost import CostModel, Work, explain_work, model_calls, segmentation_key
+from explainlab.lime.cost import (
+    CostModel,
+    Work,
+    explain_work,
+    model_calls,
+    regression_work,
+    segmentation_key,
+)
 from explainlab.lime.evaluation import FAILED, Evaluation, from_explanation, priced
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.lime.params import complete, to_readable
@@ -88,8 +95,14 @@ class SampleGroup:
             chunks=model_calls(num_samples, batch_size, self.chunk),
             resized_pixels=num_samples * pixels if self.resizes else 0,
         ) + Work(pixels=pixels, rows=1, hidden=features if params["hide_color"] is None else 0)
+        self.fitted = Work(pixels=pixels)  # the regressions actually run (memoised ones once)
         self._distances: dict[tuple[int, str], np.ndarray] = {}
         self._fits: dict[tuple[Any, ...], tuple[Any, float]] = {}
+
+    @property
+    def total_work(self) -> Work:
+        """What this group has cost so far: its samples and the regressions run."""
+        return self.work + self.fitted
 
     def _segment(self, params: dict[str, Any], cache: dict | None) -> tuple[np.ndarray, float, str]:
         """lime's explain_instance up to the segments: the random_seed draw when None,
@@ -178,6 +191,8 @@ class SampleGroup:
                 feature_selection=self.explainer.feature_selection,
             )
             self._fits[key] = (result, time.perf_counter() - start)
+            fits, cells = regression_work(n, self.data.shape[1], params["num_features"], 1)
+            self.fitted = self.fitted + Work(fits=fits, fit_cells=cells)
         (intercept, weights, score, local_pred), _ = self._fits[key]
         return intercept, list(weights), score, local_pred
 
