@@ -98,9 +98,15 @@ def test_the_hypotheses_the_settings_name_are_the_ones_defined():
     assert tuple(HYPOTHESES) == HYPOTHESIS_NAMES
 
 
-def test_the_tuner_takes_the_best_hypothesis_of_the_latest_calibration():
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache of this test's own: the latest calibration it records must not reach other
+    tests (the tuner's 'auto' reads it)."""
+    monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path / "cache"))
+
+
+def test_the_tuner_takes_the_best_hypothesis_of_the_latest_calibration(own_cache):
     model = "calibration_test_model"
-    latest_path(model).unlink(missing_ok=True)
     none = tuning_hypothesis("auto", model)
     assert (
         none["name"] == "crop" and none["calibration"] is None and "no calibration" in none["why"]
@@ -132,7 +138,9 @@ def test_calibrate_cli_defaults_are_the_settings_defaults():
     assert lime_cli.calibration_settings(args) == CalibrationSettings()
 
 
-def test_calibrate_two_submissions_on_two_images_offline(tmp_path, lite0, capsys, mirror):
+def test_calibrate_two_submissions_on_two_images_offline(
+    tmp_path, lite0, capsys, mirror, own_cache
+):
     subs = tmp_path / "subs.json"
     subs.write_text(
         json.dumps(
