@@ -110,6 +110,7 @@ def run_scoreboard(
                 seed=seed,
                 max_pixels=max_pixels,
             )
+        prices.save(folder / "cost_model.json")  # the rates that priced the costs
     return outcome
 
 
