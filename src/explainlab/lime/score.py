@@ -179,25 +179,27 @@ def score(
         result = evaluate(
             image, classifier, params, label, seed=seed, cutoff=cutoff, cost_model=cost_model
         )
-        rows.append(
-            {
-                "key": sample.key,
-                "label": label,
-                "label_name": model.class_names[label],
-                "iou": round(result.iou(ref, k), 6),
-                "cost_seconds": round(result.cost_seconds, 4),
-                "seconds": round(result.seconds, 4),
-                "status": result.status,
-                "mask_k": k,
-                "num_samples": params["num_samples"],
-                "hypothesis": assumed.name,
-                "reference": "consensus" if str(reference) == "consensus" else str(reference),
-                "error": result.error,
-            }
-        )
+        rows.append(_row(sample.key, model, result, ref, k, params, assumed.name, reference))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     runfolder.write_csv(csv, table)
     return ScoreOutcome(table, csv, failures)
+
+
+def _row(key, model, result, ref, k, params, hypothesis, reference) -> dict[str, object]:
+    return {
+        "key": key,
+        "label": result.label,
+        "label_name": model.class_names[result.label],
+        "iou": round(result.iou(ref, k), 6),
+        "cost_seconds": round(result.cost_seconds, 4),
+        "seconds": round(result.seconds, 4),
+        "status": result.status,
+        "mask_k": k,
+        "num_samples": params["num_samples"],
+        "hypothesis": hypothesis,
+        "reference": "consensus" if str(reference) == "consensus" else str(reference),
+        "error": result.error,
+    }
 
 
 def summary_lines(outcome: ScoreOutcome) -> list[str]:

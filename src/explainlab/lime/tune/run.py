@@ -82,10 +82,22 @@ def tune(
         s.key: _reference(s, images[s.key], model, classifier, settings, assumed)
         for s in tqdm(samples, desc="references (cached after the first run)", unit="image")
     }
+    _search_all(samples, stage, images, classifier, references, settings, prices, model.name)
+    with stage.finishing() as folder:
+        keys = [s.key for s in samples]
+        summary, choice = _choose_and_write(keys, settings, folder, model.name)
+        runfolder.write_json(folder / "hypothesis.json", hypothesis)
+        prices.save(folder / "cost_model.json")
+    return TuneOutcome(stage.final, summary, opened.failures, False, choice, hypothesis)
+
+
+def _search_all(samples, stage, images, classifier, references, settings, prices, name) -> None:
+    """Each unfinished image searched within its share of what is left of the counted
+    budget (finished images' spending is read back, so a resumed run shares it alike)."""
     budget = 60.0 * settings.budget_minutes
     spent = sum(_spent(stage.folder / s.key) for s in samples if stage.has_item(s.key))
     todo = [s for s in samples if not stage.has_item(s.key)]
-    for i, sample in enumerate(tqdm(todo, desc=f"tuning ({model.name})", unit="image")):
+    for i, sample in enumerate(tqdm(todo, desc=f"tuning ({name})", unit="image")):
         share = max(budget - spent, 0.0) / (len(todo) - i)
         with stage.item(sample.key) as folder:
             found = search_image(
@@ -103,12 +115,6 @@ def tune(
                 {"share": share, "spent": found.spent, "groups": found.searched},
             )
         spent += found.spent
-    with stage.finishing() as folder:
-        keys = [s.key for s in samples]
-        summary, choice = _choose_and_write(keys, settings, folder, model.name)
-        runfolder.write_json(folder / "hypothesis.json", hypothesis)
-        prices.save(folder / "cost_model.json")
-    return TuneOutcome(stage.final, summary, opened.failures, False, choice, hypothesis)
 
 
 def _hypothesis(
