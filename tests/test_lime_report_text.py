@@ -34,7 +34,7 @@ def test_the_scoreboard_judges_the_target_on_counted_cost_not_wall_time():
 def test_a_missed_target_is_one_sentence_naming_the_target():
     missed = {
         "verdict": "time target missed: the cheapest choice keeping the mean IoU at >= 0.9 x "
-        "lime's defaults' costs x0.41 of their time (target <= 0.3), mean IoU x0.90",
+        "lime's defaults' costs x0.41 of their cost (target <= 0.3), mean IoU x0.90",
         "met": False,
         "iou_met": True,
     }

@@ -121,7 +121,7 @@ def test_an_infeasible_time_target_relaxes_the_time_never_the_iou():
     assert _names(choice) == ["a-fast", "b-mid"]  # the cheapest set keeping 0.9 x the IoU
     assert choice.iou_met and not choice.time_met and choice.iou_kept >= 0.9
     assert choice.verdict.startswith("time target missed: the cheapest choice keeping")
-    assert "x0.25 of their time (target <= 0.05)" in choice.verdict
+    assert "x0.25 of their cost (target <= 0.05)" in choice.verdict
     # a stricter IoU target: lime's defaults stay where nothing cheaper keeps it
     strict = choose(_trials(ROWS), TuneSettings(time_ratio=0.05, iou_ratio=0.99))
     assert _names(strict) == ["a-fast", "b-defaults"]

@@ -290,8 +290,8 @@ def tuning_hypothesis(name: str, model_name: str) -> dict[str, Any]:
     if latest is None:
         return {
             "name": DEFAULT_HYPOTHESIS,
-            "why": f"no calibration of {model_name} yet ('explainlab lime calibrate' checks "
-            "each hypothesis against the public scoreboard): today's consensus on the crop",
+            "why": f"no calibration of {model_name} yet, so today's consensus on the crop; "
+            "'explainlab lime calibrate' checks each hypothesis against the public scoreboard",
             "calibration": None,
         }
     return {

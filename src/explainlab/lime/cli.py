@@ -202,7 +202,7 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         "regression) at this machine's measured rates, with the wall time beside it.",
     )
     score.add_argument("file", help="parameter pickle, TOML/JSON parameter file, or 'defaults'")
-    _add_reference_args(score)
+    _add_reference_args(score, masks=True)
     score.add_argument(
         "--hypothesis",
         choices=HYPOTHESIS_NAMES,
@@ -412,18 +412,22 @@ def _add_space_args(tune: argparse.ArgumentParser, space: SearchSpace) -> None:
     )
 
 
-def _add_reference_args(p: argparse.ArgumentParser) -> None:
+def _add_reference_args(p: argparse.ArgumentParser, *, masks: bool = False) -> None:
+    """Images, model and the consensus reference; ``masks``: a folder of the user's
+    reference masks may replace the consensus (the scoreboard; the tuner and the
+    calibration compare with the consensus of their hypothesis)."""
     add_images_arg(p)
     p.add_argument(
         "--model",
         default=_TUNE.model,
         help=f"model (default {_TUNE.model}; efficientnet_lite0 offline)",
     )
-    p.add_argument(
-        "--reference",
-        default="consensus",
-        help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
-    )
+    if masks:
+        p.add_argument(
+            "--reference",
+            default="consensus",
+            help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
+        )
     p.add_argument(
         "--reference-seeds",
         type=int,

@@ -171,7 +171,7 @@ def _verdict(iou: float, cost: float, iou_met: bool, time_met: bool, s: TuneSett
     if iou_met:
         return (
             f"time target missed: the cheapest choice keeping the mean IoU at >= "
-            f"{s.iou_ratio:g} x lime's defaults' costs x{cost:.2f} of their time (target "
+            f"{s.iou_ratio:g} x lime's defaults' costs x{cost:.2f} of their cost (target "
             f"<= {s.time_ratio:g}), mean IoU x{iou:.2f}{floor}"
         )
     return (
