@@ -4,7 +4,8 @@ Each public submission (:mod:`.submissions`) is scored here under each reference
 hypothesis (:mod:`.hypotheses`): plain lime's numbers for its parameters on each image
 (computed with shared model outputs, :mod:`.sharing`, which gives the same weights),
 the IoU with the consensus reference of that hypothesis, the counted cost and the wall
-time. Across submissions, Spearman's rho of the local mean IoU against the grader's, and
+time (apportioned from the shared group's: its segmentation, its share of the samples,
+its own regression). Across submissions, Spearman's rho of the local mean IoU against the grader's, and
 of the local cost (and wall time, and mean num_samples) against the grader's time, say
 how well each hypothesis predicts the grader (:mod:`.agreement`). The best one is what
 ``[tune] hypothesis = "auto"`` uses: the latest calibration of each model is kept under
