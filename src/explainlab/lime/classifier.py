@@ -25,12 +25,14 @@ class ModelClassifier:
     Images are normalised as the model expects (``preprocess``) and run in chunks of
     ``chunk`` under inference mode. It counts the time spent and the images seen (so a
     benchmark can tell the classifier's time from lime's), and raises CutoffExceeded once
-    ``deadline`` (a ``time.perf_counter()`` value) has passed, which aborts explain_instance."""
+    ``deadline`` (a ``time.perf_counter()`` value) has passed, which aborts explain_instance.
+    ``resizes``: ``preprocess`` resizes images of any size (counted as work by the cost model)."""
 
     module: nn.Module
     preprocess: Callable[[np.ndarray], torch.Tensor]
     chunk: int = 64
     deadline: float | None = None
+    resizes: bool = False
     seconds: float = field(default=0.0, init=False)
     images: int = field(default=0, init=False)
 
@@ -72,3 +74,11 @@ class ModelClassifier:
         probabilities = self.unperturbed(image)
         top = int(np.argmax(probabilities))
         return top, float(probabilities[top])
+
+
+def classifier_traits(classifier: Callable[[np.ndarray], np.ndarray]) -> tuple[int, bool]:
+    """(images per model call, whether it resizes) of a classifier function: a
+    ModelClassifier's, or (0: each batch in one call, False) for any other callable."""
+    if isinstance(classifier, ModelClassifier):
+        return classifier.chunk, classifier.resizes
+    return 0, False

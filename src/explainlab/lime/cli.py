@@ -1,4 +1,5 @@
-"""``explainlab lime``: explanations, and the parameter pickle's export/validate/submit/score/tune."""
+"""``explainlab lime``: explanations, and the parameter pickle's
+export/validate/submit/score/tune/calibrate."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ from explainlab.cli_common import (
 )
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import (
+    AUTO,
     DEFAULT_CUTOFF,
     EXPLAINERS,
+    HYPOTHESIS_NAMES,
     NAMED_SEGMENTATIONS,
     SUBMIT_TIMEOUT,
     SUBMIT_URL,
+    CalibrationSettings,
     LimeSettings,
     ReferenceSettings,
     SearchSpace,
@@ -36,6 +40,7 @@ TOKEN_ENV = "EXPLAINLAB_LIME_TOKEN"
 _LIME = LimeSettings()
 _TUNE = TuneSettings()
 _REFERENCE = ReferenceSettings()
+_CALIBRATION = CalibrationSettings()
 
 
 def _positive_float(text: str) -> float:
@@ -94,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LIME explanations, the parameter pickle, scoreboard and tuner",
         description="Without an action: explain the chosen images with lime's LimeImageExplainer "
         "on each model's crop (segments, weights, mask, figures, timings under <out>/lime/). "
-        "Actions: run (the same), export, validate, submit, score, tune.",
+        "Actions: run (the same), export, validate, submit, score, tune, calibrate.",
     )
     _add_run_args(p)
     p.set_defaults(handler=_dispatch)
@@ -104,6 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add(actions)
     _register_score(actions)
     _register_tune(actions)
+    _register_calibrate(actions)
 
 
 def _register_run(actions: argparse._SubParsersAction) -> None:
@@ -203,15 +209,25 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         description="Emulate the grader: for each image run plain lime with that image's "
         "parameters, time it, build the mask of the top-K positive superpixels and compute its "
         "IoU with a reference (default: a consensus of several long LIME runs, cached). Prints a "
-        "table and writes it as CSV. FILE is a pickle, a TOML/JSON parameter file, or 'defaults'.",
+        "table and writes it as CSV. FILE is a pickle, a TOML/JSON parameter file, or 'defaults'. "
+        "Each image's cost is its counted work (forward passes, segmentation, perturbation, "
+        "regression) at this machine's measured rates, with the wall time beside it.",
     )
     score.add_argument("file", help="parameter pickle, TOML/JSON parameter file, or 'defaults'")
-    _add_reference_args(score)
+    _add_reference_args(score, masks=True)
+    score.add_argument(
+        "--hypothesis",
+        choices=HYPOTHESIS_NAMES,
+        default=HYPOTHESIS_NAMES[0],
+        help="the image the grader is assumed to run LIME on: crop (the model's 224 crop) or "
+        f"full (the file at its own size) (default {HYPOTHESIS_NAMES[0]})",
+    )
+    _add_cost_model_arg(score)
     score.add_argument(
         "--cutoff",
         type=_positive_float,
         default=DEFAULT_CUTOFF,
-        help=f"seconds after which an image counts as failed (default {DEFAULT_CUTOFF:g})",
+        help=f"seconds after which an image is not measured (default {DEFAULT_CUTOFF:g})",
     )
     score.add_argument(
         "--seed",
@@ -235,19 +251,21 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
 def _register_tune(actions: argparse._SubParsersAction) -> None:
     tune = actions.add_parser(
         "tune",
-        help="search per-image parameters for IoU vs time",
+        help="search per-image parameters for IoU vs cost",
         description="Search, per image, num_samples, segmentation, hide_color, top_labels, Ridge "
-        "alpha, num_features (and optionally the mask's K) for the fastest parameters that keep "
-        "the IoU of lime's defaults against the reference. Writes trials, the Pareto front (CSV "
-        "and plot), a summary and the chosen parameter file under <out>/lime_tune/.",
+        "alpha, num_features (and optionally the mask's K) for parameters that keep the IoU of "
+        "lime's defaults against the reference at a fraction of their cost. Costs and the budget "
+        "are counted work at this machine's measured rates, so load does not change the choice. "
+        "Writes trials, the Pareto front (CSV and plot), a summary with the reason of each "
+        "choice, the verdict and the chosen parameter file under <out>/lime_tune/.",
     )
     _add_reference_args(tune)
     tune.add_argument(
         "--budget-minutes",
         type=_positive_float,
         default=_TUNE.budget_minutes,
-        help="time for the search over all images, references excluded "
-        f"(default {_TUNE.budget_minutes:g})",
+        help="counted minutes of search over all images, beyond lime's defaults and their "
+        f"ladder of num_samples (references excluded) (default {_TUNE.budget_minutes:g})",
     )
     tune.add_argument(
         "--repeats",
@@ -266,8 +284,30 @@ def _register_tune(actions: argparse._SubParsersAction) -> None:
         "--time-ratio",
         type=float,
         default=_TUNE.time_ratio,
-        help=f"time target, x the defaults' (default {_TUNE.time_ratio:g})",
+        help=f"cost target, x the defaults' (default {_TUNE.time_ratio:g}); relaxed, never the "
+        "IoU, when it cannot be met",
     )
+    tune.add_argument(
+        "--image-floor",
+        type=float,
+        default=_TUNE.image_floor,
+        help="no image below this x its defaults' IoU (0: no floor) "
+        f"(default {_TUNE.image_floor:g})",
+    )
+    tune.add_argument(
+        "--hypothesis",
+        choices=[AUTO, *HYPOTHESIS_NAMES],
+        default=_TUNE.hypothesis,
+        help="reference hypothesis: auto (the best agreement of the latest 'lime calibrate' "
+        f"of the model, crop without one), crop or full (default {_TUNE.hypothesis})",
+    )
+    tune.add_argument(
+        "--calibrate",
+        action="store_true",
+        default=_TUNE.calibrate,
+        help="with --hypothesis auto and no calibration of the model: calibrate first",
+    )
+    _add_cost_model_arg(tune)
     tune.add_argument(
         "--seed",
         type=int,
@@ -277,6 +317,61 @@ def _register_tune(actions: argparse._SubParsersAction) -> None:
     tune.add_argument("--force", action="store_true", help="search again from nothing")
     tune.set_defaults(lime_handler=_handle_tune)
     writes_into(tune, lambda args: args.out)
+
+
+def _register_calibrate(actions: argparse._SubParsersAction) -> None:
+    calibrate = actions.add_parser(
+        "calibrate",
+        help="check the local scoreboard against the public one (Spearman rho per hypothesis)",
+        description="Score each public submission of the assignment (shipped: seven teams' "
+        "parameters and the grader's IoU and time) locally under each reference hypothesis, and "
+        "report how well the local scores predict the grader's: Spearman rho of IoU and of time "
+        "across submissions. The best hypothesis is what 'lime tune --hypothesis auto' uses. "
+        "Writes per_image.csv, submissions.csv, agreement.csv, calibration.json under "
+        "<out>/lime_calibrate/. With --costs: measure (or show) this machine's cost model only.",
+    )
+    _add_reference_args(calibrate)
+    calibrate.add_argument(
+        "--submissions",
+        default=_CALIBRATION.submissions,
+        help="a submissions JSON file (default: the shipped public scoreboard)",
+    )
+    calibrate.add_argument(
+        "--only",
+        nargs="+",
+        default=list(_CALIBRATION.only),
+        help="score only these submissions (repository names; default all)",
+    )
+    calibrate.add_argument(
+        "--hypotheses",
+        nargs="+",
+        choices=HYPOTHESIS_NAMES,
+        default=list(_CALIBRATION.hypotheses),
+        help=f"hypotheses to check (default {' '.join(_CALIBRATION.hypotheses)})",
+    )
+    calibrate.add_argument(
+        "--seed",
+        type=int,
+        default=_CALIBRATION.seed,
+        help=f"the explainer's random_state (default {_CALIBRATION.seed})",
+    )
+    _add_cost_model_arg(calibrate)
+    calibrate.add_argument(
+        "--costs", action="store_true", help="only measure (or show) the cost model, then stop"
+    )
+    calibrate.add_argument(
+        "--remeasure", action="store_true", help="with --costs: measure again (on a quiet machine)"
+    )
+    calibrate.add_argument("--force", action="store_true", help="score again from nothing")
+    calibrate.set_defaults(lime_handler=_handle_calibrate)
+
+
+def _add_cost_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cost-model",
+        default=_TUNE.cost_model,
+        help="a stored cost model (JSON; default this machine's, measured once on first use)",
+    )
 
 
 def _segmentation_names(space: SearchSpace) -> list[str]:
@@ -331,14 +426,18 @@ def _add_space_args(tune: argparse.ArgumentParser, space: SearchSpace) -> None:
     )
 
 
-def _add_reference_args(p: argparse.ArgumentParser) -> None:
+def _add_reference_args(p: argparse.ArgumentParser, *, masks: bool = False) -> None:
+    """Images, model and the consensus reference; ``masks``: a folder of the user's
+    reference masks may replace the consensus (the scoreboard; the tuner and the
+    calibration compare with the consensus of their hypothesis)."""
     add_images_arg(p)
     add_model_args(p, _TUNE.model)
-    p.add_argument(
-        "--reference",
-        default="consensus",
-        help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
-    )
+    if masks:
+        p.add_argument(
+            "--reference",
+            default="consensus",
+            help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
+        )
     p.add_argument(
         "--reference-seeds",
         type=int,
@@ -458,18 +557,26 @@ def reference_settings(args: argparse.Namespace) -> ReferenceSettings:
 
 def _handle_score(args: argparse.Namespace) -> int:
     from explainlab.images import resolve_sources
+    from explainlab.lime.costmeasure import cost_model_for_sources
     from explainlab.lime.params import ParamFile
-    from explainlab.lime.score import load_candidates, score, summary_lines
+    from explainlab.lime.score import load_candidates, score, segmentations_used, summary_lines
 
     candidates = ParamFile() if args.file == "defaults" else load_candidates(Path(args.file))
     csv = args.csv or args.out / "lime_score.csv"
+    sources = resolve_sources(args.images)
+    model = load_model_arg(args, args.device)
+    used = segmentations_used(candidates, [s.key for s in sources])
     outcome = score(
         candidates,
-        resolve_sources(args.images),
+        sources,
         csv,
-        model=load_model_arg(args, args.device),
+        model=model,
         reference=args.reference,
         reference_settings=reference_settings(args),
+        hypothesis=args.hypothesis,
+        cost_model=cost_model_for_sources(
+            model, sources, used, path=args.cost_model, max_pixels=args.max_pixels
+        ),
         cutoff=args.cutoff,
         seed=args.seed,
         mask_k=args.mask_k,
@@ -495,7 +602,11 @@ def tune_settings(args: argparse.Namespace) -> TuneSettings:
         repeats=args.repeats,
         iou_ratio=args.iou_ratio,
         time_ratio=args.time_ratio,
+        image_floor=args.image_floor,
         seed=args.seed,
+        hypothesis=args.hypothesis,
+        calibrate=args.calibrate,
+        cost_model=args.cost_model,
         space=space,
         reference=reference_settings(args),
     )
@@ -527,3 +638,59 @@ def _handle_tune(args: argparse.Namespace) -> int:
         f"(explainlab lime export --params {outcome.folder}/params.json)"
     )
     return report_failures(outcome.failures)
+
+
+def calibration_settings(args: argparse.Namespace) -> CalibrationSettings:
+    return from_table(
+        CalibrationSettings,
+        {
+            "submissions": args.submissions,
+            "only": args.only,
+            "hypotheses": args.hypotheses,
+            "seed": args.seed,
+        },
+        "command line",
+    )
+
+
+def _handle_calibrate(args: argparse.Namespace) -> int:
+    from explainlab.images import resolve_sources
+
+    settings = calibration_settings(args)
+    sources = resolve_sources(args.images)
+    model = load_model_arg(args, args.device)
+    if args.costs:
+        return _show_costs(model, sources, args)
+    from explainlab.lime.calibrate import calibrate, summary_lines
+
+    outcome = calibrate(
+        settings,
+        sources,
+        args.out,
+        model=model,
+        reference=reference_settings(args),
+        cost_model=args.cost_model,
+        max_pixels=args.max_pixels,
+        force=args.force,
+    )
+    if outcome.skipped:
+        print(f"up to date (same settings, submissions and images): {outcome.folder}")
+    print("\n".join(summary_lines(outcome)))
+    print(f"\ntables: {outcome.folder}/ (per_image.csv, submissions.csv, agreement.csv)")
+    return report_failures(outcome.failures)
+
+
+def _show_costs(model, sources, args: argparse.Namespace) -> int:
+    from explainlab.lime.costmeasure import cost_model_for_sources, describe_cost_model
+    from explainlab.lime.settings import SEGMENTATIONS
+
+    cost_model = cost_model_for_sources(
+        model,
+        sources,
+        [None, *SEGMENTATIONS],
+        path=args.cost_model,
+        max_pixels=args.max_pixels,
+        remeasure=args.remeasure,
+    )
+    print("\n".join(describe_cost_model(cost_model)))
+    return 0

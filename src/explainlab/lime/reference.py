@@ -61,18 +61,20 @@ def consensus(
     settings: ReferenceSettings | None = None,
     *,
     cache: Path | None = None,
+    variant: str = "",
 ) -> Reference:
-    """The consensus reference of one crop (cached; see the module docstring)."""
+    """The consensus reference of one crop (cached; see the module docstring). ``crop``
+    may be any image ``classifier`` takes; ``variant`` names a classifier other than the
+    model's own on its crop (a reference hypothesis), and is part of the cache key."""
     settings = settings or ReferenceSettings()
     digest = hashlib.sha256(np.ascontiguousarray(crop).tobytes()).hexdigest()
-    fingerprint = runfolder.fingerprint(
-        {
-            "crop": digest,
-            "model": model_name,
-            "settings": asdict(settings),
-            "versions": package_versions(*LIME_PACKAGES),
-        }
-    )
+    identity = {
+        "crop": digest,
+        "model": model_name,
+        "settings": asdict(settings),
+        "versions": package_versions(*LIME_PACKAGES),
+    }
+    fingerprint = runfolder.fingerprint(identity | ({"variant": variant} if variant else {}))
     path = (cache or reference_dir()) / model_name / f"{key}-{fingerprint}.npz"
     if path.is_file():
         with np.load(path) as saved:

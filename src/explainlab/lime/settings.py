@@ -28,6 +28,11 @@ NAMED_SEGMENTATIONS: dict[str, dict[str, Any] | None] = {
 }
 SEGMENTATIONS: tuple[dict[str, Any] | None, ...] = tuple(NAMED_SEGMENTATIONS.values())
 
+# Hypotheses about the image the grader runs LIME on (explainlab.lime.hypotheses).
+HYPOTHESIS_NAMES: tuple[str, ...] = ("crop", "full")
+AUTO = "auto"  # [tune] hypothesis: the one that best predicted the public scoreboard
+TUNER = "tuner"  # [scoreboard] hypothesis: the one the tune stage used
+
 
 @dataclass(frozen=True)
 class LimeSettings:
@@ -97,33 +102,69 @@ class SearchSpace:
 
 
 @dataclass(frozen=True)
+class CalibrationSettings:
+    """How the local scoreboard is checked against the public one (``explainlab lime
+    calibrate``, or ``[tune.calibration]`` when the tune stage calibrates first)."""
+
+    submissions: str = ""  # a submissions JSON file; '' is the shipped public scoreboard
+    only: tuple[str, ...] = ()  # the submissions (repository names) to score; () all
+    hypotheses: tuple[str, ...] = HYPOTHESIS_NAMES
+    seed: int = 0  # the explainer's random_state for every submission
+
+    def validate(self) -> None:
+        unknown = [h for h in self.hypotheses if h not in HYPOTHESIS_NAMES]
+        if unknown or not self.hypotheses:
+            raise ValueError(f"hypotheses must be among {', '.join(HYPOTHESIS_NAMES)}")
+        if self.seed < 0:
+            raise ValueError("seed must be >= 0")
+
+
+@dataclass(frozen=True)
 class TuneSettings:
     model: str = "resnet50"
+    # Counted minutes of search for all images together (work at the cost model's rates),
+    # beyond each image's lime-default run and its ladder of num_samples (references excluded).
     budget_minutes: float = 30.0
     repeats: int = 1
-    iou_ratio: float = 0.9
-    time_ratio: float = 0.3
+    iou_ratio: float = 0.9  # keep the mean IoU at >= this x the defaults' mean
+    time_ratio: float = 0.3  # aim at a mean cost <= this x the defaults'
+    image_floor: float = 0.5  # and no image below this x its defaults' IoU (0: no floor)
     seed: int = 0  # orders the random part of the search and seeds random_seed
+    hypothesis: str = AUTO  # reference hypothesis: auto, or one of HYPOTHESIS_NAMES
+    calibrate: bool = False  # auto without a calibration of the model: calibrate first
+    cost_model: str = ""  # a stored cost model (JSON); '' this machine's, measured once
     space: SearchSpace = field(default_factory=SearchSpace)
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
 
     def validate(self) -> None:
         if self.budget_minutes <= 0 or self.repeats < 1:
             raise ValueError("budget_minutes > 0 and repeats >= 1 are required")
+        if self.iou_ratio <= 0 or self.time_ratio <= 0:
+            raise ValueError("iou_ratio and time_ratio must be > 0")
+        if not 0 <= self.image_floor <= 1:
+            raise ValueError("image_floor must be between 0 and 1")
+        if self.hypothesis not in (AUTO, *HYPOTHESIS_NAMES):
+            raise ValueError(f"hypothesis must be {AUTO} or one of {', '.join(HYPOTHESIS_NAMES)}")
         self.space.validate()
         self.reference.validate()
+        self.calibration.validate()
 
 
 @dataclass(frozen=True)
 class ScoreboardSettings:
     """The local scoreboard of a run (the ``[scoreboard]`` table): the run's parameters,
-    and lime's defaults for comparison, scored as the grader would (plain lime, timed)
-    against the consensus reference of the ``[tune.reference]`` settings."""
+    and lime's defaults for comparison, scored as the grader would (plain lime, timed and
+    counted) against the consensus reference of the ``[tune.reference]`` settings, under
+    a reference hypothesis."""
 
     enabled: bool = True
     include_defaults: bool = True  # also score lime's default parameters
-    cutoff: float = DEFAULT_CUTOFF  # seconds after which an image counts as failed
+    cutoff: float = DEFAULT_CUTOFF  # seconds after which an image is not measured
+    hypothesis: str = TUNER  # the tune stage's reference hypothesis, or one of HYPOTHESIS_NAMES
 
     def validate(self) -> None:
         if self.cutoff <= 0:
             raise ValueError("cutoff must be > 0 seconds")
+        if self.hypothesis not in (TUNER, *HYPOTHESIS_NAMES):
+            raise ValueError(f"hypothesis must be {TUNER} or one of {', '.join(HYPOTHESIS_NAMES)}")

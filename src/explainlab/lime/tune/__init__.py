@@ -1,34 +1,36 @@
-"""``explainlab lime tune``: parameters per image that keep the IoU at a fraction of the time.
+"""``explainlab lime tune``: parameters per image that keep the IoU at a fraction of the cost.
 
-The package: the candidates of the search space (``space``), their trials on one image
-(``search``), the joint choice (``choice``), the figure (``figures``) and the stage that
-runs them over a run's images (``run``; ``stage`` for the pipeline).
+The package: the candidates of the search space in groups that share model outputs
+(``space``), the trials of one image (``search``), the safe joint choice (``choice``),
+the figure (``figures``) and the stage that runs them over a run's images (``run``;
+``stage`` for the pipeline).
 
-For each image: the consensus reference (cached, computed before the budget clock starts),
-lime's default parameters as the baseline, then candidates from the search space until the
-image's share of the time budget is spent. Every candidate runs as the grader runs it
-(plain lime, timed) at ``repeats`` sampling seeds (1, 2, ...; the scoreboard uses 0, so a
-later ``score`` is an independent check). The target is about the ten images together
-(mean IoU >= ``iou_ratio`` x the defaults', mean time <= ``time_ratio`` x theirs), so the
-choice is joint (:func:`choose_jointly`): one candidate per image, lime's defaults
-included, with the highest mean IoU whose mean time stays within ``time_ratio`` x the
-defaults' mean time. An image that explains cheaply can then pay for one that needs more
-samples.
-
-Outputs under ``<run>/lime_tune/``: trials.csv (every run), pareto.csv (each image's Pareto
-front of time vs IoU), pareto.png, summary.csv (baseline vs chosen per image), and
-params.json: the chosen parameter file, ready for ``explainlab lime export --params``.
+For each image, under the reference hypothesis of the run (``[tune] hypothesis``: the one
+that best predicted the public scoreboard in the latest ``explainlab lime calibrate`` of
+the model, or the one named): the consensus reference (cached, computed before the
+search), lime's defaults as the baseline and their ladder of num_samples (whatever the
+budget), then groups of candidates while the image's share of the budget lasts. Costs and
+the budget are counted work priced by the machine's cost model (measured once, stored
+with the run), so load cannot change what is tried or chosen; wall time is reported beside.
+Candidates of a group share one set of model outputs (same numbers as plain lime), at
+``repeats`` sampling seeds (1, 2, ...; the scoreboard uses 0, so a later ``score`` is an
+independent check). The choice (:func:`choose`) is joint and safe: the mean IoU kept at
+``iou_ratio`` x the defaults', no image below ``image_floor`` x its defaults' IoU, the best
+mean IoU within ``time_ratio`` x the defaults' cost, and the time relaxed, never the IoU,
+when that cannot be met.
 """
 
-from explainlab.lime.tune.choice import choose_jointly, pareto_front
+from explainlab.lime.tune.choice import Choice, choose, pareto_front
 from explainlab.lime.tune.run import TuneOutcome, summary_lines, tune
-from explainlab.lime.tune.space import candidates, describe
+from explainlab.lime.tune.space import baseline, groups, members
 
 __all__ = [
+    "Choice",
     "TuneOutcome",
-    "candidates",
-    "choose_jointly",
-    "describe",
+    "baseline",
+    "choose",
+    "groups",
+    "members",
     "pareto_front",
     "summary_lines",
     "tune",

@@ -1,4 +1,5 @@
-"""The tuner's figure: each image's trials, Pareto front, lime's defaults and the choice."""
+"""The tuner's figure: each image's trials (counted cost vs IoU), Pareto front, lime's
+defaults and the choice."""
 
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ def save_pareto_plot(
     for ax, key in zip(axes.flat, keys, strict=False):
         t = trials[trials["key"] == key]
         f = fronts[fronts["key"] == key]
-        ax.scatter(t["seconds"], t["iou"], s=10, color="0.7", label="trials")
-        ax.plot(f["seconds"], f["iou"], "-o", ms=3, color="tab:red", label="Pareto front")
+        ax.scatter(t["cost_seconds"], t["iou"], s=10, color="0.7", label="trials")
+        ax.plot(f["cost_seconds"], f["iou"], "-o", ms=3, color="tab:red", label="Pareto front")
         c = by_key[key]
         ax.scatter(
-            [c["baseline_seconds"]],
+            [c["baseline_cost"]],
             [c["baseline_iou"]],
             marker="*",
             s=90,
@@ -44,7 +45,7 @@ def save_pareto_plot(
             zorder=3,
         )
         ax.scatter(
-            [c["chosen_seconds"]],
+            [c["chosen_cost"]],
             [c["chosen_iou"]],
             marker="o",
             s=60,
@@ -55,12 +56,12 @@ def save_pareto_plot(
             zorder=3,
         )
         ax.set_title(key, fontsize=9)
-        ax.set_xlabel("seconds")
+        ax.set_xlabel("cost (counted s)")
         ax.set_ylabel("IoU vs reference")
         ax.set_ylim(-0.02, 1.02)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"LIME parameter search: time vs IoU ({model_name})")
+    fig.suptitle(f"LIME parameter search: counted cost vs IoU ({model_name})")
     runfolder.save_figure(fig, path)
     close(fig)

@@ -6,15 +6,20 @@ from __future__ import annotations
 from explainlab import estimate as estimates
 from explainlab.context import Context, StageResult
 from explainlab.lime.tune.run import summary_lines, tune
+from explainlab.lime.tune.space import baseline
 
 
 def estimate(ctx: Context) -> str:
     settings = ctx.config.tune
     model = ctx.model(settings.model)
     reference = settings.reference.seeds * settings.reference.num_samples
+    # lime's defaults and their ladder: one set of samples per repeat, outside the budget
+    defaults = settings.repeats * max(
+        baseline(settings.seed)["num_samples"], *settings.space.num_samples
+    )
     return estimates.line(
-        "tune (references, cached afterwards)",
-        len(ctx.sources) * reference,
+        "tune (references, cached afterwards; lime's defaults)",
+        len(ctx.sources) * (reference + defaults),
         model,
         60 * settings.budget_minutes,
     )
@@ -33,5 +38,10 @@ def run_stage(ctx: Context) -> StageResult:
         summary_lines(outcome),
         outcome.skipped,
         outcome.failures,
-        {"budget_minutes": settings.budget_minutes},
+        {
+            "budget_minutes": settings.budget_minutes,
+            "hypothesis": outcome.hypothesis.get("name"),
+            "target_met": outcome.choice.get("met"),
+            "verdict": outcome.choice.get("verdict"),
+        },
     )
