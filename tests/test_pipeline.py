@@ -238,13 +238,16 @@ def test_figures_print_legibly(offline_run, figure_log):
     assert figure_log.problems(MIN_FONT_PT) == []
 
 
-def test_reports_are_sized_for_sharing(offline_run):
+def test_reports_are_sized_for_sharing(offline_run, tmp_path):
+    from explainlab.bundle import make_bundle
     from explainlab.report.build import MAX_COMBINED_BYTES, MAX_REPORT_BYTES
 
     run_dir, _ = offline_run
     for name in MAIN_PAGES:
         assert (run_dir / "reports" / name).stat().st_size <= MAX_REPORT_BYTES, name
     assert (run_dir / "reports" / "explainlab_report.pdf").stat().st_size <= MAX_COMBINED_BYTES
+    bundle = make_bundle(7, run_dir, tmp_path)
+    assert not bundle.oversized and any("reports/tables/" in n for n, _ in bundle.entries)
 
 
 def test_rerun_skips_every_stage_and_prints_no_estimate(offline_run, capsys):
