@@ -218,9 +218,9 @@ def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
     ax.set_title("Do simple images agree more?", fontsize=9.5)
     ax.set_yticks(y, [LABELS[m].split(" (")[0] for m in names], fontsize=8)
     ax.set_xlim(-1, 1)
-    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_ylim(-0.6, len(names) + 0.4)  # a free line on top for the band's key
     ax.tick_params(axis="x", labelsize=8)
-    ax.set_xlabel("Spearman rho, signed: > 0 means simpler agrees more", fontsize=8.5)
+    ax.set_xlabel("Spearman rho; > 0: simpler agrees more", fontsize=8.5)
     ax.axvline(0, color="black", lw=0.8)
     ax.grid(axis="x", alpha=0.3)
     if rho.isna().all():
@@ -234,18 +234,17 @@ def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
             fontsize=8.5,
         )
         return
-    ax.axvspan(
-        -critical,
-        critical,
-        color="0.88",
-        zorder=0,
-        label=f"not significant (|rho| < {critical:.2f})",
+    ax.axvspan(-critical, critical, color="0.88", zorder=0)
+    ax.text(
+        0,
+        len(names) - 0.05,
+        f"grey: |rho| < {critical:.2f}, not significant (p ≥ 0.05)",
+        ha="center",
+        va="center",
+        fontsize=7,
     )
     colours = [METHOD_COLOURS["gradcam"] if abs(r) >= critical else "0.55" for r in rho.fillna(0)]
     ax.barh(y, rho.fillna(0), 0.6, color=colours)
-    ax.legend(
-        fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.08), frameon=False, borderaxespad=0
-    )
 
 
 def save_complexity_scatter(
@@ -327,7 +326,6 @@ def label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str
                 ha="left" if dx > 0 else "right",
                 va="center",
                 fontsize=LABEL_PT,
-                arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if dy else None,
             )
             box = note.get_window_extent(renderer)
             inside = (
@@ -342,12 +340,19 @@ def label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str
         else:  # no free place: the name is left out rather than printed over another
             continue
         taken.append(box)
+        if dy:  # a leader line, as an empty annotation: no text box of its own
+            leader = {"arrowstyle": "-", "lw": 0.4, "color": "0.5", "shrinkA": 0, "shrinkB": 2}
+            ax.annotate(
+                "", (x[i], y[i]), xytext=(dx, dy), textcoords="offset points", arrowprops=leader
+            )
 
 
 def _offsets(on_right: bool) -> list[tuple[float, float]]:
-    """Label offsets (points) to try: level with the point, then lines above and below."""
+    """Label offsets (points) to try, nearest first: level with the point, then up to
+    eight lines above and below it, on the roomier side first."""
     side = [4.0, -4.0] if on_right else [-4.0, 4.0]
-    return [(dx, dy) for dy in (0.0, 9.0, -9.0, 18.0, -18.0, 27.0, -27.0) for dx in side]
+    lines = [0.0] + [s * 9.0 * k for k in range(1, 9) for s in (1, -1)]
+    return [(dx, dy) for dy in lines for dx in side]
 
 
 def _visible(text: Text) -> bool:
