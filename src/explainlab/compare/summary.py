@@ -77,6 +77,9 @@ def key_numbers(
             },
             "verdict": answer.verdict,
             "paragraph": answer.paragraph,
+            "supporting": answer.supporting,
+            "against": answer.against,
+            "significant": answer.significant,
             "alpha": ALPHA,
             "critical_rho": critical_rho(int(correlations["n"].max())) if n else None,
         },
@@ -97,6 +100,8 @@ def key_numbers(
         out["sanity"] = {
             "blocks": sanity.drop_duplicates("step").sort_values("step")["block"].tolist()[1:],
             "images": int(sanity["key"].nunique()),
+            "changed_below": CHANGED_BELOW,
+            "unchanged_above": UNCHANGED_ABOVE,
             "final": {
                 m: {
                     "spearman": g["spearman"].mean(),
