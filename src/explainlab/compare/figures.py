@@ -182,7 +182,7 @@ def overview(table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: s
     IoU, signed so that right means "simpler images agree more", with the band inside
     which a rho is not significant at p < 0.05. ``table``: key, iou, chance[, ceiling]."""
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(PRINT_WIDTH_IN, 2.9), width_ratios=(1.15, 1), layout="constrained"
+        1, 2, figsize=(PRINT_WIDTH_IN, 2.3), width_ratios=(1.15, 1), layout="constrained"
     )
     rows = table.sort_values("iou")
     y = np.arange(len(rows))
@@ -205,7 +205,7 @@ def overview(table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: s
     left.set_xlabel("area-matched IoU with LIME's mask", fontsize=8.5)
     left.tick_params(axis="x", labelsize=8)
     left.grid(axis="x", alpha=0.3)
-    left.legend(fontsize=7, loc="lower right", frameon=True, framealpha=0.9)
+    left.legend(fontsize=7, loc="best", frameon=True, framealpha=0.9)
     left.set_title("How far do they agree?", fontsize=9.5)
     _oriented_rho(right, corr, critical)
     return fig
@@ -221,7 +221,6 @@ def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
     ax.set_ylim(-0.6, len(names) + 0.4)  # a free line on top for the band's key
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("Spearman rho; > 0: simpler agrees more", fontsize=8.5)
-    ax.axvline(0, color="black", lw=0.8)
     ax.grid(axis="x", alpha=0.3)
     if rho.isna().all():
         n = int(corr["n"].max()) if len(corr) else 0
@@ -234,6 +233,7 @@ def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
             fontsize=8.5,
         )
         return
+    ax.axvline(0, color="black", lw=0.8)
     ax.axvspan(-critical, critical, color="0.88", zorder=0)
     ax.text(
         0,

@@ -43,7 +43,7 @@ def missed(numbers: Numbers) -> list[Missed]:
     if numbers["complexity"]["verdict"] == "undetermined":
         out.append(
             Missed(
-                "an answer to 'do simple images agree more?'",
+                "a test of whether simple images agree more",
                 f"with {numbers['images']} image(s) no rank correlation can be estimated, let "
                 "alone a significant one; the question stays open until the comparison runs on "
                 "more images.",
@@ -68,9 +68,18 @@ def agreement(numbers: Numbers, crop: int | None) -> Finding:
         f"Area-matched IoU {num(iou)} on average, against {num(chance)} for random masks of "
         "the same areas"
         + (f"; above chance on {above} of {n} images" if above is not None else "")
+        + _family_range(numbers)
         + f" {file_ref('compare/agreement.csv')}."
     )
     return Finding(claim, evidence, _grid_reason(numbers, method, crop))
+
+
+def _family_range(numbers: Numbers) -> str:
+    """The CAM methods' range of mean IoU, where they agree alike (see :func:`family`)."""
+    iou = [numbers["agreement_mean"][m]["iou_area"] for m in numbers["cam_methods"]]
+    if len(iou) < 2 or max(iou) - min(iou) >= ALIKE_WITHIN:
+        return ""
+    return f"; every CAM method alike, {num(min(iou))}–{num(max(iou))}"
 
 
 def _grid_reason(numbers: Numbers, method: str, crop: int | None) -> str:
@@ -83,57 +92,41 @@ def _grid_reason(numbers: Numbers, method: str, crop: int | None) -> str:
         )
     where = f"the {crop}×{crop} crop" if crop else "the crop"
     reason = (
-        f"a {title(method)} map is a {grid[0]}×{grid[1]} grid upsampled to {where}: its top "
-        "pixels form smooth blobs that cannot follow the superpixel edges of LIME's mask. "
-        "Even LIME's own mask seen through that grid reaches only IoU "
-        f"{num(ceiling)} {file_ref('compare/ceiling.csv')}"
+        f"a {title(method)} map is a {grid[0]}×{grid[1]} grid upsampled to {where}, smooth "
+        "blobs that cannot follow the superpixel edges of LIME's mask: LIME's own mask seen "
+        f"through that grid reaches only IoU {num(ceiling)} {file_ref('compare/ceiling.csv')}"
     )
     iou = numbers["agreement_mean"][method]["iou_area"]
     if ceiling is not None and iou < 0.5 * ceiling:
-        return reason + (
-            ", so resolution explains a small part of the gap; the rest is "
-            "disagreement about where the evidence lies."
-        )
+        return reason + ("; the rest of the gap is disagreement about where the evidence lies.")
     return reason + ", so much of the shortfall is that resolution, not disagreement."
 
 
 def family(numbers: Numbers) -> Finding | None:
-    """Whether the CAM methods agree with LIME alike (they share the layer's activations)."""
+    """Which CAM method agrees most with LIME, where their IoUs differ enough to rank (when
+    they do not, :func:`agreement` gives their range)."""
     methods = numbers["cam_methods"]
-    if len(methods) < 2:
-        return None
     iou = {m: numbers["agreement_mean"][m]["iou_area"] for m in methods}
+    if len(methods) < 2 or max(iou.values()) - min(iou.values()) < ALIKE_WITHIN:
+        return None
     best, worst = max(iou, key=iou.get), min(iou, key=iou.get)
-    names = join_names([title(m) for m in methods])
-    evidence = f"Mean area-matched IoU {num(iou[worst])}–{num(iou[best])} {file_ref('compare/summary.json')}."
-    if iou[best] - iou[worst] < ALIKE_WITHIN:
-        return Finding(
-            f"{names} agree with LIME alike; the run does not rank them.",
-            evidence,
-            "all weight the same activations of the same layer and differ only in the channel "
-            "weights (gradient, ablation, masked-input score), so they share the grid's blobs; "
-            f"a difference this small on {numbers['images']} images is no ranking.",
-        )
     return Finding(
         f"{title(best)} agrees most with LIME, {title(worst)} least.",
-        f"Mean area-matched IoU {num(iou[best])} against {num(iou[worst])} {file_ref('compare/summary.json')}.",
+        f"Mean area-matched IoU {num(iou[best])} against {num(iou[worst])} "
+        f"{file_ref('compare/summary.json')}.",
         "they share the layer's activations but weight its channels differently: Grad-CAM by "
-        "the mean gradient, AblationCAM and ScoreCAM by how the class score changes when the "
-        "input or a channel is masked, a perturbation closer to LIME's own.",
+        "the mean gradient, AblationCAM and ScoreCAM by how the class score changes when a "
+        "channel or the input is masked, a perturbation closer to LIME's own.",
     )
 
 
-def complexity(numbers: Numbers) -> Finding:
-    """ "Do simple images agree more?" against the significance n images allow."""
+def complexity(numbers: Numbers) -> Finding | None:
+    """Do simple images agree more? Against the significance n images allow (None where no
+    rho could be estimated: :func:`missed` says so)."""
     c, n = numbers["complexity"], numbers["images"]
     corr = {m: v for m, v in c["correlations"].items() if v.get("rho") is not None}
     if not corr:
-        return Finding(
-            f"Whether simple images agree more cannot be asked of {n} image(s).",
-            f"No rank correlation is estimated {file_ref('compare/correlations.csv')}.",
-            "a Spearman rho over so few points takes only a handful of values, any of which "
-            "chance produces often.",
-        )
+        return None
     critical, alpha = num(c.get("critical_rho")), c.get("alpha", 0.05)
     strongest = max(corr, key=lambda m: abs(corr[m]["rho"]))
     s = corr[strongest]
@@ -186,12 +179,11 @@ def faithfulness(numbers: Numbers) -> Finding | None:
     wins = {"deletion": paired["deletion_wins"], "insertion": paired["insertion_wins"]}
     rnd = faith.get("random", {})
     evidence = (
-        f"Deletion AUC {num(faith[cam]['deletion_auc'])} for {title(cam)}, "
-        f"{num(faith[LIME]['deletion_auc'])} for LIME, {num(rnd.get('deletion_auc'))} for a "
-        f"random order (lower is better); insertion {num(faith[cam]['insertion_auc'])}, "
-        f"{num(faith[LIME]['insertion_auc'])}, {num(rnd.get('insertion_auc'))}. {title(cam)} "
-        f"beats LIME on {wins['deletion']} (deletion) and {wins['insertion']} (insertion) of "
-        f"{n} images {file_ref('compare/faithfulness_summary.csv')}."
+        f"Deletion AUC (lower is better) {title(cam)} {num(faith[cam]['deletion_auc'])}, LIME "
+        f"{num(faith[LIME]['deletion_auc'])}, random {num(rnd.get('deletion_auc'))}; insertion "
+        f"{num(faith[cam]['insertion_auc'])}, {num(faith[LIME]['insertion_auc'])}, "
+        f"{num(rnd.get('insertion_auc'))}; {title(cam)} better on {wins['deletion']} "
+        f"(deletion) and {wins['insertion']} (insertion) of {n} images {file_ref('compare/faithfulness_summary.csv')}."
     )
     if all(w > MOSTLY * n for w in wins.values()):
         return Finding(
@@ -212,8 +204,8 @@ def faithfulness(numbers: Numbers) -> Finding | None:
     return Finding(
         "Neither map is more faithful on most images.",
         evidence,
-        "deletion and insertion disagree or split image by image: the two curves use different "
-        "substrates (mean colour, blur), and a map can rank the first pixels well and the rest "
+        "the curves split image by image or by kind (deletion fills with the mean colour, "
+        "insertion starts from a blur), and a map can rank its first pixels well, the rest "
         "poorly.",
     )
 
@@ -227,9 +219,9 @@ def sanity(numbers: Numbers) -> Finding | None:
     fails = [m for m, v in final.items() if v["verdict"] == "barely changes"]
     partly = [m for m, v in final.items() if v["verdict"] == "changes partly"]
     evidence = (
-        f"After re-initialising the top {len(s['blocks'])} block(s) on {s['images']} image(s), "
-        "rank correlation with the original map: "
-        + "; ".join(f"{title(m)} {num(v['spearman'])} ({v['verdict']})" for m, v in final.items())
+        f"Top {len(s['blocks'])} block(s) re-initialised, {s['images']} image(s); rank "
+        "correlation with the original map: "
+        + ", ".join(f"{title(m)} {num(v['spearman'])} ({v['verdict']})" for m, v in final.items())
         + f" {file_ref('compare/sanity.csv')}."
     )
     if fails:

@@ -26,11 +26,7 @@ QUESTION = (
     "How far do Grad-CAM and LIME agree on the same images (IoU and other measures), and "
     "do simple images agree more than complex ones?"
 )
-APPENDIX = (
-    "agreement per method and per image, the complexity correlations and scatter, IoU per "
-    "image and against the CAM threshold, faithfulness and sanity details, and each image's "
-    "masks and overlaps."
-)
+APPENDIX = "tables per image, complexity, faithfulness and sanity details, each image's masks."
 
 
 def build(facts: RunFacts, out: Path) -> Path:
@@ -59,11 +55,8 @@ def build(facts: RunFacts, out: Path) -> Path:
 
 
 CAPTION = (
-    "Left: area-matched IoU of each image's CAM with LIME's mask, with the IoU of random "
-    "masks of the same areas (chance) and the IoU LIME's own mask reaches through the CAM's "
-    "grid (ceiling). Right: each complexity measure's Spearman rho with that IoU, signed so "
-    "that right means simpler images agree more; inside the grey band a rho is not "
-    "significant."
+    "Left: IoU per image against chance and the ceiling the CAM grid allows. Right: each "
+    "complexity measure's rho with IoU (right: simpler agrees more; grey: not significant)."
 )
 
 
@@ -84,16 +77,10 @@ def setting(facts: RunFacts, numbers: dict[str, Any]) -> str:
     methods = join_names([title(m) for m in numbers["cam_methods"]])
     parts = [
         f"On {numbers['images']} images, each CAM map of {who} ({methods}) is compared with "
-        "LIME's mask of positive superpixels on the same crop. Agreement is the "
-        "<i>area-matched</i> IoU: the CAM's top pixels covering the mask's area, so no "
-        "threshold is chosen; chance is the IoU of random masks of those areas."
+        "LIME's mask of positive superpixels on the same crop, by the <i>area-matched</i> IoU "
+        "(the CAM's top pixels covering the mask's area: no threshold to choose), by deletion "
+        "and insertion curves, and by randomising the model's weights."
     ]
-    if "faithfulness_mean" in numbers:
-        parts.append(
-            "Faithfulness: pixels deleted or inserted in each map's order, against a random order."
-        )
-    if "sanity" in numbers:
-        parts.append("Sanity: the model's blocks re-initialised from the top.")
     return " ".join(parts + ([stand_in] if stand_in else []))
 
 
