@@ -11,6 +11,8 @@ Layout::
     compare/faithfulness.csv       key, method, target, p_full, deletion_auc, insertion_auc
     compare/faithfulness_curves.csv, faithfulness_summary.csv
     compare/sanity.csv             key, method, step, block, spearman, ssim
+    compare/ceiling.csv            key, iou_area_ceiling: the IoU the CAM grid allows
+    compare/overview.png           report 4's key figure (IoU per image, complexity rho)
     compare/iou_bars.png, iou_sweep.png, complexity_scatter.png,
     compare/faithfulness_curves.png, faithfulness_auc.png, sanity.png
     compare/summary.txt, summary.json
