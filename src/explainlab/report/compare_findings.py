@@ -21,11 +21,12 @@ Numbers = dict[str, Any]
 
 
 def choose(numbers: Numbers, crop: int | None) -> list[Finding]:
-    """The page-1 findings, in reading order: agreement, the CAM family, complexity,
-    faithfulness, sanity (the last three when the stage measured them)."""
-    found = [agreement(numbers, crop), family(numbers), complexity(numbers)]
-    found += [faithfulness(numbers), sanity(numbers)]
-    return [f for f in found if f is not None]
+    """The page-1 findings, in reading order: agreement, complexity, faithfulness, sanity
+    (the last three where the stage measured them); a ranking of the CAM methods only
+    where one of those is missing, so that page 1 stays one page."""
+    main = [complexity(numbers), faithfulness(numbers), sanity(numbers)]
+    extra = family(numbers) if None in main else None
+    return [f for f in (agreement(numbers, crop), extra, *main) if f is not None]
 
 
 def missed(numbers: Numbers) -> list[Missed]:
