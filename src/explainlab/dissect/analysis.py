@@ -445,11 +445,9 @@ def reference_run_paths(models: Sequence[str] | None = None) -> list[Path]:
 
 
 REFERENCE_CAVEAT = (
-    "These labels come from two runs of the reference CLIP-Dissect code (describe_neurons.py) "
-    "on the assignment's configuration (ResNet18 ImageNet and ResNet18 Places365; layer2, "
-    "layer3, layer4; probe set Broden; concept set 20k; CLIP ViT-B/16; soft_wpmi; avg pooling), "
-    "run a on a GPU and run b on a CPU, not computed here{reason}. Run a is the one analysed; "
-    "run b measures how stable the labels are."
+    "These labels come from two runs of the reference CLIP-Dissect code on the assignment's "
+    "configuration (Broden probes, 20k concepts, CLIP ViT-B/16, soft_wpmi), run a on a GPU "
+    "(analysed) and run b on a CPU (for the label stability), not computed here{reason}."
 )
 
 

@@ -89,7 +89,7 @@ def model_name(model: str) -> str:
     return "Places365" if "places" in model.lower() else "ImageNet"
 
 
-def category_figure(shares: pd.DataFrame, path: Path, height: float = 2.3) -> Path | None:
+def category_figure(shares: pd.DataFrame, path: Path, height: float = 1.8) -> Path | None:
     """Stacked bars: the main run's share of each layer's units per group of Broden
     categories, one bar per model, the models side by side within each layer."""
     main = shares[shares["main"] & shares["group"].isin(STACKED)]

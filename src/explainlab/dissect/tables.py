@@ -481,7 +481,21 @@ def published_agreement(
             "category_published",
         ],
     )
-    return pd.DataFrame(rows), units
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS), units
+
+
+AGREEMENT_COLUMNS = [  # of published_agreement: an empty table keeps its header
+    "model",
+    "published",
+    "canonical_model",
+    "layer",
+    "units",
+    "same_concept",
+    "same_concept_rate",
+    "both_categorised",
+    "same_category_rate",
+    "published_in_our_top5_rate",
+]
 
 
 def _top5(d: Descriptions) -> set[tuple[str, int, str]] | None:
