@@ -48,7 +48,8 @@ HIGH_SCENE = ["kitchen", "kitchen", "kitchen", "dog"]
 
 def test_shares_trend_and_contrast_of_planted_labels():
     shares = progression.category_shares(_groups(LOW, HIGH_OBJ, LOW, HIGH_SCENE), CMAP)
-    main = shares[shares["main"]].set_index(["model", "layer", "group"])["share"]
+    main = progression.with_share(shares[shares["main"]])
+    main = main.set_index(["model", "layer", "group"])["share"]
     assert main[("resnet18", "layer2", "low-level")] == 0.75
     assert main[("resnet18", "layer4", "object")] == 0.5
     assert main[("resnet18_places365", "layer4", "scene")] == 0.75

@@ -12,7 +12,7 @@ import pandas as pd
 
 from explainlab import plotting, runfolder
 from explainlab.dissect.categories import CATEGORIES, OTHER
-from explainlab.dissect.progression import STACKED
+from explainlab.dissect.progression import STACKED, with_share
 from explainlab.dissect.tables import ALL_LAYERS, Descriptions
 
 plt = plotting.plt
@@ -92,7 +92,7 @@ def model_name(model: str) -> str:
 def category_figure(shares: pd.DataFrame, path: Path, height: float = 1.8) -> Path | None:
     """Stacked bars: the main run's share of each layer's units per group of Broden
     categories, one bar per model, the models side by side within each layer."""
-    main = shares[shares["main"] & shares["group"].isin(STACKED)]
+    main = with_share(shares[shares["main"] & shares["group"].isin(STACKED)])
     if main.empty:
         return None
     layers = _layer_order([main["layer"]])

@@ -26,12 +26,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     OTHER: (OTHER,),
 }
 STACKED = ("low-level", "object", "scene", OTHER)  # the groups that add up to every unit
-SHARE_COLUMNS = ["model", "label", "run", "main", "layer", "units", "group", "units_group", "share"]
+SHARE_COLUMNS = ["model", "label", "run", "main", "layer", "units", "group", "units_group"]
 
 
 def category_shares(groups: Sequence[RunGroup], cmap: CategoryMap) -> pd.DataFrame:
     """Per model, run and layer (not pooled), and group of :data:`GROUPS`: the units its
-    categories label and their share of the layer's units. ``main`` marks the run the
+    categories label (their share: :func:`with_share`). ``main`` marks the run the
     analysis describes; ``label`` is that run's name in the other tables."""
     rows = []
     for group in groups:
@@ -50,10 +50,14 @@ def category_shares(groups: Sequence[RunGroup], cmap: CategoryMap) -> pd.DataFra
                             r.units,
                             key,
                             n,
-                            n / r.units,
                         ]
                     )
     return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+
+
+def with_share(shares: pd.DataFrame) -> pd.DataFrame:
+    """:func:`category_shares` with each group's share of the layer's units."""
+    return shares.assign(share=shares["units_group"] / shares["units"])
 
 
 def _spread(shares: pd.DataFrame) -> float:
@@ -71,7 +75,7 @@ def category_trend(shares: pd.DataFrame) -> pd.DataFrame:
     change in every run (lowest, highest), the larger run-to-run spread of the two
     layers' shares, and whether the change is supported."""
     rows = []
-    for (model, key), part in shares.groupby(["model", "group"], sort=False):
+    for (model, key), part in with_share(shares).groupby(["model", "group"], sort=False):
         layers = list(dict.fromkeys(part["layer"]))
         if len(layers) < 2:
             continue
@@ -111,7 +115,7 @@ def category_contrast(shares: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     a, b = models[:2]
     rows = []
-    for (layer, key), part in shares.groupby(["layer", "group"], sort=False):
+    for (layer, key), part in with_share(shares).groupby(["layer", "group"], sort=False):
         sa, sb = (part[part["model"] == m].reset_index(drop=True) for m in (a, b))
         if sa.empty or sb.empty:
             continue

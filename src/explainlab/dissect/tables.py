@@ -193,7 +193,6 @@ def distinct_concepts(inputs: Sequence[Descriptions], cmap: CategoryMap) -> pd.D
                 "units": len(group),
                 "distinct_concepts": group["description"].nunique(),
             }
-            row["distinct_per_unit"] = row["distinct_concepts"] / row["units"]
             for category in (*CATEGORIES, OTHER):
                 chosen = group[cats == category]
                 row[f"distinct_{category}"] = chosen["description"].nunique()

@@ -143,19 +143,19 @@ def _shares_table(report: Report, folder: Path) -> None:
     report.heading("Units per category")
     rows = []
     for (model, layer), part in shares.groupby(["model", "layer"], sort=False):
-        cells = []
+        cells = [str(int(part["units"].iloc[0]))]
         for group in STACKED:
-            values = part[part["group"] == group]
-            main = values[values["main"].astype(str) == "True"]["share"].iloc[0]
-            low, high = values["share"].min(), values["share"].max()
-            spread = "" if pct(low) == pct(high) else f" ({pct(low)}–{pct(high)})"
-            cells.append(pct(main) + spread)
+            values = part[part["group"] == group]["units_group"]
+            main = int(values[part["main"].astype(str) == "True"].iloc[0])
+            low, high = int(values.min()), int(values.max())
+            cells.append(f"{main} ({low}–{high})" if low != high else str(main))
         rows.append([model, layer, *cells])
     report.table(
         rows,
-        header=["model", "layer", *(GROUP_NAMES[g] for g in STACKED)],
-        col_widths=[w * cm for w in (3.8, 1.6, 3.6, 2.8, 2.2, 3.4)],
-        caption="Share of the layer's units, run a; the range over the runs in brackets.",
+        header=["model", "layer", "units", *(GROUP_NAMES[g] for g in STACKED)],
+        col_widths=[w * cm for w in (3.8, 1.5, 1.2, 3.4, 2.6, 2.0, 2.9)],
+        caption="Units labelled with a concept of each category, run a; the range over the "
+        "runs in brackets.",
     )
 
 
