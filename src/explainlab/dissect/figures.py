@@ -47,7 +47,7 @@ def _short(text: str, width: int = 24) -> str:
 
 def _save(fig, path: Path, note: str = "") -> Path:
     if note:
-        fig.text(0.01, -0.01, textwrap.fill(note, 130), fontsize=8, va="top", color="#444444")
+        fig.text(0.01, -0.01, textwrap.fill(note, 105), fontsize=8, va="top", color="#444444")
     runfolder.save_figure(fig, path, dpi=200)
     plotting.close(fig)
     return path
@@ -269,7 +269,9 @@ def overlap_figure(overlap: pd.DataFrame, path: Path, note: str = "") -> Path | 
             )
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         ax.legend(handles=handles, fontsize=8, loc="upper left", ncol=2)
-        ax.set_title(f"Shared and model-specific concepts: {_short(a, 30)} vs {_short(b, 30)}")
+        ax.set_title(
+            f"Shared and model-specific concepts: {_short(a, 30)} vs {_short(b, 30)}", pad=18
+        )
     fig.tight_layout()
     return _save(fig, path, note)
 

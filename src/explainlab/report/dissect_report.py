@@ -252,11 +252,9 @@ def _figures(report: Report, folder: Path) -> None:
     report.heading("Figures")
     for name, caption in APPENDIX_FIGURES:
         if (folder / name).is_file():
-            report.figure(folder / name, caption=caption, max_height=10 * cm)
+            report.figure(folder / name, caption=caption)  # at the size drawn: fonts as drawn
     for path in sorted(folder.glob("top_concepts_*.png")):
-        report.figure(
-            path, caption="Concepts learned by most neurons, per layer.", max_height=11 * cm
-        )
+        report.figure(path, caption="Concepts learned by most neurons, per layer.")
     montages = sorted(folder.glob("montage*.png")) + sorted(folder.glob("montages/*.png"))
     for path in montages:
         report.figure(
