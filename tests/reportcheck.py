@@ -127,6 +127,15 @@ def free_values(sources: Iterable[Path], decimals: int = 2, top: float = 1.0) ->
     return [g for g in grid if not matches(g, decimals, False, known)]
 
 
+def final_path(path: Path) -> Path:
+    """Where a file a stage writes into its ``.<folder>.partial/`` ends up once committed."""
+    parts = [
+        m.group(1) if (m := re.fullmatch(r"\.(.+)\.partial", part)) else part
+        for part in Path(path).resolve().parts
+    ]
+    return Path(*parts)
+
+
 class FigureLog:
     """Records, while installed, every figure a stage saves (its smallest text in points
     and its text collisions) and where each report prints it (its scale against the size
@@ -150,11 +159,11 @@ class FigureLog:
                 for p in plotting.legibility_problems(figure, print_width_in=1e9)
                 if " overlaps " in p
             ]
-            self.drawn[Path(path).resolve()] = (smallest, overlaps)
+            self.drawn[final_path(path)] = (smallest, overlaps)
             return save_figure(figure, path, **kwargs)
 
         def record_report(report, path):
-            self.placed[Path(path).name] = [(Path(p).resolve(), s) for p, s in report.placed]
+            self.placed[Path(path).name] = [(final_path(p), s) for p, s in report.placed]
             return save_report(report, path)
 
         monkeypatch.setattr(runfolder, "save_figure", record_figure)
