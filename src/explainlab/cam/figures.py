@@ -1,8 +1,12 @@
-"""CAM figures: per-method overlays and the per-image panel."""
+"""CAM figures: per-method overlays, the per-image panel, and the grid of images x
+methods the report prints (drawn at the size it prints, fonts at least
+:data:`~explainlab.plotting.MIN_FONT_PT`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -10,9 +14,35 @@ import numpy as np
 from matplotlib import colors
 
 from explainlab import runfolder
-from explainlab.plotting import HEATMAP_CMAP, close, overlay
+from explainlab.plotting import HEATMAP_CMAP, PRINT_WIDTH_IN, close, overlay
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "ablationcam": "AblationCAM", "scorecam": "ScoreCAM"}
+
+
+GRID_FONT_PT = 7.5  # the grid's labels, at the size it prints
+OVERLAY_ALPHA = 0.5  # plotting.overlay's default: the crop's share of an overlay
+
+
+def save_crop(crop: np.ndarray, path: Path) -> Path:
+    from PIL import Image
+
+    with runfolder.atomic_path(path) as tmp:
+        Image.fromarray(crop).save(tmp, format="PNG")
+    return path
+
+
+def read_crop(folder: Path, method: str) -> np.ndarray:
+    """An image's crop: ``crop.png``, or (a cam folder made before the stage saved it)
+    recovered from the overlay of ``method`` and its map, within one grey level."""
+    from PIL import Image
+
+    folder = Path(folder)
+    if (folder / "crop.png").is_file():
+        return np.asarray(Image.open(folder / "crop.png").convert("RGB"))
+    blended = np.asarray(Image.open(folder / f"{method}.png").convert("RGB"), dtype=np.float32)
+    heat = plt.get_cmap(HEATMAP_CMAP)(np.clip(np.load(folder / f"{method}.npy"), 0, 1))[..., :3]
+    crop = (blended / 255.0 - (1 - OVERLAY_ALPHA) * heat) / OVERLAY_ALPHA
+    return np.round(np.clip(crop, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def save_overlay(crop: np.ndarray, saliency: np.ndarray, path: Path) -> Path:
@@ -45,5 +75,49 @@ def save_panel(
     fig.colorbar(mappable, ax=axes[1:], shrink=0.85, label="normalised saliency")
     fig.suptitle(title)
     runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One image of a grid: its label (name, prediction), crop and maps by method."""
+
+    label: str
+    crop: np.ndarray
+    maps: Mapping[str, np.ndarray]
+
+
+def save_grid(rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN) -> Path:
+    """Images as rows, the input crop then one overlay per method as columns, drawn
+    ``width_in`` inches wide (the width it prints at) with labels of
+    :data:`GRID_FONT_PT`; each row's label wrapped to fit beside its image."""
+    methods = list(rows[0].maps)
+    columns = len(methods) + 1
+    label_in = 0.42
+    cell = (width_in - label_in) / columns
+    fig, axes = plt.subplots(
+        len(rows),
+        columns,
+        figsize=(width_in, len(rows) * (cell + 0.04) + 0.22),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.03, "hspace": 0.04},
+    )
+    fig.subplots_adjust(
+        left=label_in / width_in, right=1, bottom=0, top=1 - 0.2 / fig.get_figheight()
+    )
+    titles = ["input crop", *(METHOD_TITLES.get(m, m) for m in methods)]
+    for r, row in enumerate(rows):
+        images = [row.crop, *(overlay(row.crop, row.maps[m]) for m in methods)]
+        for c, (ax, image) in enumerate(zip(axes[r], images, strict=True)):
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=GRID_FONT_PT + 0.5, pad=2)
+        wrap = max(12, int(cell * 72 / (0.6 * GRID_FONT_PT)))
+        label = "\n".join(textwrap.wrap(row.label, wrap)[:3])
+        axes[r][0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
+    runfolder.save_figure(fig, path, dpi=200)
     close(fig)
     return path
