@@ -88,36 +88,45 @@ class GridRow:
     maps: Mapping[str, np.ndarray]
 
 
-def save_grid(rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN) -> Path:
-    """Images as rows, the input crop then one overlay per method as columns, drawn
-    ``width_in`` inches wide (the width it prints at) with labels of
-    :data:`GRID_FONT_PT`; each row's label wrapped to fit beside its image."""
+LABEL_IN = 0.42  # room for a row's label (two or three lines of GRID_FONT_PT), inches
+
+
+def save_grid(
+    rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+) -> Path:
+    """The input crop then one overlay per method for each image, ``per_row`` images side
+    by side, drawn ``width_in`` inches wide (the width it prints at) with text of
+    :data:`GRID_FONT_PT`; each image's label wrapped beside its crop."""
     methods = list(rows[0].maps)
-    columns = len(methods) + 1
-    label_in = 0.42
-    cell = (width_in - label_in) / columns
+    group = len(methods) + 1
+    cell = (width_in - per_row * LABEL_IN) / (per_row * group)
+    ratios = [LABEL_IN / cell, *[1.0] * group] * per_row
+    lines = -(-len(rows) // per_row)
     fig, axes = plt.subplots(
-        len(rows),
-        columns,
-        figsize=(width_in, len(rows) * (cell + 0.04) + 0.22),
+        lines,
+        len(ratios),
+        figsize=(width_in, lines * (cell + 0.04) + 0.2),
         squeeze=False,
-        gridspec_kw={"wspace": 0.03, "hspace": 0.04},
+        gridspec_kw={"wspace": 0.03, "hspace": 0.04, "width_ratios": ratios},
     )
-    fig.subplots_adjust(
-        left=label_in / width_in, right=1, bottom=0, top=1 - 0.2 / fig.get_figheight()
-    )
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.18 / fig.get_figheight())
     titles = ["input crop", *(METHOD_TITLES.get(m, m) for m in methods)]
-    for r, row in enumerate(rows):
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    wrap = max(12, int(cell * 72 / (0.6 * GRID_FONT_PT)))
+    for i, row in enumerate(rows):
+        line, first = divmod(i, per_row)
+        cells = axes[line][first * (group + 1) + 1 : (first + 1) * (group + 1)]
         images = [row.crop, *(overlay(row.crop, row.maps[m]) for m in methods)]
-        for c, (ax, image) in enumerate(zip(axes[r], images, strict=True)):
+        for c, (ax, image) in enumerate(zip(cells, images, strict=True)):
+            ax.set_axis_on()
             ax.imshow(image)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
-                ax.set_title(titles[c], fontsize=GRID_FONT_PT + 0.5, pad=2)
-        wrap = max(12, int(cell * 72 / (0.6 * GRID_FONT_PT)))
+            if line == 0:
+                ax.set_title(titles[c], fontsize=GRID_FONT_PT, pad=2)
         label = "\n".join(textwrap.wrap(row.label, wrap)[:3])
-        axes[r][0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
+        cells[0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
     runfolder.save_figure(fig, path, dpi=200)
     close(fig)
     return path

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from explainlab.cam.figures import METHOD_TITLES
-from explainlab.report.common import join_names, num, pct, pretty_key
+from explainlab.report.common import num, pct, pretty_key
 from explainlab.report.findings import Finding, file_ref
 from explainlab.report.pdf import text
 
@@ -18,6 +18,7 @@ COARSE_CELL_PX = 16  # a grid cell this many crop pixels wide or more: blobs, no
 CLOSE_RHO, SIMILAR_RHO = 0.8, 0.5  # mean Spearman rho: nearly the same maps / similar maps
 CONSISTENT = 0.75  # a difference seen on at least this share of the images is consistent
 FEW_IMAGES = 3  # fewer images than this support no statement about a method
+RHO_GAP = 0.05  # mean rho closer than this: no difference in agreement is read
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def title(method: str) -> str:
     return METHOD_TITLES.get(method, method)
 
 
-def pair_title(row: pd.Series) -> str:
-    return f"{title(row['method_a'])} / {title(row['method_b'])}"
+def pair_title(row: pd.Series, sep: str = " / ") -> str:
+    return f"{title(row['method_a'])}{sep}{title(row['method_b'])}"
 
 
 def resolution(t: CamTables) -> Finding:
@@ -61,78 +62,89 @@ def resolution(t: CamTables) -> Finding:
     spread = f"{pct(t.focus['focus'].min())}–{pct(t.focus['focus'].max())}"
     evidence = (
         f"Layer {text(t.layer)} gives {size} maps ({t.summary['channels']} channels) for the "
-        f"{crop[0]}×{crop[1]} crop: one cell is {num(cell, '.0f')} pixels wide; the regions at "
-        f"or above half the maximum cover {spread} of the crop "
+        f"{crop[0]}×{crop[1]} crop, {num(cell, '.0f')} pixels per cell; the regions at or above "
+        f"half the maximum cover {spread} of the crop "
         f"{file_ref(t.where + '/summary.json, focus.csv')}."
     )
     if cell >= COARSE_CELL_PX:
         return Finding(
             f"The maps are blobs on a {size} grid, not outlines.",
             evidence,
-            f"each map is a weighted sum of the layer's {size} activation maps, bilinearly "
-            "upsampled: no edge finer than a cell, so a map marks a smooth region around the "
-            "evidence and cannot follow an object's boundary.",
+            f"a CAM is a weighted sum of the layer's {size} maps, bilinearly upsampled: no edge "
+            "finer than a cell, so it marks a smooth region around the evidence, not the "
+            "object's boundary.",
         )
     return Finding(
         f"The maps resolve detail down to about {num(cell, '.0f')} pixels.",
         evidence,
-        f"each map is a weighted sum of the layer's {size} activation maps, upsampled: a "
-        "fine grid lets it follow object parts, at the cost of noisier maps.",
+        f"a CAM is a weighted sum of the layer's {size} maps, upsampled: a grid this fine lets "
+        "it follow object parts.",
     )
 
 
-def _extent(t: CamTables, others: list[str]) -> tuple[str, str]:
-    """ScoreCAM's extent against ``others``: (word, the reason's second half)."""
+def extent(t: CamTables) -> str:
+    """ "broader" or "narrower" where ScoreCAM's high regions are so on average and on at
+    least :data:`CONSISTENT` of at least :data:`FEW_IMAGES` images; else ""."""
     sc, n = t.methods.loc["scorecam"], t.n
-    rest = t.methods.loc[others, "focus_mean"]
-    counts = (
-        f"broadest on {sc['broadest_images']}, narrowest on {sc['narrowest_images']} of {n} images"
-    )
-    if (
-        n >= FEW_IMAGES
-        and sc["focus_mean"] > rest.max()
-        and sc["broadest_images"] >= CONSISTENT * n
-    ):
-        return "broader", (
-            f" A region that alone keeps the score up (the object, often its context) gets "
-            f"weight even where the gradient is small, so the high region spreads ({counts})."
-        )
-    if (
-        n >= FEW_IMAGES
-        and sc["focus_mean"] < rest.min()
-        and sc["narrowest_images"] >= CONSISTENT * n
-    ):
-        return "narrower", (
-            " The softmax gives nearly all weight to the few channels whose masked image "
-            f"scores highest, so the map shrinks to their regions ({counts})."
-        )
-    return "", (
-        f" Here that does not change the extent of the maps in one direction ({counts}): "
-        "the difference of the means is not a property of the method in this run."
-    )
+    rest = t.methods.drop(index="scorecam")["focus_mean"]
+    if n < FEW_IMAGES:
+        return ""
+    if sc["focus_mean"] > rest.max() and sc["broadest_images"] >= CONSISTENT * n:
+        return "broader"
+    if sc["focus_mean"] < rest.min() and sc["narrowest_images"] >= CONSISTENT * n:
+        return "narrower"
+    return ""
+
+
+def set_apart(t: CamTables) -> bool | None:
+    """Whether ScoreCAM agrees less with each other method than those agree among
+    themselves by at least :data:`RHO_GAP` (None: no pair without ScoreCAM)."""
+    has = (t.pairs["method_a"] == "scorecam") | (t.pairs["method_b"] == "scorecam")
+    if has.all():
+        return None
+    return bool(t.pairs.loc[has, "rho_mean"].max() + RHO_GAP <= t.pairs.loc[~has, "rho_mean"].min())
+
+
+WHY_EXTENT = {
+    "broader": "a region that alone keeps the score up (the object, often its context) gets "
+    "weight where the gradient is small, so the high region spreads",
+    "narrower": "the softmax gives nearly all weight to the few channels whose masked image "
+    "scores highest, so the map shrinks to their regions",
+    "": "here that moves the extent in no consistent direction",
+}
 
 
 def scorecam(t: CamTables) -> Finding | None:
-    """How ScoreCAM's maps differ from the gradient-based ones, and why."""
+    """How ScoreCAM's maps differ from the others, and why."""
     if "scorecam" not in t.methods.index or len(t.methods) < 2:
         return None
-    others = [m for m in t.methods.index if m != "scorecam"]
-    word, why = _extent(t, others)
-    with_sc = t.pairs[(t.pairs["method_a"] == "scorecam") | (t.pairs["method_b"] == "scorecam")]
-    without = t.pairs.drop(with_sc.index)
-    apart = len(without) and with_sc["rho_mean"].max() < without["rho_mean"].min()
-    names = join_names([title(m) for m in others])
-    claim = f"ScoreCAM's maps are {word} than {names}'s" if word else "ScoreCAM's maps differ"
-    claim += ", and agree less with them than they agree with each other." if apart else "."
-    extents = "; ".join(f"{title(m)} {pct(r['focus_mean'])}" for m, r in t.methods.iterrows())
-    rhos = "; ".join(f"{pair_title(r)} {num(r['rho_mean'])}" for _, r in t.pairs.iterrows())
+    word, apart = extent(t), set_apart(t)
+    others = [title(m) + "'s" for m in t.methods.index if m != "scorecam"]
+    names = others[0] if len(others) == 1 else "the others'"
+    if word:
+        claim = f"ScoreCAM's maps are {word} than {names}"
+    elif t.n < FEW_IMAGES:
+        claim = f"On {t.n} images ScoreCAM's maps cannot be called broader or narrower than {names}"
+    else:
+        claim = f"ScoreCAM's maps are no broader or narrower than {names}"
+    if apart is not None:
+        claim += (
+            "; they agree less with them than those agree with each other."
+            if apart
+            else "; they agree with them as well as those agree with each other."
+        )
+    sc = t.methods.loc["scorecam"]
+    extents = ", ".join(f"{title(m)} {pct(r['focus_mean'])}" for m, r in t.methods.iterrows())
+    rhos = ", ".join(f"{pair_title(r, '/')} {num(r['rho_mean'])}" for _, r in t.pairs.iterrows())
     return Finding(
-        claim,
-        f"Share of the crop at or above half the maximum, mean over the images: {extents}. "
-        f"Mean Spearman ρ: {rhos} {file_ref(t.where + '/method_summary.csv, pair_summary.csv')}.",
-        "ScoreCAM weights each channel by a softmax, over the channels, of the class score of "
-        "the image masked by that channel's upsampled map: by what the region alone does to "
-        "the output, not by a gradient." + why,
+        claim.rstrip(".") + ".",
+        f"Mean share of the crop ≥ half the maximum: {extents} (ScoreCAM broadest on "
+        f"{sc['broadest_images']}, narrowest on {sc['narrowest_images']} of {t.n} images); mean "
+        f"ρ: {rhos} {file_ref(t.where + '/method_summary.csv, pair_summary.csv')}.",
+        "a channel's weight is a softmax, over channels, of the class score of the image "
+        "masked by its upsampled map: its region's own effect on the output, not a gradient; "
+        f"{WHY_EXTENT[word]}"
+        + ("." if t.n >= FEW_IMAGES else f" ({t.n} images are too few to tell)."),
     )
 
 
@@ -145,31 +157,29 @@ def gradcam_ablationcam(t: CamTables) -> Finding | None:
     column = "rho_gradcam/ablationcam"
     low = t.images.loc[t.images[column].idxmin(), "key"] if t.n > 1 else ""
     if rho >= CLOSE_RHO:
-        claim, tail = "Grad-CAM and AblationCAM give nearly the same maps.", "little"
+        claim, tail = "Grad-CAM and AblationCAM give nearly the same maps.", "a small change here"
     elif rho >= SIMILAR_RHO:
-        claim, tail = "Grad-CAM and AblationCAM give similar maps.", "in places"
+        claim, tail = "Grad-CAM and AblationCAM give similar maps.", "which moves them in places"
     else:
-        claim, tail = "Grad-CAM and AblationCAM give different maps.", "much"
+        claim, tail = "Grad-CAM and AblationCAM give different maps.", "which changes them here"
     lowest = f", lowest on {text(pretty_key(low))}" if low else ""
     return Finding(
         claim,
         f"Mean Spearman ρ {num(rho)} over {t.n} images ({num(r['rho_min'])}–{num(r['rho_max'])}"
-        f"{lowest}), IoU of the ≥ 0.5 regions {num(r['iou_mean'])}, peaks a median "
-        f"{num(r['peak_median'], '.0f')} pixels apart {file_ref(t.where + '/pair_summary.csv')}.",
-        "both weight the same activation maps: Grad-CAM by the class score's mean gradient over "
-        "each, AblationCAM by the drop in the score when it is zeroed. Behind a head of average "
-        "pooling and one linear layer (ResNet50's, EfficientNet-Lite0's) that drop is the "
-        "gradient weight times the channel's mean activation, so AblationCAM favours strongly "
-        f"active channels; here that changes the maps {tail}.",
+        f"{lowest}); IoU of the ≥ 0.5 regions {num(r['iou_mean'])} "
+        f"{file_ref(t.where + '/pair_summary.csv')}.",
+        "both weight the same activation maps, by the class score's mean gradient or by its "
+        "drop when the map is zeroed; with an average-pool and linear head the drop is the "
+        f"gradient weight × the channel's mean activation: strong channels count more, {tail}.",
     )
 
 
 def _mistake(row: pd.Series) -> str:
     rank = row["true_rank"]
-    where = "not in the top 5" if pd.isna(rank) else f"ranked {int(rank)}"
+    where = "not in the top 5" if pd.isna(rank) else f"at rank {int(rank)}"
     return (
         f"{text(pretty_key(row['key']))} is taken for {text(row['top1_name'])} "
-        f"({pct(row['top1_prob'])}; the true class {where})"
+        f"({pct(row['top1_prob'])}; true class {where})"
     )
 
 
@@ -184,9 +194,8 @@ def misclassified(t: CamTables) -> Finding:
         else ("the class the run was told to explain")
     )
     reason = (
-        f"every map is computed for {explains} (target_id, cam/predictions.csv), so on a "
-        "mistake it shows where the evidence for the wrong class lies: what to inspect to see "
-        "why the model erred, not where the true class is."
+        f"each map explains {explains} (target_id): on a mistake, the evidence for the wrong "
+        "class, not where the true class is."
     )
     if not len(known):
         return Finding("No image has a known class.", "(cam/predictions.csv)", reason)
@@ -206,14 +215,13 @@ def misclassified(t: CamTables) -> Finding:
 
 
 def _cost(method: str, channels: Any, impl: str) -> str:
-    c = f"{channels} channels" if channels else "the layer's channels"
+    c = f" ({channels})" if channels else ""
     if method == "gradcam":
-        return "Grad-CAM needs one forward and one backward pass"
+        return "Grad-CAM runs one forward and one backward pass"
     if method == "ablationcam":
-        if impl == "fast":
-            return f"AblationCAM one pass of the layers after the target per channel ({c}, batched)"
-        return f"AblationCAM one forward pass of the network per ablated channel ({c}, batched)"
-    return f"ScoreCAM one forward pass of the whole network per channel ({c} masked images)"
+        where = "the layers after the target" if impl == "fast" else "the network"
+        return f"AblationCAM {where} once per channel"
+    return f"ScoreCAM the whole network once per channel{c}"
 
 
 def timing(t: CamTables, device: str) -> Finding | None:
@@ -223,13 +231,13 @@ def timing(t: CamTables, device: str) -> Finding | None:
     m = t.methods.sort_values("seconds_mean")
     slow, fast = m.index[-1], m.index[0]
     factor = m.loc[slow, "times_fastest"]
-    per = "; ".join(f"{title(k)} {num(r['seconds_mean'], '.2f')} s" for k, r in m.iterrows())
+    per = ", ".join(f"{title(k)} {num(r['seconds_mean'], '.2f')} s" for k, r in m.iterrows())
     return Finding(
-        f"{title(slow)} is the slowest method, ×{num(factor, '.0f' if factor >= 10 else '.1f')} "
-        f"the time of {title(fast)}.",
-        f"Mean seconds per image on the run's {text(device)}, {text(t.impl)} implementation: "
-        f"{per} {file_ref(t.where + '/method_summary.csv')}.",
-        "; ".join(_cost(k, t.summary.get("channels"), t.impl) for k in m.index) + ".",
+        f"{title(slow)} is the slowest, ×{num(factor, '.0f' if factor >= 10 else '.1f')} the "
+        f"time of {title(fast)}.",
+        f"Mean per image ({text(device)}, {text(t.impl)}): {per} "
+        f"{file_ref(t.where + '/method_summary.csv')}.",
+        ", ".join(_cost(k, t.summary.get("channels"), t.impl) for k in m.index) + ".",
     )
 
 

@@ -12,23 +12,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from reportlab.lib.units import cm
+from reportlab.platypus import CondPageBreak
 
 from explainlab import runfolder
 from explainlab.cam.figures import GridRow, read_crop, save_grid
 from explainlab.cam.summary import read_summary, summarise
 from explainlab.report.cam_findings import CamTables, choose, pair_title, title
-from explainlab.report.common import RunFacts, geometry_text, join_names, num, pct, pretty_key
+from explainlab.report.common import RunFacts, join_names, num, pct, pretty_key
 from explainlab.report.findings import front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
 
 QUESTION = (
-    "Apply Grad-CAM, AblationCAM and ScoreCAM (pytorch-grad-cam) to the ten given ImageNet "
-    "images with ResNet50 (IMAGENET1K_V2) at its last convolutional block: what do the maps "
-    "highlight, and how do the methods differ?"
+    "Apply Grad-CAM, AblationCAM and ScoreCAM (pytorch-grad-cam) to the ten ImageNet images "
+    "with ResNet50 (IMAGENET1K_V2) at its last convolutional block: what do the maps "
+    "highlight, how do the methods differ?"
 )
-KEY_ROWS = 3  # images in the page-1 figure
-KEY_WIDTH_IN = 5.2  # the page-1 figure's print width
+KEY_ROWS = 2  # images in the page-1 figure
+KEY_WIDTH_IN = 6.85  # the page-1 figure's print width: two images side by side
 APPENDIX_ROWS = 5  # images per appendix figure
 APPENDIX_WIDTH_IN = 6.2
 
@@ -78,18 +79,43 @@ def read_tables(facts: RunFacts, tables: Path) -> tuple[CamTables, dict]:
     return t, recorded
 
 
-def key_images(t: CamTables, rows: int = KEY_ROWS) -> list[str]:
-    """The page-1 images, by rule: where the methods agree least, a misclassified one,
-    where they agree most (the run's order where there is no agreement)."""
-    images = t.images.dropna(subset=["rho_mean"]).sort_values("rho_mean")
-    wrong = list(
-        t.predictions.loc[t.predictions["true_id"].notna() & ~t.predictions["correct"], "key"]
-    )
-    picks = [*images["key"][:1], *wrong[:1], *images["key"][-1:], *t.predictions["key"]]
-    return list(dict.fromkeys(picks))[:rows]
+def key_images(t: CamTables, rows: int = KEY_ROWS) -> dict[str, str]:
+    """The page-1 images and why each, by rule: where the methods agree least, the first
+    misclassified one, where they agree most; then the run's order."""
+    order = list(t.images.dropna(subset=["rho_mean"]).sort_values("rho_mean")["key"])
+    p = t.predictions
+    wrong = list(p.loc[p["true_id"].notna() & ~p["correct"], "key"])
+    candidates = [
+        *((k, "the methods agree least") for k in order[:1]),
+        *((k, "misclassified") for k in wrong[:1]),
+        *((k, "the methods agree most") for k in order[-1:]),
+        *((k, "") for k in p["key"]),
+    ]
+    picks: dict[str, list[str]] = {}
+    for key, why in candidates:
+        if key in picks or len(picks) < rows:
+            picks.setdefault(key, []).append(why)
+    return {k: ", ".join(w for w in whys if w) for k, whys in picks.items()}
 
 
-def grid_rows(facts: RunFacts, t: CamTables, keys: list[str]) -> list[GridRow]:
+def key_caption(t: CamTables, keys: dict[str, str]) -> str:
+    """Each page-1 image with its top-1 class and why it was chosen."""
+    by_key = t.predictions.set_index("key")
+    parts = []
+    for key, why in keys.items():
+        p = by_key.loc[key]
+        taken = "taken for " if pd.notna(p["true_id"]) and not p["correct"] else "top-1 "
+        parts.append(
+            f"{text(pretty_key(key))} ({taken}{text(p['top1_name'])}, {pct(p['top1_prob'])}"
+            + (f"; {why})" if why else ")")
+        )
+    return join_names(parts)
+
+
+def grid_rows(
+    facts: RunFacts, t: CamTables, keys: list[str], predicted: bool = True
+) -> list[GridRow]:
+    """The rows of a map grid, labelled with the image (and its prediction)."""
     cam = stage_dir(facts.run_dir, "cam")
     methods = list(t.methods.index)
     by_key = t.predictions.set_index("key")
@@ -97,29 +123,34 @@ def grid_rows(facts: RunFacts, t: CamTables, keys: list[str]) -> list[GridRow]:
     for key in keys:
         p = by_key.loc[key]
         verdict = "" if pd.isna(p["true_id"]) else (" ✓" if p["correct"] else " ✗")
-        label = f"{pretty_key(key)}: {p['top1_name']} {p['top1_prob']:.0%}{verdict}"
+        label = pretty_key(key)
+        if predicted:
+            label += f": {p['top1_name']} {p['top1_prob']:.0%}{verdict}"
         maps = {m: np.load(cam / key / f"{m}.npy") for m in methods}
         rows.append(GridRow(label, read_crop(cam / key, methods[0]), maps))
     return rows
 
 
 def setting(facts: RunFacts, t: CamTables, recorded: dict, model: str) -> str:
-    impl = (
-        "our exact fast variants of pytorch-grad-cam's (equal within 1e-4)"
-        if t.impl == "fast"
-        else "pytorch-grad-cam's own implementations"
-    )
+    """What was done; a stand-in model is described once, by the stand-in sentence."""
+    stand_in = facts.stand_in_sentence(model)
+    model_name = "the stand-in model" if stand_in else text(facts.model_description(model))
+    impl = "pytorch-grad-cam's, by our exact fast variants"
+    if t.impl != "fast":
+        impl = "pytorch-grad-cam"
+    geometry = recorded.get("geometry") or {"resize": 256, "crop": 224}
     sentence = (
-        f"<b>What was done.</b> {join_names([title(m) for m in t.methods.index])}, computed with "
-        f"{impl}, on {t.n} images with {text(facts.model_description(model))} at layer "
-        f"<b>{text(t.layer)}</b>; each image is explained for its top-1 class on the model's "
-        f"crop ({text(geometry_text(recorded))}), each map min-max normalised to [0, 1]."
+        f"<b>What was done.</b> {join_names([title(m) for m in t.methods.index])} ({impl}) on "
+        f"{t.n} images with {model_name} at layer <b>{text(t.layer)}</b>, each explained for its "
+        f"top-1 class on the model's crop (Resize({geometry['resize']}) → "
+        f"CenterCrop({geometry['crop']})); maps min-max normalised to [0, 1]."
     )
-    return " ".join(s for s in (sentence, facts.stand_in_sentence(model)) if s)
+    return " ".join(s for s in (sentence, stand_in) if s)
 
 
 def main_tables(report: Report, t: CamTables) -> None:
     """The predictions and the agreement between the methods (main part, page 2)."""
+    report.story.append(CondPageBreak(6 * cm))  # the heading stays with its table
     report.heading("Predictions and agreement", level=2)
     report.table(
         [
@@ -177,7 +208,7 @@ def main_tables(report: Report, t: CamTables) -> None:
 
 def appendix(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> None:
     report.appendix("Appendix: each image's maps and numbers")
-    pairs = [c for c in t.images.columns if c.startswith("rho_") and c != "rho_mean"]
+    pairs = [f"rho_{p}" for p in t.pairs.index if f"rho_{p}" in t.images.columns]
     methods = list(t.methods.index)
     report.table(
         [
@@ -217,23 +248,25 @@ def build(facts: RunFacts, out: Path) -> Path:
     t, recorded = read_tables(facts, tables)
     model = recorded["model"]
     report = facts.new_report(
-        "Class activation maps: Grad-CAM, AblationCAM, ScoreCAM", "report 2", facts.banner(model)
+        "CAMs: Grad-CAM, AblationCAM, ScoreCAM", "report 2", facts.banner(model)
     )
     keys = key_images(t)
     figures.mkdir(parents=True, exist_ok=True)
-    key_figure = save_grid(grid_rows(facts, t, keys), figures / "key_maps.png", KEY_WIDTH_IN)
+    key_figure = save_grid(
+        grid_rows(facts, t, list(keys), predicted=False),
+        figures / "key_maps.png",
+        KEY_WIDTH_IN,
+        per_row=KEY_ROWS,
+    )
     device = str(facts.manifest.get("device", "device"))
     front_page(
         report,
         question=QUESTION,
         setting=setting(facts, t, recorded, model),
         figure=key_figure,
-        caption="Input crop and each method's map (jet colour map, red = high) for "
-        + join_names([text(pretty_key(k)) for k in keys])
-        + ": where the methods agree least, a misclassified image, where they agree most. "
-        "Label: top-1 class, its probability, ✓/✗ against the true class.",
+        caption=f"Maps (jet colour map, red = high) of {key_caption(t, keys)}.",
         findings=choose(t, device),
-        appendix=f"each image's shares and agreement (table), and the maps of all {t.n} images.",
+        appendix="every image's maps, shares and agreement.",
         figure_height=12 * cm,
     )
     main_tables(report, t)
