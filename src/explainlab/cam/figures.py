@@ -94,6 +94,16 @@ LABEL_IN = 0.42  # room for a row's label (two or three lines of GRID_FONT_PT), 
 def save_grid(
     rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN, per_row: int = 1
 ) -> Path:
+    """:func:`grid_figure` saved at print resolution."""
+    fig = grid_figure(rows, width_in, per_row)
+    runfolder.save_figure(fig, path, dpi=200)
+    close(fig)
+    return path
+
+
+def grid_figure(
+    rows: Sequence[GridRow], width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+) -> plt.Figure:
     """The input crop then one overlay per method for each image, ``per_row`` images side
     by side, drawn ``width_in`` inches wide (the width it prints at) with text of
     :data:`GRID_FONT_PT`; each image's label wrapped beside its crop."""
@@ -127,6 +137,4 @@ def save_grid(
                 ax.set_title(titles[c], fontsize=GRID_FONT_PT, pad=2)
         label = "\n".join(textwrap.wrap(row.label, wrap)[:3])
         cells[0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
-    runfolder.save_figure(fig, path, dpi=200)
-    close(fig)
-    return path
+    return fig
