@@ -226,9 +226,9 @@ def _cost(method: str, channels: Any, impl: str) -> str:
 
 def timing(t: CamTables, device: str) -> Finding | None:
     """What each method costs, from the run's timings."""
-    if len(t.methods) < 2:
+    m = t.methods.dropna(subset=["seconds_mean"]).sort_values("seconds_mean")
+    if len(m) < 2:
         return None
-    m = t.methods.sort_values("seconds_mean")
     slow, fast = m.index[-1], m.index[0]
     factor = m.loc[slow, "times_fastest"]
     per = ", ".join(f"{title(k)} {num(r['seconds_mean'], '.2f')} s" for k, r in m.iterrows())
