@@ -150,3 +150,19 @@ def test_the_map_grid_is_legible_at_print_size(width, per_row, images):
         assert legibility_problems(fig) == []
     finally:
         close(fig)
+
+
+def test_the_saved_grid_is_no_wider_than_it_prints_and_keeps_long_names(tmp_path):
+    from PIL import Image
+
+    from explainlab.cam.figures import save_grid
+
+    crop = np.full((32, 32, 3), 128, np.uint8)
+    maps = {m: blob(32, 4, 4, 8) for m in ("gradcam", "ablationcam", "scorecam")}
+    rows = [GridRow("West Highland white terrier", crop, maps), GridRow("kite", crop, maps)]
+    fig = grid_figure(rows, 6.85, per_row=2)
+    label = fig.axes[1].get_ylabel()
+    close(fig)
+    assert label.replace("\n", " ") == "West Highland white terrier"
+    with Image.open(save_grid(rows, tmp_path / "grid.png", 6.85, per_row=2)) as image:
+        assert image.width / image.info["dpi"][0] <= 6.85 + 0.01

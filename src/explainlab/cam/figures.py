@@ -96,7 +96,7 @@ def save_grid(
 ) -> Path:
     """:func:`grid_figure` saved at print resolution."""
     fig = grid_figure(rows, width_in, per_row)
-    runfolder.save_figure(fig, path, dpi=200)
+    runfolder.save_figure(fig, path, dpi=200, pad_inches=0)  # drawn at the size it prints
     close(fig)
     return path
 
@@ -123,7 +123,7 @@ def grid_figure(
     titles = ["input crop", *(METHOD_TITLES.get(m, m) for m in methods)]
     for ax in axes.ravel():
         ax.set_axis_off()
-    wrap = max(12, int(cell * 72 / (0.6 * GRID_FONT_PT)))
+    wrap = max(12, int(cell * 72 / (0.55 * GRID_FONT_PT)))  # characters along a cell
     for i, row in enumerate(rows):
         line, first = divmod(i, per_row)
         cells = axes[line][first * (group + 1) + 1 : (first + 1) * (group + 1)]
