@@ -207,8 +207,9 @@ def misclassified(t: CamTables) -> Finding:
             reason,
         )
     return Finding(
-        f"{len(wrong)} of {len(known)} images are misclassified, and their maps explain the "
-        "wrong class.",
+        f"{len(wrong)} of {len(known)} images {'is' if len(wrong) == 1 else 'are'} "
+        f"misclassified, and {'its' if len(wrong) == 1 else 'their'} maps explain the wrong "
+        "class.",
         "; ".join(_mistake(r) for _, r in wrong.iterrows()) + " (cam/predictions.csv).",
         reason,
     )
