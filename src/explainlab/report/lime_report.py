@@ -83,7 +83,8 @@ def mask_figure(lime: Path, explanations: pd.DataFrame, geometry: Geometry, path
     """Every image's crop dimmed outside its LIME mask, titled with the explained class."""
     items = []
     for _, row in explanations.iterrows():
-        crop = center_crop(open_rgb(row["path"]), geometry)
+        item = _json(lime / row["key"] / "item.json")
+        crop = center_crop(open_rgb(item["path"]), geometry)
         mark = "" if pd.isna(row["true_id"]) else (" ✓" if row["label"] == row["true_id"] else " ✗")
         title = textwrap.shorten(pretty_key(row["key"]), 22) + "\n"
         title += textwrap.shorten(str(row["label_name"]), 20) + mark
@@ -91,11 +92,22 @@ def mask_figure(lime: Path, explanations: pd.DataFrame, geometry: Geometry, path
     return save_mask_overview(items, path)
 
 
+def crop_text(recorded: dict[str, Any]) -> str:
+    """The crop LIME perturbs, short: ``Resize(256) → CenterCrop(224)``."""
+    if not recorded.get("geometry"):
+        return geometry_text(recorded)
+    g = Geometry.from_dict(recorded["geometry"])
+    return f"Resize({g.resize}) → CenterCrop({g.crop})"
+
+
 def setting_text(facts: RunFacts, recorded: dict[str, Any], model: str) -> str:
     settings = recorded["settings"]
+    asked = facts.manifest.get("config", {}).get("lime", {}).get("params", settings["params"])
     source = Path(settings["params"]).name if settings["params"] else "lime's defaults"
+    if asked == "tuned":
+        source = "the tuner's choice (lime_tune/params.json)"
     done = (
-        f"Each image's crop ({text(geometry_text(recorded))}) was explained for the model's top "
+        f"Each image's crop ({text(crop_text(recorded))}) was explained for the model's top "
         f"class with the parameters of {text(source)} (seed {settings['seed']}); the local "
         "scoreboard then re-ran them and lime's defaults with plain lime, as the grader does: "
         "IoU of the top superpixels against a reference mask, and the cost counted as work "
@@ -227,7 +239,7 @@ def appendix(report: Any, facts: RunFacts, numbers: LimeNumbers, frames: dict) -
         image_rows(explanations, frames["run"], frames["defaults"]),
         header=["image", "explained class", "p", "super- pixels", "samples", "s",
                 "IoU pickle", "IoU defaults", "cost pickle", "cost defaults"],
-        col_widths=[w * cm for w in (2.8, 3.2, 1.3, 1.4, 1.4, 1.0, 1.6, 1.7, 1.5, 1.7)],
+        col_widths=[w * cm for w in (2.6, 2.8, 1.5, 1.6, 1.5, 1.4, 1.4, 1.6, 1.4, 1.6)],
         caption="Each image's explanation (lime/explanations.csv: explained class, its "
         "probability, superpixels, samples, explain_instance seconds) and its scoreboard "
         "row (lime_score/: IoU with the reference, counted cost in s) for the pickle and "
