@@ -79,6 +79,8 @@ def test_the_derived_tables():
     assert list(noise["difference"].round(6)) == [0.1, 0.3]
     assert math.isclose(summary.noise_summary(noise)["max_difference"], 0.3)
     assert summary.seed_noise(None, None).empty
+    half = summary.seed_noise(_tuned(), _board([0.8, math.nan], [1, math.nan]))
+    assert list(half["key"]) == ["goldfish"]
     assert summary.noise_summary(summary.seed_noise(None, None))["images"] == 0
 
 
@@ -90,7 +92,12 @@ def test_the_pickle_finding_states_the_ratio_and_why():
     run, defaults = _board([0.4, 0.5], [5.0, 5.0]), _board([0.8, 0.7], [45.0, 45.0])
     lost = pickle_finding(_numbers(board=summary.board_summary(run, defaults)))
     assert "×0.60 of their mean IoU" in lost.claim and "left to chance" in lost.reason
-    assert "not measured" in pickle_finding(_numbers(board={})).claim
+    unmeasured = summary.board_summary(run, _board([math.nan, math.nan], [math.nan, math.nan]))
+    assert unmeasured["compared"] == 0 and unmeasured["unmeasured"] == 2
+    tuner = pickle_finding(_numbers(board=unmeasured))  # the tuner's numbers instead
+    assert "on the tuner's runs, ×0.55 of lime's defaults' counted cost" in tuner.claim
+    assert "2 runs not measured" in tuner.evidence
+    assert "not measured" in pickle_finding(_numbers(board={}, choice={})).claim
 
 
 def test_a_missed_target_is_on_page_one_with_its_numbers():

@@ -48,21 +48,20 @@ def image_table(explanations: pd.DataFrame) -> pd.DataFrame:
 
 
 def board_summary(run: pd.DataFrame, defaults: pd.DataFrame | None) -> dict[str, Any]:
-    """Means of the run's scoreboard and of lime's defaults', and the run's ratios to them
-    (NaN where the defaults were not scored)."""
-    out: dict[str, Any] = {
-        "images": len(run),
-        "run_iou": float(run["iou"].mean()),
-        "run_cost": float(cost(run).mean()),
-        "run_wall": float(run["seconds"].mean()),
-    }
-    if defaults is None or not len(defaults):
-        return out | {k: math.nan for k in ("defaults_iou", "iou_ratio", "cost_ratio")}
-    out |= {
-        "defaults_iou": float(defaults["iou"].mean()),
-        "defaults_cost": float(cost(defaults).mean()),
-        "defaults_wall": float(defaults["seconds"].mean()),
-    }
+    """The run's scoreboard against lime's defaults', over the images both measured (a
+    run stopped at the cutoff has no IoU): means of each, the run's ratios to them, and
+    how many runs were not measured (NaN ratios where no image was measured by both)."""
+    defaults = defaults if defaults is not None else run.iloc[0:0]
+    unmeasured = int(run["iou"].isna().sum() + defaults["iou"].isna().sum())
+    both = run.assign(cost=cost(run)).merge(
+        defaults.assign(cost=cost(defaults)), on="key", suffixes=("_run", "_defaults")
+    )
+    both = both[both["iou_run"].notna() & both["iou_defaults"].notna()]
+    out: dict[str, Any] = {"images": len(run), "compared": len(both), "unmeasured": unmeasured}
+    for side in ("run", "defaults"):
+        out[f"{side}_iou"] = float(both[f"iou_{side}"].mean())
+        out[f"{side}_cost"] = float(both[f"cost_{side}"].mean())
+        out[f"{side}_wall"] = float(both[f"seconds_{side}"].mean())
     out["iou_ratio"] = ratio(out["run_iou"], out["defaults_iou"])
     out["iou_difference"] = out["run_iou"] - out["defaults_iou"]
     out["cost_ratio"] = ratio(out["run_cost"], out["defaults_cost"])
@@ -73,11 +72,11 @@ def board_summary(run: pd.DataFrame, defaults: pd.DataFrame | None) -> dict[str,
 def seed_noise(tuned: pd.DataFrame, defaults: pd.DataFrame | None) -> pd.DataFrame:
     """Per image, lime's defaults' IoU in the tuner (``tuned``: lime_tune/summary.csv,
     ``baseline_iou``) and on the scoreboard (``defaults``), and their absolute difference:
-    the same parameters, another sampling seed. Empty without both tables."""
+    the same parameters, another sampling seed; images either did not measure are left out."""
     columns = ["key", "iou_tuner", "iou_scoreboard", "difference"]
     if defaults is None or not len(defaults) or tuned is None or not len(tuned):
         return pd.DataFrame(columns=columns)
-    both = tuned[["key", "baseline_iou"]].merge(defaults[["key", "iou"]], on="key")
+    both = tuned[["key", "baseline_iou"]].merge(defaults[["key", "iou"]], on="key").dropna()
     both.columns = ["key", "iou_tuner", "iou_scoreboard"]
     both["difference"] = (both["iou_tuner"] - both["iou_scoreboard"]).abs()
     return both[columns]

@@ -46,38 +46,49 @@ def samples_phrase(images: pd.DataFrame) -> str:
     )
 
 
-def pickle_finding(n: LimeNumbers) -> Finding:
-    """What the pickle holds, and its counted cost and IoU against lime's defaults."""
-    b = n.board
-    claim = f"The pickle asks for {samples_phrase(n.images)}"
-    if not b or b.get("cost_ratio") != b.get("cost_ratio"):
-        return Finding(
-            claim + "; its cost against lime's defaults was not measured.",
-            f"{file_ref('lime/explanations.csv')}",
-            "the scoreboard (which scores the pickle and lime's defaults alike) did not run.",
-        )
-    kept = b["iou_ratio"] >= n.targets.get("iou_ratio", 0.9)
-    claim += (
-        f": {x(b['cost_ratio'])} of lime's defaults' counted cost, "
-        f"{x(b['iou_ratio'])} of their mean IoU."
-    )
-    evidence = (
-        f"Mean IoU {num(b['run_iou'])} against {num(b['defaults_iou'])}, counted cost "
-        f"{num(b['run_cost'], '.1f')} s against {num(b['defaults_cost'], '.1f')} s per image "
-        f"(wall {num(b['run_wall'], '.1f')} s against {num(b['defaults_wall'], '.1f')} s) "
-        f"{file_ref('lime_score/scoreboard_*.csv')}."
-    )
-    reason = (
-        "explain_instance's cost is one forward pass per sample plus one segmentation, so it "
-        "falls with num_samples; "
+def _cost_reason(kept: bool) -> str:
+    return (
+        "explain_instance's cost is one forward pass per sample plus one segmentation, so it falls with num_samples; "
         + (
             "a few dozen samples already rank the few superpixels that carry the class."
             if kept
-            else "with fewer samples the weights of near-tied superpixels are left to "
-            "chance, and the top superpixels of the mask change."
+            else "with fewer samples the weights of near-tied superpixels are left to chance, "
+            "and the top superpixels of the mask change."
         )
     )
-    return Finding(claim, evidence, reason)
+
+
+def pickle_finding(n: LimeNumbers) -> Finding:
+    """What the pickle holds, and its counted cost and IoU against lime's defaults: on the
+    scoreboard where it measured both, else on the tuner's runs."""
+    b, c = n.board, n.choice
+    target = n.targets.get("iou_ratio", 0.9)
+    claim = f"The pickle asks for {samples_phrase(n.images)}"
+    if b.get("compared"):
+        return Finding(
+            claim + f": {x(b['cost_ratio'])} of lime's defaults' counted cost, "
+            f"{x(b['iou_ratio'])} of their mean IoU.",
+            f"Mean IoU {num(b['run_iou'])} against {num(b['defaults_iou'])}, counted cost "
+            f"{num(b['run_cost'], '.1f')} s against {num(b['defaults_cost'], '.1f')} s per "
+            f"image (wall {num(b['run_wall'], '.1f')} s against {num(b['defaults_wall'], '.1f')} "
+            f"s), over {b['compared']} images {file_ref('lime_score/scoreboard_*.csv')}.",
+            _cost_reason(b["iou_ratio"] >= target),
+        )
+    if c.get("cost_kept") is not None:
+        unmeasured = b.get("unmeasured", 0)
+        return Finding(
+            claim + f": on the tuner's runs, {x(c['cost_kept'])} of lime's defaults' counted "
+            f"cost, {x(c['iou_kept'])} of their mean IoU.",
+            f"{file_ref('lime_tune/choice.json')}; the scoreboard did not re-measure the "
+            f"comparison ({unmeasured} runs not measured: stopped at its cutoff) "
+            f"{file_ref('lime_score/')}.",
+            _cost_reason(c["iou_kept"] >= target),
+        )
+    return Finding(
+        claim + "; its cost against lime's defaults was not measured.",
+        f"{file_ref('lime/explanations.csv')}",
+        "neither the tuner nor the scoreboard ran lime's defaults on these images.",
+    )
 
 
 def tuner_missed(n: LimeNumbers) -> Missed | None:
