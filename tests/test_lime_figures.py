@@ -46,7 +46,13 @@ def test_the_panel_prints_legibly(tmp_path, drawn):
 @pytest.mark.parametrize("count", [2, 10])
 def test_the_mask_overview_prints_legibly(tmp_path, drawn, count):
     items = [
-        ("West Highland white…\nWest Highland white… ✗", _crop(i), np.eye(224, dtype=bool))
+        (
+            figures.overview_title(
+                "West Highland white terrier", "mountain bike, all-terrain bike", " ✗"
+            ),
+            _crop(i),
+            np.eye(224, dtype=bool),
+        )
         for i in range(count)
     ]
     figures.save_mask_overview(items, tmp_path / "masks.png")

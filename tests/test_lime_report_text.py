@@ -96,7 +96,7 @@ def test_the_pickle_finding_states_the_ratio_and_why():
     assert unmeasured["compared"] == 0 and unmeasured["unmeasured"] == 2
     tuner = pickle_finding(_numbers(board=unmeasured))  # the tuner's numbers instead
     assert "on the tuner's runs, ×0.55 of lime's defaults' counted cost" in tuner.claim
-    assert "2 runs not measured" in tuner.evidence
+    assert "stopped 2 runs at its cutoff" in tuner.evidence
     assert "not measured" in pickle_finding(_numbers(board={}, choice={})).claim
 
 
@@ -105,8 +105,8 @@ def test_a_missed_target_is_on_page_one_with_its_numbers():
     time = {"met": False, "iou_met": True, "iou_kept": 0.97, "cost_kept": 0.55}
     missed = tuner_missed(_numbers(choice=time, tuned=_tuned(ratios=(0.45, 1.0))))
     assert "mean IoU ≥ 0.9 × lime's defaults'" in missed.target and "≤ 0.3" in missed.target
-    assert "×0.97 of the defaults' mean IoU, its lowest image ×0.45, at ×0.55" in missed.outcome
-    assert "time target was relaxed" in missed.outcome
+    assert "×0.97 of the defaults' mean IoU (lowest image ×0.45) at ×0.55" in missed.outcome
+    assert "the time was relaxed, never the IoU" in missed.outcome
     assert "1 of 2 images keep lime's defaults" in missed.outcome
     iou = {"met": False, "iou_met": False, "iou_kept": 0.77, "cost_kept": 0.2}
     assert "no choice kept the IoU" in tuner_missed(_numbers(choice=iou)).outcome

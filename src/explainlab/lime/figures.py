@@ -3,6 +3,7 @@ two colours, a bar chart of the largest weights, and a panel of all of them."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,7 +132,14 @@ def save_figures(
 
 
 OVERVIEW_COLUMNS = 5
-OVERVIEW_CELL_IN = PRINT_WIDTH_IN / OVERVIEW_COLUMNS  # one image's width, as it prints
+OVERVIEW_CHARS = 14  # a title line's characters at most
+OVERVIEW_CELL_IN = 0.88  # inches: one image's width as it prints (5 a row fit the text width)
+
+
+def overview_title(image: str, label: str, mark: str = "") -> str:
+    """Two short lines (the image, the class explained and its mark) that fit a cell."""
+    short = [textwrap.shorten(t, OVERVIEW_CHARS, placeholder="…") for t in (image, label)]
+    return f"{short[0]}\n{short[1]}{mark}"
 
 
 def save_mask_overview(
@@ -144,7 +152,7 @@ def save_mask_overview(
     fig, axes = plt.subplots(
         rows,
         cols,
-        figsize=(OVERVIEW_CELL_IN * cols, (OVERVIEW_CELL_IN + 0.32) * rows),
+        figsize=(OVERVIEW_CELL_IN * cols, (OVERVIEW_CELL_IN + 0.28) * rows),
         squeeze=False,
         layout="constrained",
     )
@@ -152,7 +160,7 @@ def save_mask_overview(
         bare(ax)
     for ax, (title, crop, mask) in zip(axes.flat, items, strict=False):
         ax.imshow(np.clip(positive_image(crop, mask), 0, 1))
-        ax.set_title(title, fontsize=FONT_PT, linespacing=1.1)
+        ax.set_title(title, fontsize=MIN_FONT_PT, linespacing=1.1)
     runfolder.save_figure(fig, path)
     close(fig)
     return path

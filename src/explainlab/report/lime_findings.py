@@ -47,14 +47,10 @@ def samples_phrase(images: pd.DataFrame) -> str:
 
 
 def _cost_reason(kept: bool) -> str:
-    return (
-        "explain_instance's cost is one forward pass per sample plus one segmentation, so it falls with num_samples; "
-        + (
-            "a few dozen samples already rank the few superpixels that carry the class."
-            if kept
-            else "with fewer samples the weights of near-tied superpixels are left to chance, "
-            "and the top superpixels of the mask change."
-        )
+    return "the cost is mostly one forward pass per sample; " + (
+        "a few dozen samples already rank the few superpixels that carry the class."
+        if kept
+        else "with fewer samples near-tied superpixel weights are left to chance."
     )
 
 
@@ -79,9 +75,8 @@ def pickle_finding(n: LimeNumbers) -> Finding:
         return Finding(
             claim + f": on the tuner's runs, {x(c['cost_kept'])} of lime's defaults' counted "
             f"cost, {x(c['iou_kept'])} of their mean IoU.",
-            f"{file_ref('lime_tune/choice.json')}; the scoreboard did not re-measure the "
-            f"comparison ({unmeasured} runs not measured: stopped at its cutoff) "
-            f"{file_ref('lime_score/')}.",
+            f"(lime_tune/choice.json; the scoreboard stopped {unmeasured} runs at its cutoff, "
+            "lime_score/).",
             _cost_reason(c["iou_kept"] >= target),
         )
     return Finding(
@@ -104,17 +99,15 @@ def tuner_missed(n: LimeNumbers) -> Missed | None:
         f"{num(t['time_ratio'], 'g')} × theirs"
     )
     instead = (
-        "the time target was relaxed, never the IoU: the pickle holds the cheapest choice "
-        "that keeps the IoU"
+        "the time was relaxed, never the IoU (the cheapest choice keeping it)"
         if c.get("iou_met")
-        else "no choice kept the IoU: the pickle holds the best mean IoU found"
+        else "no choice kept the IoU (the best mean IoU found)"
     )
     return Missed(
         target,
-        f"The choice keeps {x(c['iou_kept'])} of the defaults' mean IoU, its lowest image "
-        f"{x(lowest)}, at {x(c['cost_kept'])} of their cost "
-        f"{file_ref('lime_tune/choice.json, summary.csv')}; {instead}, and {kept} of "
-        f"{len(n.tuned)} images keep lime's defaults.",
+        f"Kept {x(c['iou_kept'])} of the defaults' mean IoU (lowest image {x(lowest)}) at "
+        f"{x(c['cost_kept'])} of their cost {file_ref('lime_tune/')}: "
+        f"{instead}; {kept} of {len(n.tuned)} images keep lime's defaults.",
     )
 
 
@@ -122,19 +115,18 @@ def hypothesis_finding(n: LimeNumbers) -> Finding:
     """Which ground truth the local scoreboard assumes, and how well it was checked."""
     h = n.hypothesis
     name = h.get("name", "crop")
+    about = "the model's crop" if name == "crop" else "the image file at its own size"
     claim = (
-        f"The local scoreboard's IoU is a hypothesis about the grader's ground truth: "
-        f"<i>{text(name)}</i>, the consensus of long lime-default runs"
+        f"The scoreboard assumes the grader's ground truth is <i>{text(name)}</i> (LIME's "
+        f"consensus on {about})"
     )
-    about = "the model's 224×224 crop" if name == "crop" else "the image file at its own size"
     used = [r for r in (h.get("calibration") or {}).get("agreement", []) if r["hypothesis"] == name]
     if not used:
         return Finding(
-            claim + ", unchecked.",
-            f"No calibration against the public scoreboard in this run "
-            f"{file_ref('lime_tune/hypothesis.json')}.",
-            f"the grader's masks are hidden; the reference is LIME on {about}, so a "
-            "grader who perturbs another image or uses other masks scores otherwise.",
+            claim + ": unchecked.",
+            f"No calibration against the public scoreboard {file_ref('lime_tune/hypothesis.json')}.",
+            "the grader's masks are hidden; one who perturbs another image or uses other "
+            "masks scores otherwise.",
         )
     rho, count = used[0]["rho_iou"], int(used[0]["submissions"])
     if count < FEW_SUBMISSIONS or rho is None or rho != rho:
@@ -146,8 +138,7 @@ def hypothesis_finding(n: LimeNumbers) -> Finding:
     return Finding(
         claim + ".",
         f"Checked against the public scoreboard: {verdict} {file_ref('lime_tune/hypothesis.json')}.",
-        f"the reference is LIME on {about}; a rank correlation over few submissions is "
-        "itself noisy.",
+        "a rank correlation over few submissions is itself noisy.",
     )
 
 
@@ -159,8 +150,8 @@ def noise_finding(n: LimeNumbers) -> Finding:
     if int(sp.min()) == int(sp.max()):
         spread = f"quickshift gives {int(sp.min())} superpixels per image"
     reason = (
-        "the mask is the top 5 superpixels; a sampling seed that swaps one near-tied "
-        "superpixel moves the IoU by that superpixel's share of the mask."
+        "the mask is the top 5 superpixels; a seed that swaps one near-tied superpixel "
+        "moves the IoU by its share of the mask."
     )
     noise = n.noise.get("mean_difference", math.nan)
     if noise != noise:
@@ -209,9 +200,7 @@ def misclassified_finding(n: LimeNumbers) -> Finding | None:
     return Finding(
         f"{len(wrong)} of {len(known)} images are explained for a wrong class: {text(names)}.",
         evidence,
-        "explain_instance explains the model's top class, so these masks show the evidence "
-        "for the mistake, not for the object; a grader whose model classifies them rightly "
-        "has other ground truth there.",
+        "LIME explains the top class, so these masks show evidence for the mistake.",
     )
 
 

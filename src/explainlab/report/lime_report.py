@@ -9,7 +9,6 @@ tuner's search and each image's explanation. Derived numbers are written first u
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from reportlab.lib.units import cm
 from explainlab import runfolder
 from explainlab.images import Geometry, center_crop, open_rgb
 from explainlab.lime import summary
-from explainlab.lime.figures import save_mask_overview
+from explainlab.lime.figures import overview_title, save_mask_overview
 from explainlab.report.common import RunFacts, geometry_text, image_panels, num, pct, pretty_key
 from explainlab.report.findings import front_page
 from explainlab.report.lime_findings import LimeNumbers, findings, tuner_missed
@@ -86,8 +85,7 @@ def mask_figure(lime: Path, explanations: pd.DataFrame, geometry: Geometry, path
         item = _json(lime / row["key"] / "item.json")
         crop = center_crop(open_rgb(item["path"]), geometry)
         mark = "" if pd.isna(row["true_id"]) else (" ✓" if row["label"] == row["true_id"] else " ✗")
-        title = textwrap.shorten(pretty_key(row["key"]), 22) + "\n"
-        title += textwrap.shorten(str(row["label_name"]), 20) + mark
+        title = overview_title(pretty_key(row["key"]), str(row["label_name"]), mark)
         items.append((title, crop, np.load(lime / row["key"] / "mask.npy")))
     return save_mask_overview(items, path)
 
@@ -104,15 +102,14 @@ def setting_text(facts: RunFacts, recorded: dict[str, Any], model: str) -> str:
     settings = recorded["settings"]
     asked = facts.manifest.get("config", {}).get("lime", {}).get("params", settings["params"])
     source = Path(settings["params"]).name if settings["params"] else "lime's defaults"
+    source = f"the parameters of {source}" if settings["params"] else source
     if asked == "tuned":
-        source = "the tuner's choice (lime_tune/params.json)"
+        source = "the tuner's parameters (lime_tune/params.json)"
     done = (
-        f"Each image's crop ({text(crop_text(recorded))}) was explained for the model's top "
-        f"class with the parameters of {text(source)} (seed {settings['seed']}); the local "
-        "scoreboard then re-ran them and lime's defaults with plain lime, as the grader does: "
-        "IoU of the top superpixels against a reference mask, and the cost counted as work "
-        "(forward passes, segmentation, regression) at this machine's measured rates, so that "
-        "load does not move it."
+        f"Each crop ({text(crop_text(recorded))}) was explained for its top class with "
+        f"{text(source)}, seed {settings['seed']}; the scoreboard re-ran them and lime's "
+        "defaults with plain lime, as the grader does (IoU against a reference mask, cost "
+        "counted as work)."
     )
     return " ".join(s for s in (done, facts.stand_in_sentence(model)) if s)
 
@@ -275,13 +272,13 @@ def build(facts: RunFacts, out: Path) -> Path:
         question=QUESTION,
         setting=setting_text(facts, recorded, model),
         figure=figure,
-        caption=f"Each crop dimmed outside its LIME mask (the top {k} superpixels of positive "
-        "weight), titled with the image and the class explained (✓ its true class, ✗ not).",
+        caption=f"Each crop dimmed outside its LIME mask (top {k} positive superpixels), with "
+        "the class explained (✓ its true class, ✗ not).",
         findings=findings(numbers),
         missed=[missed] if missed else [],
-        appendix="each image's explanation and scoreboard numbers, the tuner's search and "
-        "its verdict, and each image's panel. The parameter pickle itself follows below.",
+        appendix="per-image numbers, the tuner's search, each image's panel (the pickle: page 2).",
     )
+    report.page_break()
     pickle_section(report, lime)
     appendix(report, facts, numbers, frames)
     return report.save(out)
