@@ -133,7 +133,7 @@ def test_a_difference_inside_the_seed_spread_is_not_claimed():
     assert "40–60 superpixels" in inside.evidence
     run, defaults = _board([0.2, 0.2], [5.0, 5.0]), _board([0.8, 0.7], [45.0, 45.0])
     beyond = noise_finding(_numbers(board=summary.board_summary(run, defaults)))
-    assert "beyond the seed-to-seed spread" in beyond.claim
+    assert "beyond the seed spread" in beyond.claim
     assert "not measured" in noise_finding(_numbers(noise={})).claim
 
 

@@ -146,9 +146,9 @@ def noise_finding(n: LimeNumbers) -> Finding:
     """Superpixels per image and the seed-to-seed spread of one IoU; a difference between
     the pickle and the defaults inside that spread is not claimed."""
     sp = n.images["superpixels"]
-    spread = f"quickshift gives {int(sp.min())}–{int(sp.max())} superpixels per image"
+    spread = f"{int(sp.min())}–{int(sp.max())} superpixels per image"
     if int(sp.min()) == int(sp.max()):
-        spread = f"quickshift gives {int(sp.min())} superpixels per image"
+        spread = f"{int(sp.min())} superpixels per image"
     reason = (
         "the mask is the top 5 superpixels; a seed that swaps one near-tied superpixel "
         "moves the IoU by its share of the mask."
@@ -161,19 +161,19 @@ def noise_finding(n: LimeNumbers) -> Finding:
             reason,
         )
     evidence = (
-        f"lime's defaults at two seeds differ by {num(noise)} IoU on average, at most "
-        f"{num(n.noise['max_difference'])}; {spread} {file_ref(TABLES + '/seed_noise.csv')}."
+        f"lime's defaults at two seeds differ by {num(noise)} IoU on average (at most "
+        f"{num(n.noise['max_difference'])}); {spread} {file_ref(TABLES + '/')}."
     )
     gap = abs(n.board.get("iou_difference", math.nan))
     if gap == gap and gap <= noise:
         claim = (
-            f"The pickle's and the defaults' mean IoU differ by {num(gap)}, inside the "
-            "seed-to-seed spread: no difference in IoU is supported."
+            f"The pickle's and the defaults' mean IoU differ by {num(gap)}, inside the seed "
+            "spread: no difference in IoU is supported."
         )
     elif gap == gap:
         claim = (
-            f"The pickle's and the defaults' mean IoU differ by {num(gap)}, beyond the "
-            "seed-to-seed spread of one image's IoU."
+            f"The pickle's and the defaults' mean IoU differ by {num(gap)}, beyond the seed "
+            "spread of one image's IoU."
         )
     else:
         claim = "One IoU moves with the sampling seed."
