@@ -69,12 +69,31 @@ def drawn_texts(figure: plt.Figure) -> tuple[list[Any], Any]:
 
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
+    hidden = _undrawn_tick_labels(figure)
     texts = [
         t
         for t in figure.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and _drawn(t, figure, renderer)
+        if t.get_visible()
+        and t.get_text().strip()
+        and id(t) not in hidden
+        and _drawn(t, figure, renderer)
     ]
     return texts, renderer
+
+
+def _undrawn_tick_labels(figure: plt.Figure) -> set[int]:
+    """Tick labels matplotlib keeps but does not draw: those of a hidden axis, or of a
+    tick outside the axis' view interval."""
+    hidden: set[int] = set()
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            span = (high - low) * 1e-9
+            shown = ax.axison and axis.get_visible()
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not shown or not (low - span <= tick.get_loc() <= high + span):
+                    hidden.update((id(tick.label1), id(tick.label2)))
+    return hidden
 
 
 def _drawn(text, figure: plt.Figure, renderer) -> bool:
