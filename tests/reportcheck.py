@@ -127,10 +127,14 @@ def free_values(sources: Iterable[Path], decimals: int = 2, top: float = 1.0) ->
     return [g for g in grid if not matches(g, decimals, False, known)]
 
 
+# a stage writes into .<folder>.partial/, each item into a temporary .<item>.<8 chars>/
+_TEMPORARY = re.compile(r"\.(.+)\.(?:partial|[a-z0-9_]{8})")
+
+
 def final_path(path: Path) -> Path:
-    """Where a file a stage writes into its ``.<folder>.partial/`` ends up once committed."""
+    """Where a file a stage writes ends up once its item and the stage are committed."""
     parts = [
-        m.group(1) if (m := re.fullmatch(r"\.(.+)\.partial", part)) else part
+        m.group(1) if (m := _TEMPORARY.fullmatch(part)) else part
         for part in Path(path).resolve().parts
     ]
     return Path(*parts)
