@@ -16,6 +16,7 @@ def _run_folder(root):
     for rel, data in {
         "reports/cam.pdf": b"%PDF-1.4 cam",
         "reports/all.pdf": b"%PDF-1.4 all",
+        "reports/tables/2_cam/summary.json": b"{}",
         "lime/params.pkl": b"\x80\x04pickle",
         "lime/params.json": b"{}",
         "dissect/resnet18/descriptions.csv": b"layer,unit,description,similarity\n",
@@ -42,6 +43,7 @@ def test_bundle_contents_and_overwrite(tmp_path):
     for expected in (
         "README.md",
         "results/reports/cam.pdf",
+        "results/reports/tables/2_cam/summary.json",
         "results/lime/params.pkl",
         "results/lime/params.json",
         "results/dissect/resnet18/descriptions.csv",
@@ -56,6 +58,7 @@ def test_bundle_contents_and_overwrite(tmp_path):
     ):
         assert expected in names, expected
     assert not [n for n in names if n.endswith((".npy", ".pt", ".png"))]
+    assert not result.oversized
     with pytest.raises(InputError, match="--force"):
         make_bundle(7, run, tmp_path)
     assert make_bundle(7, run, tmp_path, force=True).path == result.path

@@ -4,6 +4,7 @@ fast vs library, shapes and ranges, a randomisation sanity check, the stage end 
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from explainlab.cam.methods import compute_cam
 from explainlab.cam.run import run_cam
 from explainlab.cam.settings import METHODS, CamSettings
 from explainlab.cam.split import split_at
+from explainlab.cam.summary import read_summary
 from explainlab.cli import main
 from explainlab.images import MISSION_KEYS, mission_sources
 
@@ -107,7 +109,13 @@ def test_stage_writes_every_file(stage_run):
             _assert_map(np.load(folder / key / f"{method}.npy"))
             assert (folder / key / f"{method}.png").stat().st_size > 1000
         assert (folder / key / "panel.png").stat().st_size > 1000
-        assert (folder / key / "item.json").is_file()
+        assert (folder / key / "crop.png").stat().st_size > 1000
+        item = json.loads((folder / key / "item.json").read_text())
+        assert item["grid"] == [7, 7] and item["channels"] == 1280  # bn2 of a 224 crop
+    summary = read_summary(folder)
+    assert summary is not None and summary["summary.json"]["cell_px"] == 32.0
+    assert set(summary["method_summary.csv"]["method"]) == set(METHODS)
+    assert len(summary["method_agreement.csv"]) == len(STAGE_KEYS) * 3
     timings = pd.read_csv(folder / "timings.csv")
     assert len(timings) == len(STAGE_KEYS) * len(METHODS) and set(timings["impl"]) == {"fast"}
     predictions = pd.read_csv(run_dir / "predictions.csv")

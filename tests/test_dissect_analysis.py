@@ -49,6 +49,9 @@ SINGLE_MODEL_TABLES = {
     "published_agreement.csv",
     "published_agreement_units.csv",
     "fc_accuracy.csv",
+    "category_shares.csv",
+    "category_trend.csv",
+    "category_contrast.csv",
 }
 
 
@@ -275,6 +278,7 @@ def test_analysis_of_the_published_places_file(tmp_path, mirror):
     )
     assert set(outcome.figures) == {
         "top_concepts_resnet18_places.png",
+        "category_shares.png",
         "distinct_concepts.png",
         "similarity.png",
         "concept_layer_heatmap.png",

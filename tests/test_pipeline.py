@@ -20,6 +20,7 @@ from explainlab.errors import MissingAssetsError
 from explainlab.pipeline import run_pipeline, summary
 from helpers import explainlab_process
 from pdfcheck import assert_pages_not_blank
+from reportcheck import FigureLog, foreign_numbers, free_values, report_text
 
 KEYS = ("goldfish", "kite")
 
@@ -74,7 +75,14 @@ lime_samples = 30
 
 
 @pytest.fixture(scope="module")
-def offline_run(tmp_path_factory, mirror):
+def figure_log():
+    """Every figure the module's runs draw, and where their reports print them."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield FigureLog().install(patch)
+
+
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory, mirror, figure_log):
     root = tmp_path_factory.mktemp("pipeline")
     config = load_config(small_config(root, "small"))
     outcome = run_pipeline(config)
@@ -165,6 +173,93 @@ def test_reports_have_real_pages(offline_run):
     kite = predictions.set_index("key").loc["kite"]
     assert kite["top1_name"] in cam_text and f"{100 * kite['top1_prob']:.0f}%" in cam_text
     assert "STAND-IN MODEL" in cam_text  # the offline model is not the assignment's
+
+
+# the files each report's numbers come from (its tables under reports/tables/ too)
+REPORT_SOURCES = {
+    "1_dissection.pdf": ("dissect",),
+    "2_cam.pdf": ("cam", "predictions.csv"),
+    "3_lime.pdf": ("lime", "lime_tune", "lime_score"),
+    # the tables report 4 reads: the dense curve and sweep files (every probability of
+    # every deletion step) would hold nearly every two-decimal value, and the check could
+    # not fail
+    "4_comparison.pdf": (
+        "compare/summary.json",
+        "compare/agreement.csv",
+        "compare/ceiling.csv",
+        "compare/correlations.csv",
+        "compare/faithfulness_summary.csv",
+        "compare/sanity.csv",
+        "compare/fingerprint.json",
+        "cam/fingerprint.json",
+    ),
+}
+MAIN_PAGES = {"1_dissection.pdf": 1, "2_cam.pdf": 2, "3_lime.pdf": 2, "4_comparison.pdf": 1}
+
+
+def _sources(run_dir: Path, name: str) -> list[Path]:
+    tables = run_dir / "reports" / "tables" / Path(name).stem
+    return [run_dir / "manifest.json", tables, *(run_dir / s for s in REPORT_SOURCES[name])]
+
+
+@pytest.mark.parametrize("name", list(REPORT_SOURCES))
+def test_every_number_in_a_report_is_the_runs(offline_run, name):
+    run_dir, _ = offline_run
+    sources = _sources(run_dir, name)
+    assert foreign_numbers(run_dir / "reports" / name, sources) == []
+    # the check can fail: two-decimal values exist that none of these files holds
+    assert len(free_values(sources, decimals=2)) > 10
+
+
+def test_page_one_is_the_deliverable(offline_run):
+    from explainlab.report.pdf import main_pages
+
+    run_dir, _ = offline_run
+    reports = run_dir / "reports"
+    firsts = []
+    for name, most in MAIN_PAGES.items():
+        reader = PdfReader(str(reports / name))
+        main = main_pages(reader)
+        assert 1 <= main <= most < len(reader.pages), (name, main, len(reader.pages))
+        page_one = " ".join(reader.pages[0].extract_text().split())
+        assert "The question." in page_one and "Findings" in page_one, name
+        assert "In the appendix" in page_one, name
+        firsts.append(" ".join(reader.pages[main - 1].extract_text().split()))
+    combined = PdfReader(str(reports / "explainlab_report.pdf"))
+    total = sum(main_pages(PdfReader(str(reports / n))) for n in MAIN_PAGES)
+    texts = [" ".join(p.extract_text().split()) for p in combined.pages[:total]]
+    assert [t for t in texts if t in firsts] == firsts  # every main part first, in order
+    assert not any("Appendix" in t.split("In the appendix")[0] for t in texts)
+
+
+def test_the_stand_in_is_stated_once_beside_the_banner(offline_run):
+    run_dir, _ = offline_run
+    for name in ("2_cam.pdf", "3_lime.pdf", "4_comparison.pdf"):
+        content = " ".join(report_text(run_dir / "reports" / name).split())
+        assert content.count("STAND-IN MODEL") == len(
+            PdfReader(str(run_dir / "reports" / name)).pages
+        )
+        assert content.count("Stand-in:") == 1, name
+        assert content.count("whose weights this run did not have") == 1, name
+
+
+def test_figures_print_legibly(offline_run, figure_log):
+    from explainlab.plotting import MIN_FONT_PT
+
+    assert set(figure_log.placed) >= set(MAIN_PAGES)
+    assert figure_log.problems(MIN_FONT_PT) == []
+
+
+def test_reports_are_sized_for_sharing(offline_run, tmp_path):
+    from explainlab.bundle import make_bundle
+    from explainlab.report.build import MAX_COMBINED_BYTES, MAX_REPORT_BYTES
+
+    run_dir, _ = offline_run
+    for name in MAIN_PAGES:
+        assert (run_dir / "reports" / name).stat().st_size <= MAX_REPORT_BYTES, name
+    assert (run_dir / "reports" / "explainlab_report.pdf").stat().st_size <= MAX_COMBINED_BYTES
+    bundle = make_bundle(7, run_dir, tmp_path)
+    assert not bundle.oversized and any("reports/tables/" in n for n, _ in bundle.entries)
 
 
 def test_rerun_skips_every_stage_and_prints_no_estimate(offline_run, capsys):

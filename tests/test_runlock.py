@@ -139,6 +139,7 @@ LOCKS = {
     ("lime", "submit"): None,
     ("lime", "score"): "results/default",
     ("lime", "tune"): "results/default",
+    ("lime", "calibrate"): "results/default",
     ("dissect", "run"): "results/default",
     ("dissect", "analyze"): "results/default",
     ("compare",): "results/default",

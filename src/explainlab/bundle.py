@@ -20,6 +20,7 @@ CODE_NAMES = {"Makefile", "run"}
 # submission needs, never large arrays.
 RESULT_FILES: tuple[tuple[str | None, str], ...] = (
     ("report", "*.pdf"),
+    ("report", "tables/*/*"),  # the numbers each report derived, beside its text
     (None, "manifest.json"),
     (None, "predictions.csv"),
     ("cam", "predictions.csv"),
@@ -41,6 +42,7 @@ RESULT_FILES: tuple[tuple[str | None, str], ...] = (
     ("compare", "summary.json"),
     ("compare", "summary.txt"),
 )
+MAX_BUNDLE_BYTES = 15_000_000  # what a submission zip may weigh to be shared
 EXCLUDED_SUFFIXES = {".npy", ".npz", ".pt", ".pth", ".tar", ".zip", ".jpg", ".jpeg", ".png"}
 
 
@@ -52,6 +54,10 @@ class BundleResult:
     @property
     def size(self) -> int:
         return self.path.stat().st_size
+
+    @property
+    def oversized(self) -> bool:
+        return self.size > MAX_BUNDLE_BYTES
 
 
 def bundle_name(team: str | int) -> str:

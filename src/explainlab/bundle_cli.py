@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from explainlab.cli_common import reads_only
@@ -39,5 +40,13 @@ def _handle(args: argparse.Namespace) -> int:
     result = make_bundle(args.team, args.run, args.out_dir, force=args.force)
     for name, size in result.entries:
         print(f"  {size / 1024:9.1f} KiB  {name}")
-    print(f"\n{result.path}: {len(result.entries)} files, {result.size / 1024 / 1024:.2f} MiB")
+    print(f"\n{result.path}: {len(result.entries)} files, {result.size / 1e6:.2f} MB")
+    if result.oversized:
+        from explainlab.bundle import MAX_BUNDLE_BYTES
+
+        print(
+            f"warning: the zip is over {MAX_BUNDLE_BYTES / 1e6:.0f} MB; the reports' sizes are in "
+            "the list above",
+            file=sys.stderr,
+        )
     return 0

@@ -4,6 +4,8 @@ and the check that a figure is legible: no text over other text, none smaller th
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -46,16 +48,8 @@ def legibility_problems(
 ) -> list[str]:
     """Every visible text of ``figure`` that prints smaller than ``min_points`` (the
     figure scaled to ``print_width_in`` when wider), or whose box overlaps another's."""
-    from matplotlib.text import Text
-
-    figure.canvas.draw()
-    renderer = figure.canvas.get_renderer()
+    texts, renderer = drawn_texts(figure)
     scale = min(1.0, print_width_in / figure.get_figwidth())
-    texts = [
-        t
-        for t in figure.findobj(Text)
-        if t.get_visible() and t.get_text().strip() and _drawn(t, figure, renderer)
-    ]
     problems = []
     for t in texts:
         size = t.get_fontsize() * scale
@@ -67,6 +61,39 @@ def legibility_problems(
             if box_a.overlaps(box_b):
                 problems.append(f"{a.get_text()!r} overlaps {b.get_text()!r}")
     return problems
+
+
+def drawn_texts(figure: plt.Figure) -> tuple[list[Any], Any]:
+    """The texts a figure draws (visible, not empty, on the canvas), and its renderer."""
+    from matplotlib.text import Text
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    hidden = _undrawn_tick_labels(figure)
+    texts = [
+        t
+        for t in figure.findobj(Text)
+        if t.get_visible()
+        and t.get_text().strip()
+        and id(t) not in hidden
+        and _drawn(t, figure, renderer)
+    ]
+    return texts, renderer
+
+
+def _undrawn_tick_labels(figure: plt.Figure) -> set[int]:
+    """Tick labels matplotlib keeps but does not draw: those of a hidden axis, or of a
+    tick outside the axis' view interval."""
+    hidden: set[int] = set()
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            span = (high - low) * 1e-9
+            shown = ax.axison and axis.get_visible()
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not shown or not (low - span <= tick.get_loc() <= high + span):
+                    hidden.update((id(tick.label1), id(tick.label2)))
+    return hidden
 
 
 def _drawn(text, figure: plt.Figure, renderer) -> bool:

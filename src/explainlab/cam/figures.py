@@ -1,8 +1,12 @@
-"""CAM figures: per-method overlays and the per-image panel."""
+"""CAM figures: per-method overlays, the per-image panel, and the grid of images x
+methods the report prints (drawn at the size it prints, fonts at least
+:data:`~explainlab.plotting.MIN_FONT_PT`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -10,9 +14,35 @@ import numpy as np
 from matplotlib import colors
 
 from explainlab import runfolder
-from explainlab.plotting import HEATMAP_CMAP, close, overlay
+from explainlab.plotting import HEATMAP_CMAP, PRINT_WIDTH_IN, close, overlay
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "ablationcam": "AblationCAM", "scorecam": "ScoreCAM"}
+
+
+GRID_FONT_PT = 7.5  # the grid's labels, at the size it prints
+OVERLAY_ALPHA = 0.5  # plotting.overlay's default: the crop's share of an overlay
+
+
+def save_crop(crop: np.ndarray, path: Path) -> Path:
+    from PIL import Image
+
+    with runfolder.atomic_path(path) as tmp:
+        Image.fromarray(crop).save(tmp, format="PNG")
+    return path
+
+
+def read_crop(folder: Path, method: str) -> np.ndarray:
+    """An image's crop: ``crop.png``, or (a cam folder made before the stage saved it)
+    recovered from the overlay of ``method`` and its map, within one grey level."""
+    from PIL import Image
+
+    folder = Path(folder)
+    if (folder / "crop.png").is_file():
+        return np.asarray(Image.open(folder / "crop.png").convert("RGB"))
+    blended = np.asarray(Image.open(folder / f"{method}.png").convert("RGB"), dtype=np.float32)
+    heat = plt.get_cmap(HEATMAP_CMAP)(np.clip(np.load(folder / f"{method}.npy"), 0, 1))[..., :3]
+    crop = (blended / 255.0 - (1 - OVERLAY_ALPHA) * heat) / OVERLAY_ALPHA
+    return np.round(np.clip(crop, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def save_overlay(crop: np.ndarray, saliency: np.ndarray, path: Path) -> Path:
@@ -47,3 +77,64 @@ def save_panel(
     runfolder.save_figure(fig, path)
     close(fig)
     return path
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One image of a grid: its label (name, prediction), crop and maps by method."""
+
+    label: str
+    crop: np.ndarray
+    maps: Mapping[str, np.ndarray]
+
+
+LABEL_IN = 0.42  # room for a row's label (two or three lines of GRID_FONT_PT), inches
+
+
+def save_grid(
+    rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+) -> Path:
+    """:func:`grid_figure` saved at print resolution."""
+    fig = grid_figure(rows, width_in, per_row)
+    runfolder.save_figure(fig, path, dpi=200, pad_inches=0)  # drawn at the size it prints
+    close(fig)
+    return path
+
+
+def grid_figure(
+    rows: Sequence[GridRow], width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+) -> plt.Figure:
+    """The input crop then one overlay per method for each image, ``per_row`` images side
+    by side, drawn ``width_in`` inches wide (the width it prints at) with text of
+    :data:`GRID_FONT_PT`; each image's label wrapped beside its crop."""
+    methods = list(rows[0].maps)
+    group = len(methods) + 1
+    cell = (width_in - per_row * LABEL_IN) / (per_row * group)
+    ratios = [LABEL_IN / cell, *[1.0] * group] * per_row
+    lines = -(-len(rows) // per_row)
+    fig, axes = plt.subplots(
+        lines,
+        len(ratios),
+        figsize=(width_in, lines * (cell + 0.04) + 0.2),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.03, "hspace": 0.04, "width_ratios": ratios},
+    )
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.18 / fig.get_figheight())
+    titles = ["input crop", *(METHOD_TITLES.get(m, m) for m in methods)]
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    wrap = max(12, int(cell * 72 / (0.55 * GRID_FONT_PT)))  # characters along a cell
+    for i, row in enumerate(rows):
+        line, first = divmod(i, per_row)
+        cells = axes[line][first * (group + 1) + 1 : (first + 1) * (group + 1)]
+        images = [row.crop, *(overlay(row.crop, row.maps[m]) for m in methods)]
+        for c, (ax, image) in enumerate(zip(cells, images, strict=True)):
+            ax.set_axis_on()
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if line == 0:
+                ax.set_title(titles[c], fontsize=GRID_FONT_PT, pad=2)
+        label = "\n".join(textwrap.wrap(row.label, wrap)[:3])
+        cells[0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
+    return fig

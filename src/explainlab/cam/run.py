@@ -5,10 +5,14 @@ Layout (one folder per image key)::
     cam/<key>/<method>.npy     (crop, crop) float32 in [0, 1], on the model's crop
     cam/<key>/<method>.png     overlay on the crop
     cam/<key>/panel.png        crop + the overlays, prediction in the title
-    cam/<key>/item.json        top-5 prediction, target class, layer, seconds and what
-                               computed each map (fast or library, and why)
+    cam/<key>/crop.png         the crop the maps lie on
+    cam/<key>/item.json        top-5 prediction, target class, layer, its grid (h, w) and
+                               channels, seconds and what computed each map (fast or
+                               library, and why)
     cam/predictions.csv        top-5 ids, names, probabilities (also copied to <run>/)
     cam/timings.csv            seconds per image per method
+    cam/focus.csv, method_agreement.csv, method_summary.csv, pair_summary.csv,
+    cam/summary.json           what the maps say, per method and pair (:mod:`summary`)
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
-from explainlab.cam.figures import METHOD_TITLES, save_overlay, save_panel
+from explainlab.cam.figures import METHOD_TITLES, save_crop, save_overlay, save_panel
 from explainlab.cam.methods import cam_map
 from explainlab.cam.settings import CamSettings
+from explainlab.cam.summary import summarise
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
 from explainlab.models import CamTarget, LoadedModel, load_model
@@ -135,6 +141,7 @@ def run_cam(
         items = [json.loads((folder / k / "item.json").read_text()) for k in keys]
         runfolder.write_csv(folder / "predictions.csv", predictions_frame(items))
         runfolder.write_csv(folder / "timings.csv", timings_frame(items, settings.impl))
+        summarise(folder, keys, settings.methods, folder)
     outcome = _outcome(stage.final, failures)
     runfolder.write_csv(Path(run_dir) / "predictions.csv", outcome.predictions)
     return outcome
@@ -175,9 +182,25 @@ def _explain_image(
     item["seconds"] = seconds
     item["impl"] = impls  # what computed each map, and why not the fast variant
     item["layer"] = target.name
+    item["grid"], item["channels"] = feature_grid(model, target, x)
     item["geometry"] = model.geometry.to_dict()  # the crop every map lies on
+    save_crop(sample.crop, folder / "crop.png")
     save_panel(sample.crop, maps, seconds, _title(model, item), folder / "panel.png")
     runfolder.write_json(folder / "item.json", item)
+
+
+def feature_grid(model: LoadedModel, target: CamTarget, x: torch.Tensor) -> tuple[list, int]:
+    """The (h, w) grid and the channels of the target layer's maps for input ``x``: what
+    every CAM of the image is a weighted sum of, before it is upsampled to the crop."""
+    seen: list[torch.Tensor] = []
+    handle = target.layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    try:
+        with torch.no_grad():
+            model.module(x)
+    finally:
+        handle.remove()
+    maps = target.reshape(seen[0]) if target.reshape is not None else seen[0]
+    return [int(maps.shape[-2]), int(maps.shape[-1])], int(maps.shape[1])
 
 
 def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> CamOutcome:

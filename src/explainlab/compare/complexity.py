@@ -10,7 +10,7 @@ rho), and :func:`answer` writes the paragraph from those numbers."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -127,6 +127,7 @@ class Answer:
     paragraph: str
     supporting: list[str]  # measures pointing to "simpler agrees more"
     significant: list[str]  # measures with p < alpha (either direction)
+    against: list[str] = field(default_factory=list)  # measures pointing the other way
 
 
 def answer(
@@ -161,7 +162,7 @@ def answer(
         (supporting if simpler_more else against).append(name)
         if row["p"] < alpha:
             significant.append(name)
-        lines.append(f"{LABELS[name]} rho = {row['rho']:+.2f} (p = {row['p']:.2g})")
+        lines.append(f"{LABELS[name]} rho = {row['rho']:+.2f} (p = {p_text(row['p'])})")
     sig_for = [m for m in significant if m in supporting]
     sig_against = [m for m in significant if m in against]
     if sig_for and sig_against:
@@ -178,7 +179,8 @@ def answer(
         "yes": f"yes: most measures of simplicity go with higher agreement at p < {alpha:g}",
         "partly": f"partly: {_names(sig_for)} {go(sig_for)} with higher agreement at "
         f"p < {alpha:g}, the other measures do not",
-        "no": f"no: no measure of simplicity goes with higher agreement at p < {alpha:g}"
+        "no": f"not supported with {n} images: no measure of simplicity goes with higher "
+        f"agreement at p < {alpha:g}"
         + (f" ({_names(sig_against)} even {go(sig_against)} the other way)" if sig_against else ""),
         "mixed": f"mixed: {_names(sig_for)} {go(sig_for)} with higher agreement, "
         f"{_names(sig_against)} with lower (each at p < {alpha:g})",
@@ -186,7 +188,7 @@ def answer(
     rc = critical_rho(n, alpha)
     strongest = usable.loc[usable["rho"].abs().idxmax()]
     text = (
-        f"{head} (mean {iou.mean():.2f}, from {iou.min():.2f} to {iou.max():.2f} over {n} images). "
+        f"{head} (mean {iou.mean():.2f}, range {iou.min():.2f}–{iou.max():.2f} over {n} images). "
         f"On these images the answer is {verdict_text}. "
         f'{len(supporting)} of {len(usable)} measures point towards "simpler images agree more" '
         f"and {len(against)} away from it: {'; '.join(lines)}. "
@@ -203,7 +205,12 @@ def answer(
             "agreement: two random masks overlap more the larger they are (the chance IoU "
             "is in agreement.csv as iou_area_chance)."
         )
-    return Answer(verdict, text, supporting, significant)
+    return Answer(verdict, text, supporting, significant, against)
+
+
+def p_text(p: float) -> str:
+    """A p-value as the reports print it: two decimals, four below 0.01 (no exponents)."""
+    return f"{p:.4f}" if p < 0.01 else f"{p:.2f}"
 
 
 def _names(measures: Sequence[str]) -> str:

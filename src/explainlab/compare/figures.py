@@ -9,12 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from explainlab import runfolder
 from explainlab.cam.figures import METHOD_TITLES as CAM_TITLES
 from explainlab.compare.complexity import LABELS, SIMPLER_WHEN
-from explainlab.plotting import close, overlay
+from explainlab.plotting import PRINT_WIDTH_IN, close, overlay
 
 TITLES = {**CAM_TITLES, "lime": "LIME", "random": "random order"}
 # Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
@@ -165,21 +166,108 @@ def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def save_overview(
+    table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: str, path: Path
+) -> Path:
+    """Report 4's key figure (:func:`overview`)."""
+    fig = overview(table, corr, critical, method)
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def overview(table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: str) -> plt.Figure:
+    """Left: area-matched IoU per image (sorted) with the chance level and, when known,
+    the ceiling the CAM grid allows. Right: each complexity measure's Spearman rho with
+    IoU, signed so that right means "simpler images agree more", with the band inside
+    which a rho is not significant at p < 0.05. ``table``: key, iou, chance[, ceiling]."""
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(PRINT_WIDTH_IN, 2.3), width_ratios=(1.15, 1), layout="constrained"
+    )
+    rows = table.sort_values("iou")
+    y = np.arange(len(rows))
+    left.barh(
+        y, rows["iou"], 0.7, color=METHOD_COLOURS.get(method), label=f"{title(method)} vs LIME"
+    )
+    left.scatter(rows["chance"], y, marker="|", s=120, color="black", zorder=3, label="chance")
+    if "ceiling" in rows and rows["ceiling"].notna().any():
+        left.scatter(
+            rows["ceiling"],
+            y,
+            marker="D",
+            s=14,
+            color="0.45",
+            zorder=3,
+            label="ceiling of the CAM grid",
+        )
+    left.set_yticks(y, [str(k).replace("_", " ") for k in rows["key"]], fontsize=8)
+    left.set_xlim(0, 1)
+    left.set_xlabel("area-matched IoU with LIME's mask", fontsize=8.5)
+    left.tick_params(axis="x", labelsize=8)
+    left.grid(axis="x", alpha=0.3)
+    left.legend(fontsize=7, loc="best", frameon=True, framealpha=0.9)
+    left.set_title("How far do they agree?", fontsize=9.5)
+    _oriented_rho(right, corr, critical)
+    return fig
+
+
+def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
+    names = [m for m in SIMPLER_WHEN if m in set(corr["measure"])]
+    rho = corr.set_index("measure")["rho"].reindex(names) * pd.Series(SIMPLER_WHEN).reindex(names)
+    y = np.arange(len(names))
+    ax.set_title("Do simple images agree more?", fontsize=9.5)
+    ax.set_yticks(y, [LABELS[m].split(" (")[0] for m in names], fontsize=8)
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-0.6, len(names) + 0.4)  # a free line on top for the band's key
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("Spearman rho; > 0: simpler agrees more", fontsize=8.5)
+    ax.grid(axis="x", alpha=0.3)
+    if rho.isna().all():
+        n = int(corr["n"].max()) if len(corr) else 0
+        ax.text(
+            0,
+            len(names) / 2 - 0.5,
+            f"{n} images: too few\nfor a rank correlation",
+            ha="center",
+            va="center",
+            fontsize=8.5,
+        )
+        return
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvspan(-critical, critical, color="0.88", zorder=0)
+    ax.text(
+        0,
+        len(names) - 0.05,
+        f"grey: |rho| < {critical:.2f}, not significant (p ≥ 0.05)",
+        ha="center",
+        va="center",
+        fontsize=7,
+    )
+    colours = [METHOD_COLOURS["gradcam"] if abs(r) >= critical else "0.55" for r in rho.fillna(0)]
+    ax.barh(y, rho.fillna(0), 0.6, color=colours)
+
+
 def save_complexity_scatter(
     complexity: pd.DataFrame, iou: pd.Series, corr: pd.DataFrame, method: str, path: Path
 ) -> Path:
     """Each complexity measure against IoU, points named by image, rho and p in the title."""
+    fig = complexity_scatter(complexity, iou, corr, method)
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+def complexity_scatter(
+    complexity: pd.DataFrame, iou: pd.Series, corr: pd.DataFrame, method: str
+) -> plt.Figure:
     frame = complexity.set_index("key").join(iou.rename("iou"), how="inner")
-    names = list(SIMPLER_WHEN)
-    fig, axes = plt.subplots(3, 2, figsize=(WIDTH, 8.4))
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        ax.scatter(frame[name], frame["iou"], color=METHOD_COLOURS.get(method), s=22)
-        ax.xaxis.set_major_locator(MaxNLocator(5))
-        _label_points(ax, frame[name].to_numpy(float), frame["iou"].to_numpy(float), frame.index)
-        found = corr[corr["measure"] == name]
-        rho, p = (found["rho"].iloc[0], found["p"].iloc[0]) if len(found) else (np.nan, np.nan)
-        text = "rho n/a (too few images)" if np.isnan(rho) else f"rho = {rho:+.2f}, p = {p:.2g}"
-        ax.set_title(text, fontsize=9)
+    # 6.6 in tall: with its margins it prints at full size within the 60% of a page it gets
+    fig, axes = plt.subplots(3, 2, figsize=(PRINT_WIDTH_IN, 6.6))
+    for ax, name in zip(axes.ravel(), SIMPLER_WHEN, strict=False):
+        ax.scatter(frame[name], frame["iou"], color=METHOD_COLOURS.get(method), s=18)
+        ax.margins(x=0.1)
+        ticks_inside(ax, MaxNLocator(5))
+        ax.set_title(_rho_text(corr, name), fontsize=9)
         ax.set_xlabel(LABELS[name], fontsize=9)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
@@ -196,40 +284,80 @@ def save_complexity_scatter(
     )
     fig.suptitle("Do simple images agree more? (Spearman's rho per measure)")
     fig.tight_layout()
-    runfolder.save_figure(fig, path)
-    close(fig)
-    return path
+    fig.canvas.draw()  # tick labels where they print, for the point labels to avoid
+    for ax, name in zip(axes.ravel(), SIMPLER_WHEN, strict=False):
+        label_points(ax, frame[name].to_numpy(float), frame["iou"].to_numpy(float), frame.index)
+    return fig
 
 
-def _label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
-    """Name each point, inside the axes (right of a point in the left part, left of it in the
-    right part); a label that would cover an earlier one moves down a line."""
-    ax.margins(x=0.08)
-    left, right = ax.get_xlim()
-    width_in = ax.get_position().width * ax.figure.get_figwidth()
-    char = 0.055 / width_in  # a 7 pt character, as a fraction of the axis width
-    line = 0.055  # one text line, in IoU units (the y axis spans 0..1)
-    placed: list[tuple[float, float, float]] = []  # (x from, x to, y): axis fraction, IoU
+def ticks_inside(ax: plt.Axes, locator: MaxNLocator) -> None:
+    """x ticks only inside the view: matplotlib does not draw the others, but they keep
+    a (stale) place that a check of overlapping text would count."""
+    low, high = ax.get_xlim()
+    ax.set_xticks([t for t in locator.tick_values(low, high) if low <= t <= high])
+    ax.set_xlim(low, high)
+
+
+def _rho_text(corr: pd.DataFrame, name: str) -> str:
+    found = corr[corr["measure"] == name]
+    rho, p = (found["rho"].iloc[0], found["p"].iloc[0]) if len(found) else (np.nan, np.nan)
+    return "rho n/a (too few images)" if np.isnan(rho) else f"rho = {rho:+.2f}, p = {p:.2g}"
+
+
+LABEL_PT = 7.0  # point labels: above plotting.MIN_FONT_PT at print size
+
+
+def label_points(ax: plt.Axes, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> None:
+    """Name each point inside the axes, where its label covers no other text: the first
+    free place of a few beside and above or below the point (measured by the renderer,
+    after the layout is final); a label away from its point gets a thin leader line."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    taken = [t.get_window_extent(renderer) for t in fig.findobj(Text) if _visible(t)]
     for i in np.argsort(-y):
-        label = str(names[i]).replace("_", " ")
-        at = (float(x[i]) - left) / (right - left)
-        on_right = at < 0.5
-        size = char * len(label)
-        start, end = (at + 0.02, at + 0.02 + size) if on_right else (at - 0.02 - size, at - 0.02)
-        ty = float(y[i])
-        while any(start < b and a < end and abs(ty - py) < line for a, b, py in placed):
-            ty -= line
-        placed.append((start, end, ty))
-        shift = 0.02 * (right - left) * (1 if on_right else -1)
-        note = ax.annotate(
-            label,
-            (x[i], y[i]),
-            xytext=(x[i] + shift, ty + 0.012),
-            ha="left" if on_right else "right",
-            fontsize=7,
-            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"} if ty != y[i] else None,
-        )
-        note.set_in_layout(False)  # long names must not shrink the axes
+        for dx, dy in _offsets(
+            ax.transData.transform((x[i], y[i]))[0] < frame.x0 + frame.width / 2
+        ):
+            note = ax.annotate(
+                str(names[i]).replace("_", " "),
+                (x[i], y[i]),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                va="center",
+                fontsize=LABEL_PT,
+            )
+            box = note.get_window_extent(renderer)
+            inside = (
+                frame.x0 <= box.x0
+                and box.x1 <= frame.x1
+                and frame.y0 <= box.y0
+                and box.y1 <= frame.y1
+            )
+            if inside and not any(box.overlaps(b) for b in taken):
+                break
+            note.remove()
+        else:  # no free place: the name is left out rather than printed over another
+            continue
+        taken.append(box)
+        if dy:  # a leader line, as an empty annotation: no text box of its own
+            leader = {"arrowstyle": "-", "lw": 0.4, "color": "0.5", "shrinkA": 0, "shrinkB": 2}
+            ax.annotate(
+                "", (x[i], y[i]), xytext=(dx, dy), textcoords="offset points", arrowprops=leader
+            )
+
+
+def _offsets(on_right: bool) -> list[tuple[float, float]]:
+    """Label offsets (points) to try, nearest first: level with the point, then up to
+    eight lines above and below it, on the roomier side first."""
+    side = [4.0, -4.0] if on_right else [-4.0, 4.0]
+    lines = [0.0] + [s * 9.0 * k for k in range(1, 9) for s in (1, -1)]
+    return [(dx, dy) for dy in lines for dx in side]
+
+
+def _visible(text: Text) -> bool:
+    return text.get_visible() and bool(text.get_text().strip())
 
 
 def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:

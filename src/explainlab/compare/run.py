@@ -11,6 +11,8 @@ Layout::
     compare/faithfulness.csv       key, method, target, p_full, deletion_auc, insertion_auc
     compare/faithfulness_curves.csv, faithfulness_summary.csv
     compare/sanity.csv             key, method, step, block, spearman, ssim
+    compare/ceiling.csv            key, iou_area_ceiling: the IoU the CAM grid allows
+    compare/overview.png           report 4's key figure (IoU per image, complexity rho)
     compare/iou_bars.png, iou_sweep.png, complexity_scatter.png,
     compare/faithfulness_curves.png, faithfulness_auc.png, sanity.png
     compare/summary.txt, summary.json
@@ -33,13 +35,13 @@ from tqdm.auto import tqdm
 
 from explainlab import runfolder
 from explainlab.cam.settings import METHODS as CAM_METHODS
-from explainlab.compare import sanity, summary
+from explainlab.compare import grid, sanity, summary
 from explainlab.compare.explainers import cam_explainer, lime_explainer
-from explainlab.compare.image import compare_image
+from explainlab.compare.image import compare_image, rng_for
 from explainlab.compare.inputs import ImageInputs, digests, image_keys, read_image
 from explainlab.compare.sanity import Explainer
 from explainlab.compare.settings import LIME, CompareSettings
-from explainlab.compare.tables import write_all
+from explainlab.compare.tables import Resolution, write_all
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import (
     IMAGENET_GEOMETRY,
@@ -173,9 +175,26 @@ def run_compare(
             compare_image(
                 settings, inputs[key], loaded[key], model, methods, chosen, blocks, folder
             )
+    resolution = grid_resolution(settings, inputs, model)
     with stage.finishing() as folder:
-        write_all(settings, folder, keys, methods, model, failures)
+        write_all(settings, folder, keys, methods, model, failures, resolution)
     return _outcome(stage.final, failures)
+
+
+def grid_resolution(
+    settings: CompareSettings, inputs: Mapping[str, ImageInputs], model: LoadedModel | None
+) -> Resolution | None:
+    """The CAM layer's grid and, per image, the IoU that grid allows against LIME's mask
+    (None without a model to read the grid from)."""
+    if model is None or not inputs:
+        return None
+    layer = next(iter(inputs.values())).cam_item.get("layer") or None
+    size = grid.cam_grid(model, layer)
+    ceilings = {
+        key: grid.ceiling_iou(item.lime.mask, size, rng_for(settings.seed, key, "ceiling"))
+        for key, item in inputs.items()
+    }
+    return Resolution(size, ceilings)
 
 
 def _needs_model(settings: CompareSettings) -> bool:

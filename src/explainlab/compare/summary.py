@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from explainlab.compare.complexity import LABELS, Answer
+from explainlab.compare.complexity import LABELS, Answer, critical_rho
 from explainlab.compare.figures import title
+from explainlab.compare.settings import LIME
+
+if TYPE_CHECKING:
+    from explainlab.compare.tables import Resolution
+
+ALPHA = 0.05  # significance level of the complexity correlations
 
 # Sanity verdict from the mean rank correlation with the original map at the last step.
 CHANGED_BELOW, UNCHANGED_ABOVE = 0.3, 0.7
@@ -49,8 +55,10 @@ def key_numbers(
     sanity: pd.DataFrame | None,
     label_mismatches: list[str],
     failures: list[str],
+    resolution: Resolution | None = None,
 ) -> dict[str, Any]:
     means = agreement.groupby(["method", "measure"])["value"].mean()
+    n = len(correlations[correlations["method"] == primary].dropna(subset=["rho"]))
     out: dict[str, Any] = {
         "model": model,
         "images": len(keys),
@@ -60,6 +68,7 @@ def key_numbers(
         "agreement_mean": {
             m: {measure: means[m][measure] for measure in means[m].index} for m in methods
         },
+        "above_chance": above_chance(agreement),
         "complexity": {
             "iou": f"{primary} vs LIME, area-matched",
             "correlations": {
@@ -68,19 +77,31 @@ def key_numbers(
             },
             "verdict": answer.verdict,
             "paragraph": answer.paragraph,
+            "supporting": answer.supporting,
+            "against": answer.against,
+            "significant": answer.significant,
+            "alpha": ALPHA,
+            "critical_rho": critical_rho(int(correlations["n"].max())) if n else None,
         },
         "label_mismatches": label_mismatches,
         "failures": failures,
     }
+    if resolution is not None:
+        out["cam_grid"] = list(resolution.grid)
+        out["iou_area_ceiling"] = float(np.nanmean(list(resolution.ceilings.values())))
     if faithfulness is not None:
         out["faithfulness_mean"] = (
             faithfulness_table(faithfulness).set_index("method").to_dict(orient="index")
         )
+        if {primary, LIME} <= set(faithfulness["method"]):
+            out["faithfulness_paired"] = paired_wins(faithfulness, primary, LIME)
     if sanity is not None:
         last = sanity[sanity["step"] == sanity["step"].max()]
         out["sanity"] = {
             "blocks": sanity.drop_duplicates("step").sort_values("step")["block"].tolist()[1:],
             "images": int(sanity["key"].nunique()),
+            "changed_below": CHANGED_BELOW,
+            "unchanged_above": UNCHANGED_ABOVE,
             "final": {
                 m: {
                     "spearman": g["spearman"].mean(),
@@ -91,6 +112,31 @@ def key_numbers(
             },
         }
     return _clean(out)
+
+
+def above_chance(agreement: pd.DataFrame) -> dict[str, int]:
+    """Per CAM method: on how many images the area-matched IoU beats two random masks'."""
+    wide = agreement.pivot_table(index=["method", "key"], columns="measure", values="value")
+    beats = wide["iou_area"] > wide["iou_area_chance"]
+    return {str(m): int(v) for m, v in beats.groupby(level="method").sum().items()}
+
+
+def paired_wins(faith: pd.DataFrame, a: str, b: str) -> dict[str, Any]:
+    """Image by image, how often ``a``'s map is more faithful than ``b``'s: lower deletion
+    AUC, higher insertion AUC (the images both have)."""
+    table = faith.pivot_table(
+        index="key", columns="method", values=["deletion_auc", "insertion_auc"]
+    )
+    deletion, insertion = (
+        table["deletion_auc"][[a, b]].dropna(),
+        table["insertion_auc"][[a, b]].dropna(),
+    )
+    return {
+        "methods": [a, b],
+        "images": len(deletion),
+        "deletion_wins": int((deletion[a] < deletion[b]).sum()),
+        "insertion_wins": int((insertion[a] > insertion[b]).sum()),
+    }
 
 
 def faithfulness_table(faith: pd.DataFrame) -> pd.DataFrame:

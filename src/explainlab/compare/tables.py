@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,14 @@ def concat(folder: Path, keys: Sequence[str], name: str) -> pd.DataFrame | None:
     return pd.concat(parts, ignore_index=True) if parts else None
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """The CAM layer's grid (h, w) and, per image, the IoU it allows (:mod:`.grid`)."""
+
+    grid: tuple[int, int]
+    ceilings: dict[str, float]
+
+
 def write_all(
     settings: CompareSettings,
     folder: Path,
@@ -28,6 +37,7 @@ def write_all(
     methods: list[str],
     model: LoadedModel | None,
     failures: list[Failure],
+    resolution: Resolution | None = None,
 ) -> None:
     """Every run-wide file of the stage into ``folder``."""
     items = [json.loads((folder / k / "item.json").read_text()) for k in keys]
@@ -36,8 +46,20 @@ def write_all(
     assert agreement is not None and sweep is not None
     runfolder.write_csv(folder / "agreement.csv", agreement)
     runfolder.write_csv(folder / "iou_sweep.csv", sweep)
+    if resolution is not None:
+        ceilings = pd.DataFrame(
+            {"key": keys, "iou_area_ceiling": [resolution.ceilings.get(k) for k in keys]}
+        )
+        runfolder.write_csv(folder / "ceiling.csv", ceilings)
     primary = settings.primary_method if settings.primary_method in methods else methods[0]
     corr, answer = _complexity(folder, items, agreement, methods, primary)
+    figures.save_overview(
+        overview_table(agreement, primary, resolution),
+        corr[corr["method"] == primary],
+        complexity.critical_rho(len(keys)),
+        primary,
+        folder / "overview.png",
+    )
     figures.save_iou_bars(agreement, primary, folder / "iou_bars.png")
     figures.save_sweep(sweep, folder / "iou_sweep.png")
     faith = _faithfulness(folder, keys)
@@ -57,9 +79,24 @@ def write_all(
         sanity=sanity_rows,
         label_mismatches=[it["key"] for it in items if it["label_mismatch"]],
         failures=[f"{f.key}: {f.error}" for f in failures],
+        resolution=resolution,
     )
     runfolder.write_json(folder / "summary.json", numbers)
     runfolder.write_text(folder / "summary.txt", summary.text(numbers))
+
+
+def overview_table(
+    agreement: pd.DataFrame, method: str, resolution: Resolution | None
+) -> pd.DataFrame:
+    """Per image: ``method``'s area-matched IoU, its chance level and the grid's ceiling."""
+    part = agreement[agreement["method"] == method]
+    wide = part.pivot_table(index="key", columns="measure", values="value")
+    table = pd.DataFrame(
+        {"key": wide.index, "iou": wide["iou_area"], "chance": wide["iou_area_chance"]}
+    ).reset_index(drop=True)
+    if resolution is not None:
+        table["ceiling"] = table["key"].map(resolution.ceilings)
+    return table
 
 
 def _complexity(

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from explainlab import assets, runfolder
-from explainlab.dissect import figures, stability, tables
+from explainlab.dissect import figures, progression, stability, tables
 from explainlab.dissect.categories import CategoryMap, load_category_map
 from explainlab.dissect.montage import make_montages
 from explainlab.dissect.summary import SummaryInputs, write_summary
@@ -90,6 +90,7 @@ class _Computed:
     fc: pd.DataFrame
     groups: list[stability.RunGroup]
     stable: stability.StabilityTables | None
+    shares: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
         frames = {
@@ -105,6 +106,9 @@ class _Computed:
             "published_agreement.csv": self.agreement,
             "published_agreement_units.csv": self.agreement_units,
             "fc_accuracy.csv": self.fc,
+            "category_shares.csv": self.shares,
+            "category_trend.csv": progression.category_trend(self.shares),
+            "category_contrast.csv": progression.category_contrast(self.shares),
         }
         if self.stable is not None:
             frames |= self.stable.frames()
@@ -149,7 +153,7 @@ def analyze(
             "caveats": list(caveats),
             "kind": kind,
             "montage_concepts": montage_concepts,
-            "version": 2,
+            "version": 3,
         },
     )
     if force:
@@ -267,6 +271,7 @@ def _compute(
         fc=tables.fc_accuracy(inputs, class_names()),
         groups=groups,
         stable=stability.measure_stability(groups, cmap),
+        shares=progression.category_shares(groups, cmap),
     )
 
 
@@ -278,6 +283,7 @@ def _figures(
         made[f"top_concepts_{d.name}.png"] = figures.top_concepts_figure(
             c.counts, d.label, folder / f"top_concepts_{d.name}.png", note=note
         )
+    made["category_shares.png"] = figures.category_figure(c.shares, folder / "category_shares.png")
     made["distinct_concepts.png"] = figures.distinct_figure(
         c.distinct, folder / "distinct_concepts.png", note
     )
@@ -439,11 +445,9 @@ def reference_run_paths(models: Sequence[str] | None = None) -> list[Path]:
 
 
 REFERENCE_CAVEAT = (
-    "These labels come from two runs of the reference CLIP-Dissect code (describe_neurons.py) "
-    "on the assignment's configuration (ResNet18 ImageNet and ResNet18 Places365; layer2, "
-    "layer3, layer4; probe set Broden; concept set 20k; CLIP ViT-B/16; soft_wpmi; avg pooling), "
-    "run a on a GPU and run b on a CPU, not computed here{reason}. Run a is the one analysed; "
-    "run b measures how stable the labels are."
+    "These labels come from two runs of the reference CLIP-Dissect code on the assignment's "
+    "configuration (Broden probes, 20k concepts, CLIP ViT-B/16, soft_wpmi), run a on a GPU "
+    "(analysed) and run b on a CPU (for the label stability), not computed here{reason}."
 )
 
 

@@ -18,7 +18,9 @@ category of a label comes from, in this order:
    objects did a unit set learn" could only count Broden's ~580 object labels.
 
 A concept none of these sources names is "other"; so is a Broden label whose category
-none of them gives (reported as such). Names are compared after the cleaning
+none of them gives (reported as such). A concept that is another word form of a labelled
+name (a plural, "bedrooms", "kitchens"; a noun of a texture adjective, "stripes",
+"checker", "dots", "mesh") takes that name's category (source: :data:`SOURCE_FORM`). Names are compared after the cleaning
 of ``broden_labels_clean.txt``: ``-s``/``-c`` suffixes dropped, ``_`` to spaces, ``/`` to
 ``-``, lower case."""
 
@@ -45,6 +47,26 @@ SOURCE_PLACES = "Places365 category list (scene)"
 SOURCE_UNKNOWN = "Broden label, category not available offline"
 SOURCE_NOT_BRODEN = "not a Broden label"
 SOURCE_IMAGENET = "ImageNet class name"
+SOURCE_FORM = "word form of a labelled name"
+# nouns of Broden's texture labels (DTD's adjectives) that CLIP-Dissect's 20k set uses
+TEXTURE_FORMS = {
+    "checker": "chequered",
+    "checkered": "chequered",
+    "checkerboard": "chequered",
+    "stripe": "striped",
+    "stripes": "striped",
+    "dots": "dotted",
+    "dot": "dotted",
+    "polka dots": "polka-dotted",
+    "mesh": "meshed",
+    "zigzag": "zigzagged",
+    "zigzags": "zigzagged",
+    "honeycomb": "honeycombed",
+    "wrinkles": "wrinkled",
+    "cobweb": "cobwebbed",
+    "cobwebs": "cobwebbed",
+    "pleats": "pleated",
+}
 # ImageNet classes 970-980 are geological formations (scenes), except 971, bubble.
 IMAGENET_SCENES = frozenset(range(970, 981)) - {971}
 
@@ -62,13 +84,31 @@ class CategoryMap:
     notes: list[str] = field(default_factory=list)  # which sources were (not) available
 
     def category(self, concept: str) -> str:
-        return self.categories.get(normalize(concept), OTHER)
+        key = normalize(concept)
+        if key in self.categories:
+            return self.categories[key]
+        form = self._form(key)
+        return self.categories.get(form, "texture" if form else OTHER)
 
     def source(self, concept: str) -> str:
         key = normalize(concept)
         if key in self.sources:
             return self.sources[key]
+        if self._form(key):
+            return SOURCE_FORM
         return SOURCE_UNKNOWN if key in self.broden_labels else SOURCE_NOT_BRODEN
+
+    def _form(self, key: str) -> str:
+        """The labelled name ``key`` is another word form of ("" if none): a noun of a
+        texture (Broden's textures are DTD's: a texture even where no table names its
+        category), or a plural ("-s", "-es") of a name with a category. A Broden label
+        of its own is not read as another's form."""
+        if key in self.broden_labels or key in self.categories:
+            return ""
+        if key in TEXTURE_FORMS:
+            return TEXTURE_FORMS[key]
+        singular = [key[:-1], key[:-2] if key.endswith("es") else ""] if key.endswith("s") else []
+        return next((c for c in singular if len(c) > 2 and c in self.categories), "")
 
     def _add(self, label: str, category: str, source: str, *, broden: bool = True) -> None:
         key = normalize(label)

@@ -1,5 +1,5 @@
-"""Figures of the analysis, drawn from its tables; sized for print (at most 7 inches
-wide, fonts of 8 points or more at that size) and saved atomically."""
+"""Figures of the analysis, drawn from its tables; sized for print (at most the text
+width, 6.85 inches, fonts of 7 points or more at that size) and saved atomically."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pandas as pd
 
 from explainlab import plotting, runfolder
 from explainlab.dissect.categories import CATEGORIES, OTHER
+from explainlab.dissect.progression import STACKED, with_share
 from explainlab.dissect.tables import ALL_LAYERS, Descriptions
 
 plt = plotting.plt
-WIDTH = 7.0  # inches: a printed page's text width
+WIDTH = plotting.PRINT_WIDTH_IN  # inches: a printed page's text width
 CATEGORY_COLORS = {
     "object": "#4e79a7",
     "part": "#a0cbe8",
@@ -24,6 +25,18 @@ CATEGORY_COLORS = {
     "texture": "#f28e2b",
     "color": "#e15759",
     OTHER: "#bab0ac",
+}
+GROUP_COLORS = {
+    "low-level": "#f28e2b",
+    "object": "#4e79a7",
+    "scene": "#59a14f",
+    OTHER: "#d3cfcc",
+}
+GROUP_NAMES = {
+    "low-level": "colour, texture, material",
+    "object": "object or part",
+    "scene": "scene",
+    OTHER: "no Broden category",
 }
 MODEL_COLORS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2"]
 
@@ -34,7 +47,7 @@ def _short(text: str, width: int = 24) -> str:
 
 def _save(fig, path: Path, note: str = "") -> Path:
     if note:
-        fig.text(0.01, -0.01, textwrap.fill(note, 130), fontsize=8, va="top", color="#444444")
+        fig.text(0.01, -0.01, textwrap.fill(note, 105), fontsize=8, va="top", color="#444444")
     runfolder.save_figure(fig, path, dpi=200)
     plotting.close(fig)
     return path
@@ -69,6 +82,45 @@ def top_concepts_figure(
     fig.suptitle(f"Concepts labelling most units: {model}")
     fig.tight_layout()
     return _save(fig, path, note)
+
+
+def model_name(model: str) -> str:
+    """The training set a dissected model is named by in figures and reports."""
+    return "Places365" if "places" in model.lower() else "ImageNet"
+
+
+def category_figure(shares: pd.DataFrame, path: Path, height: float = 1.8) -> Path | None:
+    """Stacked bars: the main run's share of each layer's units per group of Broden
+    categories, one bar per model, the models side by side within each layer."""
+    main = with_share(shares[shares["main"] & shares["group"].isin(STACKED)])
+    if main.empty:
+        return None
+    layers = _layer_order([main["layer"]])
+    models = list(dict.fromkeys(main["model"]))
+    fig, ax = plt.subplots(figsize=(WIDTH, height))
+    step = len(models) + 0.6
+    xs = [i * step + j for i in range(len(layers)) for j in range(len(models))]
+    table = main.set_index(["layer", "model", "group"])["share"]
+    bottom = np.zeros(len(xs))
+    keys = [(layer, model) for layer in layers for model in models]
+    for group in STACKED:
+        values = np.array([table.get((lay, m, group), 0.0) for lay, m in keys])
+        ax.bar(xs, values, 0.85, bottom=bottom, color=GROUP_COLORS[group])
+        ax.bar(0, 0, color=GROUP_COLORS[group], label=GROUP_NAMES[group])  # legend entry
+        for x, v, b in zip(xs, values, bottom, strict=True):
+            if v >= 0.06 and group != OTHER:
+                ax.text(x, b + v / 2, f"{v:.0%}", ha="center", va="center", fontsize=7)
+        bottom += values
+    ax.set_xticks(xs, [model_name(m) for _, m in keys], fontsize=7)
+    for i, layer in enumerate(layers):
+        centre = i * step + (len(models) - 1) / 2
+        ax.text(centre, -0.2, layer, ha="center", va="top", transform=ax.get_xaxis_transform())
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of the layer's units", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def distinct_figure(distinct: pd.DataFrame, path: Path, note: str = "") -> Path:
@@ -217,7 +269,9 @@ def overlap_figure(overlap: pd.DataFrame, path: Path, note: str = "") -> Path | 
             )
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         ax.legend(handles=handles, fontsize=8, loc="upper left", ncol=2)
-        ax.set_title(f"Shared and model-specific concepts: {_short(a, 30)} vs {_short(b, 30)}")
+        ax.set_title(
+            f"Shared and model-specific concepts: {_short(a, 30)} vs {_short(b, 30)}", pad=18
+        )
     fig.tight_layout()
     return _save(fig, path, note)
 

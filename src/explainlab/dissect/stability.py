@@ -434,6 +434,13 @@ def holding_share(findings: pd.DataFrame) -> tuple[int, int]:
     return int(keys["holds"].sum()), len(keys)
 
 
+def headline_checks(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per finding of a :func:`headline_findings` table: whether it holds in
+    every replicate, and the main replicate's value."""
+    keys = ["finding", "model", "layer", "subject"]
+    return findings.drop_duplicates(keys)[[*keys, "value", "holds"]].reset_index(drop=True)
+
+
 def rises_with_similarity(by_similarity: pd.DataFrame) -> pd.DataFrame:
     """Per model and layer of :func:`stability_by_similarity`: agreement in the lowest and
     the highest band, and whether it rises from one to the other; ``monotonic`` when it
@@ -478,6 +485,8 @@ class StabilityTables:
             "concept_stability.csv": self.concepts,
             "stability_by_similarity.csv": self.by_similarity,
             "stability_findings.csv": self.findings,
+            "stability_rises.csv": self.rises,
+            "headline_checks.csv": headline_checks(self.findings),
         }
 
 

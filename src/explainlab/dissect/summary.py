@@ -113,7 +113,7 @@ def _distinct(s: SummaryInputs) -> list[str]:
             objects = row.distinct_object
             lines.append(
                 f"- {d.label} {where}: {row.distinct_concepts} distinct concepts for {row.units} "
-                f"units ({row.distinct_per_unit:.2f} per unit); {objects} of them "
+                f"units ({row.distinct_concepts / row.units:.2f} per unit); {objects} of them "
                 f"({_pct(objects / row.distinct_concepts)}) are Broden objects, labelling "
                 f"{row.units_object} units ({_pct(row.units_object / row.units)}); "
                 + "; ".join(

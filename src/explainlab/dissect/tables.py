@@ -193,7 +193,6 @@ def distinct_concepts(inputs: Sequence[Descriptions], cmap: CategoryMap) -> pd.D
                 "units": len(group),
                 "distinct_concepts": group["description"].nunique(),
             }
-            row["distinct_per_unit"] = row["distinct_concepts"] / row["units"]
             for category in (*CATEGORIES, OTHER):
                 chosen = group[cats == category]
                 row[f"distinct_{category}"] = chosen["description"].nunique()
@@ -481,7 +480,21 @@ def published_agreement(
             "category_published",
         ],
     )
-    return pd.DataFrame(rows), units
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS), units
+
+
+AGREEMENT_COLUMNS = [  # of published_agreement: an empty table keeps its header
+    "model",
+    "published",
+    "canonical_model",
+    "layer",
+    "units",
+    "same_concept",
+    "same_concept_rate",
+    "both_categorised",
+    "same_category_rate",
+    "published_in_our_top5_rate",
+]
 
 
 def _top5(d: Descriptions) -> set[tuple[str, int, str]] | None:

@@ -364,6 +364,7 @@ def _register_calibrate(actions: argparse._SubParsersAction) -> None:
     )
     calibrate.add_argument("--force", action="store_true", help="score again from nothing")
     calibrate.set_defaults(lime_handler=_handle_calibrate)
+    writes_into(calibrate, lambda args: args.out)  # <out>/lime_calibrate/
 
 
 def _add_cost_model_arg(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,20 @@ REPORTS: tuple[tuple[str, str, str, Callable[[RunFacts, Path], Path]], ...] = (
     ("4_comparison.pdf", "compare", "summary.json", compare_report.build),
 )
 COMBINED = "explainlab_report.pdf"
+# what a report may weigh to be shared (the submission zip holds them: 15 MB in all)
+MAX_REPORT_BYTES = 3_000_000
+MAX_COMBINED_BYTES = 8_000_000
+
+
+def oversized(paths: list[Path]) -> list[str]:
+    """The reports heavier than they may be, each with its size and its limit."""
+    found = []
+    for path in paths:
+        limit = MAX_COMBINED_BYTES if path.name == COMBINED else MAX_REPORT_BYTES
+        size = path.stat().st_size
+        if size > limit:
+            found.append(f"{path.name} is {size / 1e6:.1f} MB (limit {limit / 1e6:.0f} MB)")
+    return found
 
 
 def build_reports(run_dir: Path, *, stand_in: str = "", out: Path | None = None) -> list[Path]:

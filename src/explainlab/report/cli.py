@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from explainlab.cli_common import writes_into
@@ -26,8 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from explainlab.report.build import build_reports
+    from explainlab.report.build import build_reports, oversized
 
-    for path in build_reports(args.run):
+    built = build_reports(args.run)
+    for path in built:
         print(path)
+    for problem in oversized(built):
+        print(f"warning: {problem}", file=sys.stderr)
     return 0

@@ -47,14 +47,15 @@ class RunFacts:
             footer=f"explainlab · {self.run_dir}",
         )
 
-    def stand_in_paragraph(self, report: Report, model: str) -> None:
-        if self.banner(model):
-            report.paragraph(
-                f"<b>Stand-in model.</b> These results come from {self.model_description(model)}, "
-                "not from the assignment's ResNet50 (IMAGENET1K_V2), whose weights were not available "
-                "when this run was made. The methods and code are the same; the numbers describe "
-                "the stand-in. Rerun with the weights available to obtain the assignment's results."
-            )
+    def stand_in_sentence(self, model: str) -> str:
+        """The one sentence (beside the banner) that says whose numbers these are."""
+        if not self.banner(model):
+            return ""
+        return (
+            f"<b>Stand-in:</b> the numbers describe {text(self.model_description(model))}, not "
+            "the assignment's ResNet50 (IMAGENET1K_V2), whose weights this run did not have; "
+            "the code is the same, so a rerun with those weights gives the assignment's results."
+        )
 
 
 def geometry_text(recorded: dict[str, Any]) -> str:

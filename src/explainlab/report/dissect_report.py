@@ -7,9 +7,13 @@ from pathlib import Path
 import pandas as pd
 from reportlab.lib.units import cm
 
+from explainlab.dissect.figures import GROUP_NAMES
+from explainlab.dissect.progression import STACKED
 from explainlab.dissect.tables import most_over_represented
 from explainlab.report.common import RunFacts, join_names, num, pct, read_csv
+from explainlab.report.dissect_findings import DissectTables, choose
 from explainlab.report.dissect_runs import AnalysisSources, RunStability
+from explainlab.report.findings import front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
 
@@ -31,61 +35,82 @@ def _top(counts: pd.DataFrame, model: str, layer: str, n: int = 3) -> str:
     return ", ".join(f"'{text(r['concept'])}' ({r['units']})" for _, r in rows.iterrows())
 
 
+QUESTION = (
+    "Label every neuron of layer2, layer3 and layer4 of ResNet18-ImageNet and "
+    "ResNet18-Places365 with a concept (CLIP-Dissect). Which concepts dominate each layer, "
+    "how do the two models differ, and how many distinct objects has each learned?"
+)
+CAPTION = (
+    "Units per layer by the Broden category of their label (run a); grey: neither a Broden "
+    "label nor an ImageNet class. The files named below are in dissect/analysis/."
+)
+
+
 def build(facts: RunFacts, out: Path) -> Path:
     folder = stage_dir(facts.run_dir, "dissect") / "analysis"
     summary_md = (folder / "summary.md").read_text() if (folder / "summary.md").is_file() else ""
     sources = AnalysisSources.read(folder, summary_md)
     runs = RunStability.read(folder, sources)
-    counts = pd.read_csv(folder / "concept_counts.csv")
-    distinct = pd.read_csv(folder / "distinct_concepts.csv")
-    overlap = read_csv(folder / "model_overlap.csv")
-    over = read_csv(folder / "over_represented.csv")
-    concentration = read_csv(folder / "concentration.csv")
-    models = list(dict.fromkeys(distinct["model"]))
-    layers = [layer for layer in ASSIGNMENT_LAYERS if layer in set(distinct["layer"])] or sorted(
-        set(distinct["layer"]) - {"all layers"}
-    )
-    configured = facts.manifest.get("config", {}).get("dissect", {})
+    found = DissectTables.read(folder)
+    models = list(dict.fromkeys(found.distinct["model"]))
+    layers = [
+        layer for layer in ASSIGNMENT_LAYERS if layer in set(found.distinct["layer"])
+    ] or sorted(set(found.distinct["layer"]) - {"all layers"})
+    findings = choose(found, {m: runs.model(m) if runs else m for m in models})
 
     report = facts.new_report(
         "Network dissection with CLIP-Dissect", "report 1", BANNERS.get(sources.kind, "")
     )
-    caveat = " ".join(text(c) for c in sources.caveats)
-    if sources.kind == "reference_runs":
-        report.paragraph(
-            "<b>What this report analyses.</b> This run could not dissect the models itself, so "
-            "it analyses the labels of the reference CLIP-Dissect code's runs on the assignment's "
-            f"own configuration, for {join_names([text(m) for m in models])}. {caveat}"
-        )
-    elif sources.kind == "published":
-        if not caveat:  # an analysis made before sources.json: its note is in the summary
-            note = next((x for x in summary_md.splitlines() if x.startswith("**Note:**")), "")
-            caveat = text(note.replace("**Note:**", "").strip())
-        report.paragraph(
-            "<b>What this report analyses.</b> This run could not dissect the models itself (the "
-            "CLIP weights, the ResNet18 weights or the Broden probe set were not available), so it "
-            "analyses the labels the CLIP-Dissect authors published for "
-            + join_names([text(m) for m in models])
-            + ". "
-            + caveat
-        )
-    else:
-        report.paragraph(
-            f"Every unit of {join_names(list(layers))} of {join_names([text(m) for m in models])} is labelled "
-            f"with the concept whose CLIP text embedding best matches the unit's top-activating probe "
-            f"images (CLIP-Dissect, similarity {text(configured.get('similarity', 'soft_wpmi'))}, concept set "
-            f"{text(configured.get('concept_set', '20k'))}, CLIP {text(configured.get('clip_model', 'ViT-B-16'))}, "
-            f"probe set {text(', '.join(configured.get('probe', ['broden'])))}"
-            + (f", {configured['probe_limit']} images" if configured.get("probe_limit") else "")
-            + ")."
-        )
-    if runs is not None:
-        report.paragraph(
-            "Each finding below is checked against the other runs of the same models "
-            f"({_other_runs(runs, models)}): a finding that does not hold in every run is said to "
-            "flip, and counts carry their run-to-run range in brackets."
-        )
+    front_page(
+        report,
+        question=QUESTION,
+        setting=_setting(facts, sources, summary_md, models, layers),
+        figure=folder / "category_shares.png",
+        caption=CAPTION,
+        findings=findings,
+        appendix="top concepts and counts per layer with run-to-run ranges, label stability.",
+        figure_height=6.5 * cm,
+    )
+    report.appendix("Appendix: tables, label stability, figures")
+    _appendix(report, folder, found, runs, models, layers, summary_md)
+    return report.save(out)
 
+
+def _setting(
+    facts: RunFacts, sources: AnalysisSources, summary_md: str, models: list[str], layers: list[str]
+) -> str:
+    """What was done: the method in one sentence, and whose labels these are (the one
+    statement that this run did not compute them, beside the banner)."""
+    configured = facts.manifest.get("config", {}).get("dissect", {})
+    method = (
+        "<b>What was done.</b> CLIP-Dissect names each unit by the concept whose CLIP text "
+        "embedding best matches its top-activating probe images; each name is put in a "
+        "Broden category (object, part, scene, material, texture, colour). "
+    )
+    caveat = " ".join(text(c) for c in sources.caveats)
+    if sources.kind == "published" and not caveat:  # an analysis made before sources.json
+        note = next((x for x in summary_md.splitlines() if x.startswith("**Note:**")), "")
+        caveat = text(note.replace("**Note:**", "").strip())
+    if sources.kind in ("reference_runs", "published"):
+        return method + caveat
+    return method + (
+        f"Here every unit of {join_names(layers)} of {join_names([text(m) for m in models])} "
+        f"was labelled (similarity {text(configured.get('similarity', 'soft_wpmi'))}, concept "
+        f"set {text(configured.get('concept_set', '20k'))}, probe set "
+        f"{text(', '.join(configured.get('probe', ['broden'])))})."
+    )
+
+
+def _appendix(
+    report: Report,
+    folder: Path,
+    found: DissectTables,
+    runs: RunStability | None,
+    models: list[str],
+    layers: list[str],
+    summary_md: str,
+) -> None:
+    counts, distinct = found.counts, found.distinct
     report.heading("Concepts learned by most neurons")
     lines = []
     for model in models:
@@ -95,10 +120,55 @@ def build(facts: RunFacts, out: Path) -> Path:
         )
         lines.append(f"<b>{text(model)}</b> ({_kind(model)}): {per_layer}.")
     report.bullets(lines)
-    report.paragraph(_pattern_sentence(counts, models, layers, runs))
+    _shares_table(report, folder)
+    _distinct_section(report, distinct, models, layers, runs, summary_md)
+    overlap, over = (
+        read_csv(folder / "model_overlap.csv"),
+        read_csv(folder / "over_represented.csv"),
+    )
+    if overlap is not None and len(overlap) and len(models) >= 2:
+        _overlap_section(report, overlap, over, models, layers, runs)
+    if runs is not None:
+        _stability_section(report, runs, models)
+    verdicts = read_csv(folder / "reference_verdicts.csv")
+    if verdicts is not None and len(verdicts):
+        _reference_section(report, verdicts)
+    _figures(report, folder)
 
+
+def _shares_table(report: Report, folder: Path) -> None:
+    shares = read_csv(folder / "category_shares.csv")
+    if shares is None or shares.empty:
+        return
+    report.heading("Units per category")
+    rows = []
+    for (model, layer), part in shares.groupby(["model", "layer"], sort=False):
+        cells = [str(int(part["units"].iloc[0]))]
+        for group in STACKED:
+            values = part[part["group"] == group]["units_group"]
+            main = int(values[part["main"].astype(str) == "True"].iloc[0])
+            low, high = int(values.min()), int(values.max())
+            cells.append(f"{main} ({low}–{high})" if low != high else str(main))
+        rows.append([model, layer, *cells])
+    report.table(
+        rows,
+        header=["model", "layer", "units", *(GROUP_NAMES[g] for g in STACKED)],
+        col_widths=[w * cm for w in (3.8, 1.5, 1.2, 3.4, 2.6, 2.0, 2.9)],
+        caption="Units labelled with a concept of each category, run a; the range over the "
+        "runs in brackets.",
+    )
+
+
+def _distinct_section(
+    report: Report,
+    distinct: pd.DataFrame,
+    models: list[str],
+    layers: list[str],
+    runs: RunStability | None,
+    summary_md: str,
+) -> None:
     report.heading("How many different concepts, and how many objects")
-    rows, lines = [], []
+    rows = []
     for model in models:
         for layer in [*layers, "all layers"]:
             r = distinct[(distinct["model"] == model) & (distinct["layer"] == layer)]
@@ -117,21 +187,6 @@ def build(facts: RunFacts, out: Path) -> Path:
                         str(int(r["distinct_other"])),
                     ]
                 )
-        last = distinct[(distinct["model"] == model) & (distinct["layer"] == layers[-1])]
-        if len(last):
-            r = last.iloc[0]
-            concepts, objects, on_objects = (
-                _ranged(runs, model, layers[-1], m, r)
-                for m in ("distinct_concepts", "distinct_object", "units_object")
-            )
-            lines.append(
-                f"{text(model)} uses {concepts} different concepts for its {int(r['units'])} "
-                f"{layers[-1]} units, {objects} of them objects ({on_objects} units)"
-            )
-    report.paragraph(
-        "; ".join(lines)
-        + ". Objects are concepts in Broden's object category (see the caveat below)."
-    )
     report.table(
         rows,
         header=[
@@ -154,152 +209,65 @@ def build(facts: RunFacts, out: Path) -> Path:
     if caveat:
         report.paragraph(f"<i>{text(caveat)}</i>")
 
-    if overlap is not None and len(overlap) and len(models) >= 2:
-        report.heading("ImageNet vs Places365")
-        parts = []
-        for layer in layers:
-            r = overlap[overlap["layer"] == layer]
-            if len(r):
-                r = r.iloc[0]
-                parts.append(
-                    f"{layer}: {int(r['shared'])} shared concepts (Jaccard {num(r['jaccard'])})"
-                )
-        text_ = "Concepts both models use, per layer: " + "; ".join(parts) + "."
-        if over is not None and len(over):
-            text_ += _over_represented(over, models, runs)
-        report.paragraph(text_)
 
-    if runs is not None:
-        _stability_section(report, runs, models)
-    verdicts = read_csv(folder / "reference_verdicts.csv")
-    if verdicts is not None and len(verdicts):
-        _reference_section(report, verdicts)
-
-    if concentration is not None and len(concentration):
-        report.heading("Further analyses")
-        bits = []
-        for model in models:
-            c = concentration[
-                (concentration["model"] == model) & (concentration["layer"].isin(layers))
-            ]
-            if len(c):
-                bits.append(
-                    f"{text(model)}: normalised entropy of concept use "
-                    + ", ".join(
-                        f"{r['layer']} {num(r['normalized_entropy'])}" for _, r in c.iterrows()
-                    )
-                    + f"; the five most frequent concepts label {pct(c.iloc[-1]['top5_share'])} of {c.iloc[-1]['layer']}"
-                )
-        report.paragraph(
-            "Concentration of concept use: "
-            + "; ".join(bits)
-            + ". Higher entropy means labels spread over more concepts."
-        )
-
-    for name, caption, height in (
-        ("distinct_concepts.png", "Distinct concepts per layer, split by Broden category.", 10),
-        ("model_overlap.png", "Shared and model-specific concepts per layer.", 10),
-        ("over_represented.png", "Concepts most over-represented in each model.", 10),
-        ("similarity.png", "Similarity scores of the labels per layer.", 10),
-        # a tall table of numbers: at 10 cm its labels would shrink below print size
-        ("concept_layer_heatmap.png", "Units per concept and layer, most frequent concepts.", 17),
-        ("concentration.png", "Concentration of concept use per layer.", 10),
-        (
-            "label_stability.png",
-            "Label stability: units labelled alike by every run of a model, overall and by "
-            "quartile of the similarity score.",
-            10,
-        ),
-        (
-            "published_agreement.png",
-            "Agreement of the labels analysed with each reference file of the same model.",
-            10,
-        ),
-    ):
-        if (folder / name).is_file():
-            report.figure(folder / name, caption=caption, max_height=height * cm)
-    for path in sorted(folder.glob("top_concepts_*.png")):
-        report.figure(
-            path, caption="Concepts learned by most neurons, per layer.", max_height=11 * cm
-        )
-    for path in sorted(folder.glob("montage*.png")) + sorted(folder.glob("montages/*.png")):
-        report.figure(
-            path,
-            caption=f"Top-activating probe images of units labelled with frequent concepts ({text(path.stem)}).",
-            max_height=10 * cm,
-        )
-    return report.save(out)
+def _overlap_section(
+    report: Report,
+    overlap: pd.DataFrame,
+    over: pd.DataFrame | None,
+    models: list[str],
+    layers: list[str],
+    runs: RunStability | None,
+) -> None:
+    report.heading("ImageNet vs Places365")
+    parts = []
+    for layer in layers:
+        r = overlap[overlap["layer"] == layer]
+        if len(r):
+            r = r.iloc[0]
+            parts.append(
+                f"{layer}: {int(r['shared'])} shared concepts (Jaccard {num(r['jaccard'])})"
+            )
+    said = "Concepts both models use, per layer: " + "; ".join(parts) + "."
+    if over is not None and len(over):
+        said += _over_represented(over, models, runs)
+    report.paragraph(said)
 
 
-PATTERN_WORDS = frozenset(
-    {
-        "dotted",
-        "dots",
-        "striped",
-        "stripes",
-        "stripe",
-        "checker",
-        "checkered",
-        "grid",
-        "lattice",
-        "zigzagged",
-        "textile",
-        "blue",
-        "red",
-        "green",
-        "yellow",
-        "black",
-        "white",
-        "darkness",
-        "magenta",
-    }
+APPENDIX_FIGURES = (
+    ("distinct_concepts.png", "Distinct concepts per layer, split by Broden category."),
+    ("model_overlap.png", "Shared and model-specific concepts per layer."),
+    (
+        "label_stability.png",
+        "Label stability: units labelled alike by every run of a model, overall and by "
+        "quartile of the similarity score.",
+    ),
+    (
+        "published_agreement.png",
+        "Agreement of the labels analysed with each reference file of the same model.",
+    ),
 )
 
 
-def _pattern_words(counts: pd.DataFrame, models: list[str], layer: str) -> int:
-    """How many models' most frequent concept in ``layer`` is a pattern or colour word."""
-    top = counts[(counts["layer"] == layer) & (counts["rank"] == 1) & counts["model"].isin(models)]
-    return int(top["concept"].str.lower().isin(PATTERN_WORDS).sum())
-
-
-def _ranged(runs: RunStability | None, model: str, layer: str, measure: str, row) -> str:
-    """A count of ``row`` in running text, with its run-to-run range when there are runs."""
-    value = int(row[measure])
-    if runs is None:
-        return str(value)
-    return runs.count(model, layer, measure, value).replace(" (", " [runs: ").replace(")", "]")
-
-
-def _other_runs(runs: RunStability, models: list[str]) -> str:
-    return "; ".join(f"{text(m)}: " + ", ".join(f"run {r}" for r in runs.others(m)) for m in models)
-
-
-def _pattern_sentence(
-    counts: pd.DataFrame, models: list[str], layers: list[str], runs: RunStability | None
-) -> str:
-    first, last = layers[0], layers[-1]
-    sentence = (
-        f"The most frequent concept is a pattern or colour word (dotted, striped, checkered, grid, "
-        f"a colour ...) for {_pattern_words(counts, models, first)} of the {len(models)} models "
-        f"in {first} and for {_pattern_words(counts, models, last)} in {last}"
-    )
-    if runs is None:
-        return sentence + "."
-    per_run = {
-        r: tuple(
-            sum(c.lower() in PATTERN_WORDS for c in runs.top_concepts(x).get(r, []))
-            for x in (first, last)
+def _figures(report: Report, folder: Path) -> None:
+    report.heading("Figures")
+    for name, caption in APPENDIX_FIGURES:
+        if (folder / name).is_file():
+            report.figure(folder / name, caption=caption)  # at the size drawn: fonts as drawn
+    for path in sorted(folder.glob("top_concepts_*.png")):
+        report.figure(path, caption="Concepts learned by most neurons, per layer.")
+    montages = sorted(folder.glob("montage*.png")) + sorted(folder.glob("montages/*.png"))
+    for path in montages:
+        report.figure(
+            path,
+            caption="Top-activating probe images of units labelled with frequent concepts "
+            f"({text(path.stem)}).",
+            max_height=10 * cm,
         )
-        for r in runs.replicate_names()
-    }
-    if len(set(per_run.values())) == 1:
-        return sentence + " — in every run."
-    return (
-        sentence
-        + "; this flips between the runs ("
-        + "; ".join(f"run {r}: {a} and {b}" for r, (a, b) in per_run.items())
-        + ")."
-    )
+    if not montages:
+        report.paragraph(
+            "<i>Neuron montages:</i> not made, because the labels analysed come without the "
+            "probe images each unit activated on most (top_images.csv, probe_images.csv)."
+        )
 
 
 def _count_comparison(

@@ -202,6 +202,7 @@ class Report:
     footer: str = ""
     story: list[Any] = field(default_factory=list)
     main_pages: int = 0  # pages before the appendix (0: no appendix), known once saved
+    placed: list[tuple[Path, float]] = field(default_factory=list)  # figure, print/drawn size
 
     def __post_init__(self) -> None:
         self.styles = _styles()
@@ -224,16 +225,21 @@ class Report:
         self,
         path: Path,
         caption: str = "",
-        width: float = TEXT_WIDTH,
+        width: float | None = None,
         max_height: float = 0.62 * PAGE_HEIGHT,
         photo: bool | None = None,
     ) -> None:
-        """The image at ``path``, ``width`` points wide (less if ``max_height`` needs),
-        embedded at print resolution; ``photo`` None: told by its colours."""
+        """The image at ``path``, ``width`` points wide (default: the size it was drawn
+        at, at most the text width; less if ``max_height`` needs), embedded at print
+        resolution; ``photo`` None: told by its colours. Where it prints against the size
+        it was drawn at is kept in :attr:`placed` (a figure's fonts shrink with it)."""
         with PILImage.open(path) as im:
             w, h = im.size
-        scale = min(width / w, max_height / h)
+            dpi = float((im.info.get("dpi") or (72.0, 72.0))[0]) or 72.0
+        drawn = w / dpi * 72  # points
+        scale = min((width or min(drawn, TEXT_WIDTH)) / w, max_height / h)
         size = (w * scale, h * scale)
+        self.placed.append((Path(path), size[0] / drawn))
         data = print_ready(Path(path), *size, photo=photo)
         parts: list[Any] = [Image(data, width=size[0], height=size[1])]
         if caption:

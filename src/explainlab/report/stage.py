@@ -12,7 +12,7 @@ from pathlib import Path
 from explainlab import runfolder
 from explainlab.context import Context, StageResult
 from explainlab.errors import ExplainlabError
-from explainlab.report.build import build_reports
+from explainlab.report.build import build_reports, oversized
 from explainlab.stages import get_stage, stage_dir
 from explainlab.versions import package_versions
 
@@ -61,6 +61,8 @@ def run_stage(ctx: Context) -> StageResult:
         raise
     stage.commit()
     paths = [stage.final / p.name for p in built]
+    heavy = oversized(paths)
     return StageResult(
-        [f"{p.name}: {p}" for p in paths], facts={"reports": [p.name for p in paths]}
+        [f"{p.name}: {p}" for p in paths] + [f"warning: {h}" for h in heavy],
+        facts={"reports": [p.name for p in paths], "oversized": heavy},
     )

@@ -1,0 +1,156 @@
+"""Report 4's finding rules on hand-made summaries: planted numbers give the expected
+finding, the opposite numbers the opposite or the "not supported" one."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from explainlab.report import compare_findings as rules
+
+CORR = {
+    m: {"rho": 0.1, "p": 0.8, "n": 10}
+    for m in ("object_area", "n_superpixels", "edge_density", "colour_entropy", "top1_prob")
+}
+
+
+def summary(**changes) -> dict:
+    base = {
+        "images": 10,
+        "keys": [f"img{i}" for i in range(10)],
+        "cam_methods": ["gradcam", "scorecam"],
+        "primary_method": "gradcam",
+        "agreement_mean": {
+            "gradcam": {"iou_area": 0.25, "iou_area_chance": 0.09},
+            "scorecam": {"iou_area": 0.27, "iou_area_chance": 0.09},
+        },
+        "above_chance": {"gradcam": 9, "scorecam": 9},
+        "cam_grid": [7, 7],
+        "iou_area_ceiling": 0.8,
+        "complexity": {
+            "correlations": copy.deepcopy(CORR),
+            "verdict": "no",
+            "supporting": ["object_area"],
+            "against": [],
+            "significant": [],
+            "alpha": 0.05,
+            "critical_rho": 0.6319,
+        },
+        "faithfulness_mean": {
+            "gradcam": {"deletion_auc": 0.2, "insertion_auc": 0.8},
+            "lime": {"deletion_auc": 0.3, "insertion_auc": 0.7},
+            "random": {"deletion_auc": 0.35, "insertion_auc": 0.5},
+        },
+        "faithfulness_paired": {
+            "methods": ["gradcam", "lime"],
+            "images": 10,
+            "deletion_wins": 9,
+            "insertion_wins": 8,
+        },
+        "sanity": {
+            "blocks": ["classifier", "blocks.6"],
+            "images": 1,
+            "final": {
+                "gradcam": {"spearman": 0.1, "ssim": 0.2, "verdict": "changes strongly"},
+                "lime": {"spearman": 0.5, "ssim": 0.6, "verdict": "changes partly"},
+            },
+        },
+        "failures": [],
+    }
+    for key, value in changes.items():
+        base[key] = value
+    return base
+
+
+def test_iou_above_chance_with_the_grid_as_reason():
+    found = rules.agreement(summary(), crop=224)
+    assert "more than chance" in found.claim
+    assert "0.25" in found.evidence and "0.09" in found.evidence and "9 of 10" in found.evidence
+    assert "7×7 grid" in found.reason and "224×224" in found.reason and "0.80" in found.reason
+    assert "every CAM method alike, 0.25–0.27" in found.evidence  # en dash, within 0.05
+
+
+def test_iou_at_chance_says_so():
+    found = rules.agreement(summary(above_chance={"gradcam": 4}), crop=224)
+    assert "no better than chance" in found.claim
+
+
+def test_without_a_grid_the_reason_stays_general():
+    numbers = summary()
+    del numbers["cam_grid"], numbers["iou_area_ceiling"]
+    reason = rules.agreement(numbers, crop=None).reason
+    assert "coarse grid" in reason and "7" not in reason
+
+
+def test_ceiling_decides_what_the_gap_is():
+    near = rules.agreement(summary(iou_area_ceiling=0.3), crop=224).reason
+    far = rules.agreement(summary(iou_area_ceiling=0.8), crop=224).reason
+    assert "much of the shortfall is that resolution" in near
+    assert "disagreement about where the evidence lies" in far
+
+
+def test_cam_methods_ranked_only_when_they_differ():
+    assert rules.family(summary()) is None  # 0.25 against 0.27: alike
+    means = summary()["agreement_mean"]
+    means["scorecam"]["iou_area"] = 0.40
+    found = rules.family(summary(agreement_mean=means))
+    assert found is not None and found.claim.startswith("ScoreCAM agrees most")
+
+
+def test_no_significant_rho_is_not_supported():
+    found = rules.complexity(summary())
+    assert "not supported with 10 images" in found.claim
+    assert "0.63" in found.evidence and "p < 0.05" in found.evidence
+
+
+@pytest.mark.parametrize("direction", ["supporting", "against"])
+def test_a_significant_rho_follows_its_direction(direction):
+    c = summary()["complexity"]
+    c["correlations"]["edge_density"] = {"rho": -0.8, "p": 0.005, "n": 10}
+    c["significant"] = ["edge_density"]
+    c["supporting"] = ["edge_density"] if direction == "supporting" else []
+    found = rules.complexity(summary(complexity=c))
+    assert "p = 0.0050" in found.evidence
+    if direction == "supporting":
+        assert found.claim.startswith("Simpler images agree more by edge density")
+        assert "5 measures are tested at once" in found.reason
+    else:
+        assert "not supported" in found.claim and "other way" in found.claim
+
+
+def test_too_few_images_is_a_missed_target_not_a_finding():
+    c = summary()["complexity"]
+    c["correlations"] = {m: {"rho": None, "p": None, "n": 2} for m in CORR}
+    c["verdict"] = "undetermined"
+    numbers = summary(images=2, complexity=c)
+    assert rules.complexity(numbers) is None
+    assert [m.target for m in rules.missed(numbers)] == [
+        "a test of whether simple images agree more"
+    ]
+    assert rules.missed(summary()) == []
+
+
+def test_faithfulness_winner_follows_the_paired_counts():
+    assert "Grad-CAM's map is the more faithful" in rules.faithfulness(summary()).claim
+    lime_wins = {
+        "methods": ["gradcam", "lime"],
+        "images": 10,
+        "deletion_wins": 1,
+        "insertion_wins": 2,
+    }
+    assert rules.faithfulness(summary(faithfulness_paired=lime_wins)).claim.startswith("LIME's")
+    split = {"methods": ["gradcam", "lime"], "images": 10, "deletion_wins": 8, "insertion_wins": 3}
+    assert rules.faithfulness(summary(faithfulness_paired=split)).claim.startswith("Neither")
+
+
+def test_sanity_verdicts():
+    found = rules.sanity(summary())
+    assert "depends on the model's weights" in found.claim and "only partly" in found.reason
+    s = summary()["sanity"]
+    s["final"]["lime"]["verdict"] = "barely changes"
+    assert rules.sanity(summary(sanity=s)).claim.startswith("LIME fail")
+
+
+def test_choose_gives_three_to_five_findings():
+    assert 3 <= len(rules.choose(summary(), 224)) <= 5
