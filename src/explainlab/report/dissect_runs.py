@@ -111,16 +111,6 @@ class RunStability:
             return f" [top concept the same in {runs}; the top three differ]"
         return f" [the same in {runs}]"
 
-    def replicate_names(self) -> list[str]:
-        return list(dict.fromkeys(self.findings["replicate"].astype(str)))
-
-    def top_concepts(self, layer: str) -> dict[str, list[str]]:
-        """replicate -> the top concept in ``layer`` of each model."""
-        rows = self.findings[
-            (self.findings["finding"] == "top concept") & (self.findings["layer"] == layer)
-        ]
-        return {str(k): list(g["value"]) for k, g in rows.groupby("replicate", sort=False)}
-
     def layer_agreement(self, model: str) -> pd.DataFrame:
         """The analysed run's agreement with the others per layer (all runs when more)."""
         a = self.agreement[self.agreement["model"] == model]
