@@ -26,7 +26,7 @@ class RunFacts:
     @classmethod
     def read(cls, run_dir: Path, stand_in: str = "") -> RunFacts:
         path = Path(run_dir) / "manifest.json"
-        data = json.loads(path.read_text()) if path.is_file() else {}
+        data = read_json(path)
         return cls(Path(run_dir), Path(run_dir).name, stand_in or data.get("stand_in") or "", data)
 
     def model_description(self, name: str) -> str:
@@ -66,6 +66,11 @@ def geometry_text(recorded: dict[str, Any]) -> str:
 
 def read_csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if Path(path).is_file() else None
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A run's JSON file, empty when the file is absent (an older or partial run)."""
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
 
 
 def pct(x: float, digits: int = 0) -> str:

@@ -8,7 +8,6 @@ tuner's search and each image's explanation. Derived numbers are written first u
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,17 @@ from explainlab import runfolder
 from explainlab.images import Geometry, center_crop, open_rgb
 from explainlab.lime import summary
 from explainlab.lime.figures import overview_title, save_mask_overview
-from explainlab.report.common import RunFacts, geometry_text, image_panels, num, pct, pretty_key
+from explainlab.lime.settings import TuneSettings
+from explainlab.report.common import (
+    RunFacts,
+    geometry_text,
+    image_panels,
+    num,
+    pct,
+    pretty_key,
+    read_csv,
+    read_json,
+)
 from explainlab.report.findings import front_page
 from explainlab.report.lime_findings import LimeNumbers, findings, tuner_missed
 from explainlab.report.pdf import text
@@ -31,22 +40,15 @@ QUESTION = (
     "of its parameters per image, which the grader re-runs, scoring each mask's IoU against "
     "its own ground truth and the execution time."
 )
-DEFAULT_TARGETS = {"iou_ratio": 0.9, "time_ratio": 0.3, "image_floor": 0.5}
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
+TARGETS = ("iou_ratio", "time_ratio", "image_floor")
+DEFAULT_TARGETS = {k: float(getattr(TuneSettings(), k)) for k in TARGETS}
 
 
 def tune_targets(tune: Path) -> dict[str, float]:
     """The tune stage's iou_ratio, time_ratio and image_floor (the defaults without it)."""
     try:
         settings = runfolder.recorded_settings(tune)["settings"]
-        return {k: float(settings[k]) for k in DEFAULT_TARGETS}
+        return {k: float(settings[k]) for k in TARGETS}
     except (OSError, KeyError, TypeError, ValueError):
         return dict(DEFAULT_TARGETS)
 
@@ -57,8 +59,10 @@ def read_numbers(run_dir: Path, tables: Path) -> tuple[LimeNumbers, dict[str, An
     lime, tune = stage_dir(run_dir, "lime"), stage_dir(run_dir, "tune")
     score = stage_dir(run_dir, "scoreboard")
     explanations = pd.read_csv(lime / "explanations.csv")
-    run_board, default_board = (_csv(score / f"scoreboard_{n}.csv") for n in ("run", "defaults"))
-    tuned = _csv(tune / "summary.csv")
+    run_board, default_board = (
+        read_csv(score / f"scoreboard_{n}.csv") for n in ("run", "defaults")
+    )
+    tuned = read_csv(tune / "summary.csv")
     images = summary.image_table(explanations)
     board = summary.board_summary(run_board, default_board) if run_board is not None else {}
     noise = summary.seed_noise(tuned, default_board)
@@ -70,10 +74,10 @@ def read_numbers(run_dir: Path, tables: Path) -> tuple[LimeNumbers, dict[str, An
         images=images,
         board=board,
         noise=summary.noise_summary(noise),
-        choice=_json(tune / "choice.json"),
+        choice=read_json(tune / "choice.json"),
         tuned=tuned,
         targets=tune_targets(tune),
-        hypothesis=_json(tune / "hypothesis.json"),
+        hypothesis=read_json(tune / "hypothesis.json"),
     )
     return numbers, {"explanations": explanations, "run": run_board, "defaults": default_board}
 
@@ -82,7 +86,7 @@ def mask_figure(lime: Path, explanations: pd.DataFrame, geometry: Geometry, path
     """Every image's crop dimmed outside its LIME mask, titled with the explained class."""
     items = []
     for _, row in explanations.iterrows():
-        item = _json(lime / row["key"] / "item.json")
+        item = read_json(lime / row["key"] / "item.json")
         crop = center_crop(open_rgb(item["path"]), geometry)
         mark = "" if pd.isna(row["true_id"]) else (" ✓" if row["label"] == row["true_id"] else " ✗")
         title = overview_title(pretty_key(row["key"]), str(row["label_name"]), mark)
@@ -147,7 +151,7 @@ def parameter_rows(params: dict[str, dict[str, Any]]) -> list[list[str]]:
 
 def pickle_section(report: Any, lime: Path) -> None:
     """The deliverable the grader loads: lime/params.pkl, one row per image."""
-    params = _json(lime / "params.json")
+    params = read_json(lime / "params.json")
     if not params:
         return
     report.heading("The parameter pickle (the deliverable the grader re-runs)")
