@@ -82,7 +82,15 @@ def tables(
     }
     focus_rows = pd.DataFrame({"key": keys, "method": "gradcam", "focus": np.linspace(0.1, 0.3, n)})
     return CamTables(
-        summary, methods, pairs, images, focus_rows, predictions, "layer4.2", "fast", "cam"
+        summary=summary,
+        methods=methods,
+        pairs=pairs,
+        images=images,
+        focus=focus_rows,
+        predictions=predictions,
+        layer="layer4.2",
+        impl="fast",
+        where="cam",
     )
 
 

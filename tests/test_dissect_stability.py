@@ -12,6 +12,7 @@ import pytest
 from explainlab.dissect import stability, tables
 from explainlab.dissect.analysis import analyze, analyze_runs, collect_runs, reference_run_paths
 from explainlab.dissect.categories import CategoryMap
+from explainlab.dissect.findings import Headlines
 from explainlab.errors import InputError
 
 CMAP = CategoryMap(categories={"dog": "object", "sky": "object", "cat": "object", "red": "color"})
@@ -155,7 +156,9 @@ def test_headline_findings_hold_or_flip(tmp_path):
     # 9 findings: top concept and top three of each model, the two counts, three concepts;
     # net's top concept flips, and so do net_places's top three (cat for dog in run b)
     assert not key.loc[("top three concepts", "net_places", "", "a"), "holds"]
-    assert stability.holding_share(found) == (7, 9)
+    headlines = Headlines.of(found)
+    assert (headlines.held, len(headlines.checks)) == (7, 9)
+    assert headlines.flips[0].values == (("a", "dog"), ("b", "sky"))  # net's top concept
 
 
 def test_our_run_against_the_reference_known_answer(tmp_path):

@@ -426,14 +426,6 @@ def headline_findings(groups: Sequence[RunGroup], cmap: CategoryMap) -> pd.DataF
     return pd.DataFrame(rows, columns=columns)
 
 
-def holding_share(findings: pd.DataFrame) -> tuple[int, int]:
-    """(findings that hold, findings) of a :func:`headline_findings` table."""
-    if findings.empty:
-        return 0, 0
-    keys = findings.drop_duplicates(["finding", "model", "layer", "subject"])
-    return int(keys["holds"].sum()), len(keys)
-
-
 def headline_checks(findings: pd.DataFrame) -> pd.DataFrame:
     """One row per finding of a :func:`headline_findings` table: whether it holds in
     every replicate, and the main replicate's value."""

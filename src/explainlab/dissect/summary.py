@@ -14,7 +14,8 @@ from explainlab.dissect.categories import (
     SOURCE_UNKNOWN,
     CategoryMap,
 )
-from explainlab.dissect.stability import FLIPS, PARTLY, STABLE, StabilityTables, holding_share
+from explainlab.dissect.findings import ConceptStatus, Headlines, ReferenceVerdict, run_list, span
+from explainlab.dissect.stability import FLIPS, StabilityTables
 from explainlab.dissect.tables import ALL_LAYERS, Descriptions, most_over_represented
 
 
@@ -249,14 +250,6 @@ def _agreement(s: SummaryInputs) -> list[str]:
     return [*lines, ""]
 
 
-def _span(low: int, high: int) -> str:
-    return str(low) if low == high else f"{low}–{high}"
-
-
-def _run_list(names: Sequence[str]) -> str:
-    return " and ".join(f"run {n}" for n in names)
-
-
 def _stability(s: SummaryInputs) -> list[str]:
     if s.stability is None:
         return []
@@ -268,7 +261,7 @@ def _stability(s: SummaryInputs) -> list[str]:
         "",
     ]
     for group in st.groups:
-        runs = _run_list(group.names)
+        runs = run_list(group.names)
         lines += [f"**{group.model}** ({runs}):", ""]
         agree = st.agreement[st.agreement["model"] == group.model]
         lines.append(
@@ -290,17 +283,17 @@ def _stability(s: SummaryInputs) -> list[str]:
             spread = ranges.loc[(layer, "distinct_concepts"), "spread"]
             objects = ranges.loc[(layer, "distinct_object")]
             per_layer.append(
-                f"{layer} {values}, spread {spread}; objects {_span(objects['min'], objects['max'])}"
+                f"{layer} {values}, spread {spread}; objects {span(objects['min'], objects['max'])}"
             )
         lines.append("- distinct concepts per run: " + "; ".join(per_layer) + ".")
         concepts = st.concepts[st.concepts["model"] == group.model]
         for layer, part in concepts.groupby("layer", sort=False):
-            status = part["status"].value_counts()
+            status = ConceptStatus.of(part)
             flips = part[part["status"] == FLIPS].head(3)
             lines.append(
-                f"- {layer}: of {len(part)} concepts used in any run, {status.get(STABLE, 0)} are "
-                f"stable (the same units in every run), {status.get(PARTLY, 0)} partly stable "
-                f"and {status.get(FLIPS, 0)} flip (no unit keeps them in every run)"
+                f"- {layer}: of {len(part)} concepts used in any run, {status.stable} are "
+                f"stable (the same units in every run), {status.partly} partly stable "
+                f"and {status.flips} flip (no unit keeps them in every run)"
                 + (
                     "; the most used that flip: "
                     + ", ".join(
@@ -326,22 +319,18 @@ def _stability(s: SummaryInputs) -> list[str]:
                 f"{len(rises)} rows ({int(rises['monotonic'].sum())} without a dip)."
             )
         lines.append("")
-    held, total = holding_share(st.findings)
-    if total:
-        lines += ["", f"Headline findings that hold in every replicate: {held} of {total}."]
-        first = st.findings.drop_duplicates(["finding", "model", "layer", "subject"], keep="first")
-        for key in first[~first["holds"]].itertuples(index=False):
-            part = st.findings[
-                (st.findings["finding"] == key.finding)
-                & (st.findings["model"] == key.model)
-                & (st.findings["layer"] == key.layer)
-                & (st.findings["subject"] == key.subject)
-            ]
+    headlines = Headlines.of(st.findings)
+    if headlines.checks:
+        lines += [
+            "",
+            f"Headline findings that hold in every replicate: {headlines.held} of "
+            f"{len(headlines.checks)}.",
+        ]
+        for key in headlines.flips:
             where = " ".join(x for x in (key.layer, f"'{key.subject}'" if key.subject else "") if x)
             lines.append(
                 f"- flips: {key.finding} ({key.model}{', ' + where if where else ''}): "
-                + "; ".join(f"run {r.replicate}: {r.value}" for r in part.itertuples(index=False))
-                + "."
+                f"{key.per_run()}."
             )
     else:
         lines += ["", "Headline findings: not checked (they need two runs of every model)."]
@@ -357,21 +346,11 @@ def _reference(s: SummaryInputs) -> list[str]:
             f"- {row.run_a} and {row.run_b} ({row.model}, {row.layer}): the same label for "
             f"{row.same_label} of {row.units} units ({_pct(row.same_label_rate)})."
         )
-    for row in s.verdicts.itertuples(index=False):
-        ours = (
-            _pct(row.ours_min)
-            if row.ours_min == row.ours_max
-            else f"{_pct(row.ours_min)}–{_pct(row.ours_max)}"
-        )
-        verdict = (
-            "as close to the reference as the reference is to itself"
-            if row.as_close
-            else "less close to the reference than the reference is to itself"
-        )
+    for row in ReferenceVerdict.rows(s.verdicts):
         lines.append(
             f"- {row.model}, {row.layer}: agrees with the {row.references} reference files on "
-            f"{ours} of the units; they agree with each other on {_pct(row.reference_self)}: "
-            f"{verdict}."
+            f"{row.ours(_pct)} of the units; they agree with each other on "
+            f"{_pct(row.reference_self)}: {row.sentence}."
         )
     if s.verdicts.empty:
         lines.append("- no analysed model has two reference files of its own: no verdict.")

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from explainlab.cam.figures import METHOD_TITLES
+from explainlab.cam.summary import HALF
 from explainlab.report.common import num, pct, pretty_key
 from explainlab.report.findings import Finding, file_ref
 from explainlab.report.pdf import text
@@ -21,7 +22,7 @@ FEW_IMAGES = 3  # fewer images than this support no statement about a method
 RHO_GAP = 0.05  # mean rho closer than this: no difference in agreement is read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CamTables:
     """What the rules read: the stage's summary tables, indexed, and the predictions."""
 
@@ -166,7 +167,7 @@ def gradcam_ablationcam(t: CamTables) -> Finding | None:
     return Finding(
         claim,
         f"Mean Spearman ρ {num(rho)} over {t.n} images ({num(r['rho_min'])}–{num(r['rho_max'])}"
-        f"{lowest}); IoU of the ≥ 0.5 regions {num(r['iou_mean'])} "
+        f"{lowest}); IoU of the ≥ {HALF} regions {num(r['iou_mean'])} "
         f"{file_ref(t.where + '/pair_summary.csv')}.",
         "both weight the same activation maps, by the class score's mean gradient or by its "
         "drop when the map is zeroed; with an average-pool and linear head the drop is the "

@@ -16,9 +16,17 @@ from reportlab.platypus import CondPageBreak
 
 from explainlab import runfolder
 from explainlab.cam.figures import GridRow, read_crop, save_grid
-from explainlab.cam.summary import read_summary, summarise
+from explainlab.cam.summary import HALF, read_summary, summarise
 from explainlab.report.cam_findings import CamTables, choose, pair_title, title
-from explainlab.report.common import RunFacts, join_names, num, pct, pretty_key
+from explainlab.report.common import (
+    RunFacts,
+    is_true,
+    join_names,
+    num,
+    pct,
+    pretty_key,
+    verdict,
+)
 from explainlab.report.findings import front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
@@ -47,9 +55,7 @@ def prediction_table(predictions: pd.DataFrame) -> pd.DataFrame:
     frame = predictions[["key", "true_id", "true_name", "top1_id", "top1_name", "top1_prob"]]
     frame = frame.assign(
         true_rank=[true_rank(r) for _, r in predictions.iterrows()],
-        correct=[
-            str(v).strip().lower() in ("true", "1", "1.0") for v in predictions["top1_correct"]
-        ],
+        correct=[is_true(v) for v in predictions["top1_correct"]],
         target_id=predictions["target_id"],
     )
     return frame
@@ -122,10 +128,10 @@ def grid_rows(
     rows = []
     for key in keys:
         p = by_key.loc[key]
-        verdict = "" if pd.isna(p["true_id"]) else (" ✓" if p["correct"] else " ✗")
+        mark = "" if pd.isna(p["true_id"]) else f" {verdict(p['correct'])}"
         label = pretty_key(key)
         if predicted:
-            label += f": {p['top1_name']} {p['top1_prob']:.0%}{verdict}"
+            label += f": {p['top1_name']} {p['top1_prob']:.0%}{mark}"
         maps = {m: np.load(cam / key / f"{m}.npy") for m in methods}
         rows.append(GridRow(label, read_crop(cam / key, methods[0]), maps))
     return rows
@@ -160,7 +166,7 @@ def main_tables(report: Report, t: CamTables) -> None:
                 r["top1_name"],
                 pct(r["top1_prob"], 1),
                 "-" if pd.isna(r["true_rank"]) else f"{int(r['true_rank'])}",
-                "-" if pd.isna(r["true_id"]) else ("✓" if r["correct"] else "✗"),
+                verdict(None if pd.isna(r["true_id"]) else r["correct"]),
             ]
             for _, r in t.predictions.iterrows()
         ],
@@ -184,7 +190,7 @@ def main_tables(report: Report, t: CamTables) -> None:
                 "method pair",
                 "mean ρ",
                 "ρ range",
-                "mean IoU (≥ 0.5)",
+                f"mean IoU (≥ {HALF})",
                 "median peak distance (px)",
             ],
             caption=f"Agreement between the methods over the images: Spearman ρ of the whole "
@@ -201,7 +207,7 @@ def main_tables(report: Report, t: CamTables) -> None:
             ]
             for m, r in t.methods.iterrows()
         ],
-        header=["method", "mean share ≥ 0.5", "share range", "s per image", "s in all"],
+        header=["method", f"mean share ≥ {HALF}", "share range", "s per image", "s in all"],
         caption=f"Extent and cost of each method's maps ({t.where}/method_summary.csv).",
     )
 
@@ -221,7 +227,7 @@ def appendix(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> No
         ],
         header=[
             "image",
-            *(f"{title(m)} share ≥ 0.5" for m in methods),
+            *(f"{title(m)} share ≥ {HALF}" for m in methods),
             *(f"ρ {pair_title(t.pairs.loc[c[4:]])}" for c in pairs),
         ],
         caption=f"Per image: the share of the crop at or above half each map's maximum, and the "

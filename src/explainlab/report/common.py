@@ -77,11 +77,6 @@ def pct(x: float, digits: int = 0) -> str:
     return "n/a" if x != x else f"{100 * x:.{digits}f}%"
 
 
-def ratio(a: float, b: float) -> float:
-    """a / b, NaN where b is 0 or missing (a ratio that cannot be stated)."""
-    return float(a) / float(b) if b and b == b else float("nan")
-
-
 def num(x: Any, spec: str = ".2f") -> str:
     try:
         value = float(x)
@@ -100,11 +95,16 @@ def pretty_key(key: str) -> str:
     return key.replace("_", " ")
 
 
+def is_true(value: Any) -> bool:
+    """A correctness value as read from CSV (bool, 'True', 1) or in memory."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
 def verdict(correct: Any) -> str:
-    """✓ / ✗ for a top-1 correctness value read from CSV (bool, 'True', 1), '-' if unknown."""
+    """✓ / ✗ for a top-1 correctness value (:func:`is_true`), '-' if unknown."""
     if correct is None or (isinstance(correct, float) and correct != correct):
         return "-"
-    return "✓" if str(correct).strip().lower() in ("true", "1", "1.0") else "✗"
+    return "✓" if is_true(correct) else "✗"
 
 
 def image_panels(

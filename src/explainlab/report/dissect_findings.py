@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from explainlab.dissect.figures import model_name
+from explainlab.dissect.findings import Headlines, truth, with_range
+from explainlab.dissect.tables import ALL_LAYERS
 from explainlab.report.common import join_names, pct
 from explainlab.report.findings import Finding, file_ref
 
@@ -52,7 +54,7 @@ def _runs(n: int) -> str:
 
 
 def _supported(rows: pd.DataFrame) -> bool:
-    return bool(len(rows)) and rows["supported"].astype(str).eq("True").all()
+    return bool(len(rows)) and rows["supported"].map(truth).all()
 
 
 def _arrow(row) -> str:
@@ -136,18 +138,18 @@ def _count(ranges: pd.DataFrame, model: str, layer: str, value: int) -> tuple[st
     if r.empty:
         return str(value), value, value
     low, high = int(r["min"].iloc[0]), int(r["max"].iloc[0])
-    return (f"{value} ({low}–{high})" if low != high else str(value)), low, high
+    return with_range(value, low, high), low, high
 
 
 def distinct_objects(distinct: pd.DataFrame, ranges: pd.DataFrame | None, models: dict) -> Finding:
     """How many distinct object concepts each model uses over all its layers, with the
     range over the runs; which learned more, unless the ranges overlap."""
     ranges = ranges if ranges is not None else pd.DataFrame(columns=["model", "layer", "measure"])
-    pooled = distinct[distinct["layer"] == "all layers"].set_index("model")
+    pooled = distinct[distinct["layer"] == ALL_LAYERS].set_index("model")
     said, bounds = [], []
     for label, model in models.items():
         text_, low, high = _count(
-            ranges, model, "all layers", int(pooled.loc[label, "distinct_object"])
+            ranges, model, ALL_LAYERS, int(pooled.loc[label, "distinct_object"])
         )
         said.append(f"{model_name(model)} {text_}")
         bounds.append((low, high, model_name(model)))
@@ -182,7 +184,7 @@ def stability(
 ) -> Finding:
     """How often the runs label a unit alike per layer, how many headline findings hold
     in every run, and whether agreement rises with the similarity score."""
-    per_layer = agreement[agreement["layer"] != "all layers"]
+    per_layer = agreement[agreement["layer"] != ALL_LAYERS]
     said = [
         f"{model_name(m)} " + ", ".join(pct(r) for r in part["same_label_rate"])
         for m, part in per_layer.groupby("model", sort=False)
@@ -194,20 +196,19 @@ def stability(
         + f" {file_ref(ANALYSIS + 'run_agreement.csv')}."
     )
     claim = "Most labels repeat between runs"
-    if checks is not None and len(checks):
-        held = checks["holds"].astype(str).eq("True")
-        flips = checks[~held]
-        evidence += f" Headline findings holding in every run: {int(held.sum())} of {len(checks)}"
+    headlines = Headlines.of(checks) if checks is not None else Headlines(checks=())
+    if headlines.checks:
+        flips = "; ".join(f"{r.finding}, {r.layer}" for r in headlines.flips)
         evidence += (
-            " (flipping: " + "; ".join(f"{r.finding}, {r.layer}" for r in flips.itertuples()) + ")"
-            if len(flips)
-            else ""
+            f" Headline findings holding in every run: {headlines.held} of "
+            f"{len(headlines.checks)}" + (f" (flipping: {flips})" if flips else "")
         ) + f" {file_ref(ANALYSIS + 'headline_checks.csv')}."
-        claim += ", and " + ("every headline finding holds" if held.all() else "most findings hold")
+        every = not headlines.flips
+        claim += ", and " + ("every headline finding holds" if every else "most findings hold")
     reason = "the runs differ only by floating-point rounding, which moves a label only where a "
     reason += "unit's best concepts score almost alike"
     if rises is not None and len(rises):
-        up = rises["rises"].astype(str).eq("True")
+        up = rises["rises"].map(truth)
         evidence += (
             f" Agreement rises with the similarity score in {int(up.sum())} of {len(rises)} rows "
             f"{file_ref(ANALYSIS + 'stability_rises.csv')}."

@@ -8,8 +8,10 @@ import pandas as pd
 from reportlab.lib.units import cm
 
 from explainlab.dissect.figures import GROUP_NAMES
+from explainlab.dissect.findings import ConceptStatus, ReferenceVerdict, with_range
 from explainlab.dissect.progression import STACKED
-from explainlab.dissect.tables import most_over_represented
+from explainlab.dissect.stability import FLIPS, PARTLY, STABLE, rises_with_similarity
+from explainlab.dissect.tables import ALL_LAYERS, most_over_represented
 from explainlab.report.common import RunFacts, join_names, num, pct, read_csv
 from explainlab.report.dissect_findings import DissectTables, choose
 from explainlab.report.dissect_runs import AnalysisSources, RunStability
@@ -55,7 +57,7 @@ def build(facts: RunFacts, out: Path) -> Path:
     models = list(dict.fromkeys(found.distinct["model"]))
     layers = [
         layer for layer in ASSIGNMENT_LAYERS if layer in set(found.distinct["layer"])
-    ] or sorted(set(found.distinct["layer"]) - {"all layers"})
+    ] or sorted(set(found.distinct["layer"]) - {ALL_LAYERS})
     findings = choose(found, {m: runs.model(m) if runs else m for m in models})
 
     report = facts.new_report(
@@ -147,8 +149,7 @@ def _shares_table(report: Report, folder: Path) -> None:
         for group in STACKED:
             values = part[part["group"] == group]["units_group"]
             main = int(values[part["main"].astype(str) == "True"].iloc[0])
-            low, high = int(values.min()), int(values.max())
-            cells.append(f"{main} ({low}–{high})" if low != high else str(main))
+            cells.append(with_range(main, int(values.min()), int(values.max())))
         rows.append([model, layer, *cells])
     report.table(
         rows,
@@ -170,7 +171,7 @@ def _distinct_section(
     report.heading("How many different concepts, and how many objects")
     rows = []
     for model in models:
-        for layer in [*layers, "all layers"]:
+        for layer in [*layers, ALL_LAYERS]:
             r = distinct[(distinct["model"] == model) & (distinct["layer"] == layer)]
             if len(r):
                 r = r.iloc[0]
@@ -202,7 +203,7 @@ def _distinct_section(
         col_widths=[w * cm for w in (3.9, 1.6, 1.2, 2.7, 2.1, 2.4, 1.3, 1.3)],
         caption="Ranges over the runs of each model in brackets." if runs else "",
     )
-    comparison = _count_comparison(distinct, models, [*layers, "all layers"], runs)
+    comparison = _count_comparison(distinct, models, [*layers, ALL_LAYERS], runs)
     if comparison:
         report.paragraph(comparison)
     caveat = next((line for line in summary_md.splitlines() if line.startswith("Categories:")), "")
@@ -292,21 +293,14 @@ def _count_comparison(
             a, b = (int(table.loc[(m, layer), measure]) for m in models)
             more = text(models[0]) if a > b else text(models[1]) if b > a else "neither model"
             bit = f"more {what}: {more}"
-            if runs is not None:
-                pair = next(
-                    (p for p in pairs if not runs.values(f"more {what}", p, layer).empty), ""
-                )
-                if pair:
-                    held = runs.values(f"more {what}", pair, layer)
-                    bit += (
-                        ""
-                        if bool(held["holds"].iloc[0])
-                        else " (flips: "
-                        + "; ".join(
-                            f"run {r.replicate}: {r.value}" for r in held.itertuples(index=False)
-                        )
-                        + ")"
-                    )
+            checks = (
+                (runs.headlines.get(f"more {what}", p, layer) for p in pairs)
+                if runs is not None
+                else ()
+            )
+            check = next((c for c in checks if c is not None), None)
+            if check is not None and not check.holds:
+                bit += f" (flips: {check.per_run()})"
             bits.append(bit)
         parts.append(f"{layer}: " + ", ".join(bits))
     if not parts:
@@ -338,6 +332,7 @@ def _over_represented(over: pd.DataFrame, models: list[str], runs: RunStability 
 
 def _stability_section(report: Report, runs: RunStability, models: list[str]) -> None:
     report.heading("Label stability: the same model, another run")
+    rises = rises_with_similarity(runs.by_similarity)
     rows, said = [], []
     for label in models:
         model = runs.model(label)
@@ -351,26 +346,27 @@ def _stability_section(report: Report, runs: RunStability, models: list[str]) ->
             )
         )
         concepts = runs.concepts[runs.concepts["model"] == model]
-        bands = runs.by_similarity[runs.by_similarity["model"] == model]
         for r in agreement.itertuples(index=False):
-            status = concepts[concepts["layer"] == r.layer]["status"].value_counts()
-            band = bands[bands["layer"] == r.layer].sort_values("band")["same_label_rate"]
+            status = ConceptStatus.of(concepts[concepts["layer"] == r.layer])
+            band = rises[(rises["model"] == model) & (rises["layer"] == r.layer)]
             rows.append(
                 [
                     model,
                     r.layer,
                     f"{r.same_label} of {r.units} ({pct(r.same_label_rate)})",
                     ""
-                    if r.layer == "all layers"
-                    else f"{status.get('stable', 0)} / {status.get('partly stable', 0)} / {status.get('flips', 0)}",
-                    f"{pct(band.iloc[0])} → {pct(band.iloc[-1])}" if len(band) else "n/a",
+                    if r.layer == ALL_LAYERS
+                    else f"{status.stable} / {status.partly} / {status.flips}",
+                    f"{pct(band['lowest_band'].iloc[0])} → {pct(band['highest_band'].iloc[0])}"
+                    if len(band)
+                    else "n/a",
                 ]
             )
     report.paragraph(
         "Running CLIP-Dissect again on other hardware does not give the same labels. The share "
-        "of units whose label is the same in every run: " + "; ".join(said) + ". A concept is "
-        "stable when it labels the same units in every run, partly stable when some of its "
-        "units keep it, and it flips when no unit keeps it in every run."
+        "of units whose label is the same in every run: " + "; ".join(said) + f". A concept is "
+        f"{STABLE} when it labels the same units in every run, {PARTLY} when some of its "
+        f"units keep it, and it {FLIPS} when no unit keeps it in every run."
     )
     report.table(
         rows,
@@ -386,34 +382,27 @@ def _stability_section(report: Report, runs: RunStability, models: list[str]) ->
         "of the layer's units with the lowest similarity score of the analysed run, and among "
         "the quarter with the highest.",
     )
-    rises = runs.by_similarity.groupby(["model", "layer"], sort=False)["same_label_rate"].agg(
-        lambda r: r.iloc[-1] > r.iloc[0]
-    )
-    keys = runs.findings.drop_duplicates(["finding", "model", "layer", "subject"])
-    flips = keys[~keys["holds"].astype(bool)]
     sentence = (
-        f"Agreement rises from the lowest to the highest similarity quartile in {int(rises.sum())} "
-        f"of {len(rises)} model-layer rows: labels with a high similarity score are the ones to trust."
+        f"Agreement rises from the lowest to the highest similarity quartile in "
+        f"{int(rises['rises'].sum())} of {len(rises)} model-layer rows: labels with a high "
+        "similarity score are the ones to trust."
         if len(rises)
         else ""
     )
-    if len(keys):
+    headlines = runs.headlines
+    if headlines.checks:
+        flips = "; ".join(
+            f"{text(r.finding)} ({text(r.model)}"
+            + (f", {text(r.layer)}" if r.layer else "")
+            + (f", '{text(r.subject)}'" if r.subject else "")
+            + ")"
+            for r in headlines.flips
+        )
         sentence += (
-            f" Of the {len(keys)} headline findings checked (top concepts, the trend of distinct "
-            "concepts over the layers, which model has more distinct and more object concepts, "
-            f"the over-represented concepts), {len(keys) - len(flips)} hold in every run"
-            + (
-                "; flipping: "
-                + "; ".join(
-                    f"{text(r.finding)} ({text(r.model)}"
-                    + (f", {text(r.layer)}" if r.layer else "")
-                    + (f", '{text(r.subject)}'" if r.subject else "")
-                    + ")"
-                    for r in flips.itertuples(index=False)
-                )
-                if len(flips)
-                else ""
-            )
+            f" Of the {len(headlines.checks)} headline findings checked (top concepts, the trend "
+            "of distinct concepts over the layers, which model has more distinct and more object "
+            f"concepts, the over-represented concepts), {headlines.held} hold in every run"
+            + (f"; flipping: {flips}" if flips else "")
             + "."
         )
     report.paragraph(sentence)
@@ -421,22 +410,14 @@ def _stability_section(report: Report, runs: RunStability, models: list[str]) ->
 
 def _reference_section(report: Report, verdicts: pd.DataFrame) -> None:
     report.heading("These labels against the reference runs")
-    rows = [
-        [
-            r.model,
-            r.layer,
-            pct(r.ours_min) if r.ours_min == r.ours_max else f"{pct(r.ours_min)}–{pct(r.ours_max)}",
-            pct(r.reference_self),
-            "as close" if r.as_close else "less close",
-        ]
-        for r in verdicts.itertuples(index=False)
-    ]
-    close = int(verdicts["as_close"].sum())
+    found = ReferenceVerdict.rows(verdicts)
+    rows = [[r.model, r.layer, r.ours(pct), pct(r.reference_self), r.word] for r in found]
+    close = sum(r.as_close for r in found)
     report.paragraph(
         "The labels analysed here are compared unit by unit with each reference file of the same "
         "model and layer, and the reference files with each other: a run that agrees with the "
         "reference as much as the reference agrees with itself is as close as reruns of the "
-        f"reference code can be. {close} of {len(verdicts)} model-layer rows are as close."
+        f"reference code can be. {close} of {len(found)} model-layer rows are as close."
     )
     report.table(
         rows,

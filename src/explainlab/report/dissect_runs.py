@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from explainlab.dissect.findings import Headlines, run_list
+
 
 @dataclass
 class AnalysisSources:
@@ -42,6 +44,10 @@ class RunStability:
     concepts: pd.DataFrame
     by_similarity: pd.DataFrame
     findings: pd.DataFrame
+    headlines: Headlines = field(init=False)  # the findings, one check each
+
+    def __post_init__(self) -> None:
+        self.headlines = Headlines.of(self.findings)
 
     @classmethod
     def read(cls, folder: Path, sources: AnalysisSources) -> RunStability | None:
@@ -60,10 +66,6 @@ class RunStability:
     def model(self, label: str) -> str:
         return self.sources.canonical.get(label, label)
 
-    def others(self, label: str) -> list[str]:
-        """The runs of ``label``'s model other than the analysed one."""
-        return self.sources.runs.get(self.model(label), [])[1:]
-
     def count(self, label: str, layer: str, measure: str, value: int) -> str:
         """``value`` with its run-to-run range, e.g. "278 (276–278)"."""
         r = self.ranges[
@@ -75,39 +77,23 @@ class RunStability:
             return str(value)
         return f"{value} ({int(r['min'].iloc[0])}–{int(r['max'].iloc[0])})"
 
-    def values(self, finding: str, model: str, layer: str = "", subject: str = "") -> pd.DataFrame:
-        """replicate, value, holds of one finding (empty when it was not checked)."""
-        f = self.findings
-        return f[
-            (f["finding"] == finding)
-            & (f["model"] == model)
-            & (f["layer"] == layer)
-            & (f["subject"] == subject)
-        ]
-
     def holds(self, finding: str, model: str, layer: str = "", subject: str = "") -> bool | None:
-        rows = self.values(finding, model, layer, subject)
-        return None if rows.empty else bool(rows["holds"].iloc[0])
+        check = self.headlines.get(finding, model, layer, subject)
+        return None if check is None else check.holds
 
     def top_note(self, label: str, layer: str) -> str:
         """Whether ``label``'s top concept (and top three) in ``layer`` are those of every run."""
         model = self.model(label)
-        top = self.values("top concept", model, layer)
-        three = self.values("top three concepts", model, layer)
-        if top.empty:
+        top = self.headlines.get("top concept", model, layer)
+        three = self.headlines.get("top three concepts", model, layer)
+        if top is None:
             return ""
-        others = top.iloc[1:]
-        if not bool(top["holds"].iloc[0]):
-            return (
-                " [flips: "
-                + "; ".join(
-                    f"run {r.replicate}'s top concept is '{r.value}'"
-                    for r in others.itertuples(index=False)
-                )
-                + "]"
-            )
-        runs = " and ".join(f"run {r}" for r in others["replicate"])
-        if not three.empty and not bool(three["holds"].iloc[0]):
+        others = top.values[1:]
+        if not top.holds:
+            flipped = "; ".join(f"run {r}'s top concept is '{v}'" for r, v in others)
+            return f" [flips: {flipped}]"
+        runs = run_list([r for r, _ in others])
+        if three is not None and not three.holds:
             return f" [top concept the same in {runs}; the top three differ]"
         return f" [the same in {runs}]"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from explainlab.lime.settings import TuneSettings
 from explainlab.report.common import join_names, num, pretty_key
 from explainlab.report.findings import Finding, Missed, file_ref
 from explainlab.report.pdf import text
@@ -18,9 +19,11 @@ from explainlab.report.pdf import text
 TABLES = "reports/tables/3_lime"
 GOOD_RANKING = 0.7  # Spearman's rho from which a hypothesis ranks the submissions well
 FEW_SUBMISSIONS = 5  # fewer public submissions than this: a rho says little
+TARGETS = ("iou_ratio", "time_ratio", "image_floor")  # the tuner's, from its settings
+DEFAULT_TARGETS = {k: float(getattr(TuneSettings(), k)) for k in TARGETS}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LimeNumbers:
     """What the findings read: the report's derived tables and the stages' files."""
 
@@ -58,7 +61,7 @@ def pickle_finding(n: LimeNumbers) -> Finding:
     """What the pickle holds, and its counted cost and IoU against lime's defaults: on the
     scoreboard where it measured both, else on the tuner's runs."""
     b, c = n.board, n.choice
-    target = n.targets.get("iou_ratio", 0.9)
+    target = n.targets.get("iou_ratio", DEFAULT_TARGETS["iou_ratio"])
     claim = f"The pickle asks for {samples_phrase(n.images)}"
     if b.get("compared"):
         return Finding(

@@ -19,7 +19,6 @@ from explainlab import runfolder
 from explainlab.images import Geometry, center_crop, open_rgb
 from explainlab.lime import summary
 from explainlab.lime.figures import overview_title, save_mask_overview
-from explainlab.lime.settings import TuneSettings
 from explainlab.report.common import (
     RunFacts,
     geometry_text,
@@ -29,9 +28,16 @@ from explainlab.report.common import (
     pretty_key,
     read_csv,
     read_json,
+    verdict,
 )
 from explainlab.report.findings import front_page
-from explainlab.report.lime_findings import LimeNumbers, findings, tuner_missed
+from explainlab.report.lime_findings import (
+    DEFAULT_TARGETS,
+    TARGETS,
+    LimeNumbers,
+    findings,
+    tuner_missed,
+)
 from explainlab.report.pdf import text
 from explainlab.stages import stage_dir
 
@@ -40,8 +46,6 @@ QUESTION = (
     "of its parameters per image, which the grader re-runs, scoring each mask's IoU against "
     "its own ground truth and the execution time."
 )
-TARGETS = ("iou_ratio", "time_ratio", "image_floor")
-DEFAULT_TARGETS = {k: float(getattr(TuneSettings(), k)) for k in TARGETS}
 
 
 def tune_targets(tune: Path) -> dict[str, float]:
@@ -88,7 +92,7 @@ def mask_figure(lime: Path, explanations: pd.DataFrame, geometry: Geometry, path
     for _, row in explanations.iterrows():
         item = read_json(lime / row["key"] / "item.json")
         crop = center_crop(open_rgb(item["path"]), geometry)
-        mark = "" if pd.isna(row["true_id"]) else (" ✓" if row["label"] == row["true_id"] else " ✗")
+        mark = "" if pd.isna(row["true_id"]) else f" {verdict(row['label'] == row['true_id'])}"
         title = overview_title(pretty_key(row["key"]), str(row["label_name"]), mark)
         items.append((title, crop, np.load(lime / row["key"] / "mask.npy")))
     return save_mask_overview(items, path)
