@@ -191,9 +191,7 @@ def overview(table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: s
     )
     rows = table.sort_values("iou")
     y = np.arange(len(rows))
-    left.barh(
-        y, rows["iou"], 0.7, color=method_colour(method), label=f"{title(method)} vs LIME"
-    )
+    left.barh(y, rows["iou"], 0.7, color=method_colour(method), label=f"{title(method)} vs LIME")
     left.scatter(rows["chance"], y, marker="|", s=120, color="black", zorder=3, label="chance")
     if "ceiling" in rows and rows["ceiling"].notna().any():
         left.scatter(

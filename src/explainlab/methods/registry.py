@@ -153,7 +153,7 @@ def _kind_word(kind: str | None) -> str:
 def unknown_method_message(
     name: str, known: tuple[str, ...] | None = None, kind: str | None = None
 ) -> str:
-    """"unknown CAM method 'gradcma' (did you mean gradcam?); known: ..." """
+    """ "unknown CAM method 'gradcma' (did you mean gradcam?); known: ..." """
     known = method_names(kind) if known is None else known
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
