@@ -111,10 +111,12 @@ def test_cam_map_refuses_an_unknown_method_before_computing():
 def test_a_config_with_a_typo_is_refused_with_the_close_match(tmp_path):
     path = tmp_path / "typo.toml"
     path.write_text("[cam]\nmethods = ['gradcam', 'scorcam']\n")
-    with pytest.raises(ConfigError, match=r"unknown CAM method 'scorcam' \(did you mean scorecam"):
+    with pytest.raises(
+        ConfigError, match=r"methods: unknown CAM method 'scorcam' \(did you mean scorecam"
+    ):
         load_config(path)
     path.write_text("[compare]\nprimary_method = 'ablatoncam'\n")
-    with pytest.raises(ConfigError, match=r"did you mean ablationcam"):
+    with pytest.raises(ConfigError, match=r"primary_method: .* \(did you mean ablationcam"):
         load_config(path)
 
 
@@ -127,7 +129,7 @@ def test_a_config_with_a_typo_is_refused_with_the_close_match(tmp_path):
     ],
 )
 def test_compare_settings_refuse_unknown_methods(field, value, close):
-    with pytest.raises(ValueError, match=f"did you mean {close}"):
+    with pytest.raises(ValueError, match=f"^{field}: unknown .*did you mean {close}"):
         CompareSettings(**{field: value}).validate()
 
 

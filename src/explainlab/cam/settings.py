@@ -25,7 +25,10 @@ class CamSettings:
     def validate(self) -> None:
         if not self.methods:
             raise ValueError("methods must name at least one CAM method")
-        check_methods(self.methods, "cam")
+        try:
+            check_methods(self.methods, "cam")
+        except ValueError as exc:
+            raise ValueError(f"methods: {exc}") from None
         if self.impl not in IMPLS:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}")
         if self.batch_size < 1:

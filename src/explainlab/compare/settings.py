@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explainlab.methods import check_methods, get_method, method_names, unknown_method_message
+from explainlab.methods import check_methods, method_names, unknown_method_message
 
 SUBSTRATES: tuple[str, ...] = ("mean", "black", "blur")
 LIME = "lime"
@@ -50,8 +50,14 @@ class CompareSettings:
     seed: int = 0
 
     def validate(self) -> None:
-        check_methods(self.cam_methods, "cam")
-        get_method(self.primary_method, "cam")
+        for name, given in (
+            ("cam_methods", self.cam_methods),
+            ("primary_method", [self.primary_method]),
+        ):
+            try:
+                check_methods(given, "cam")
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must lie strictly between 0 and 1")
         if not self.sweep or any(not 0.0 <= t <= 1.0 for t in self.sweep):
@@ -73,7 +79,8 @@ class CompareSettings:
             raise ValueError("random_patch must be between 1 and 224 pixels")
         for name in self.sanity_methods:
             if name not in sanity_method_names():
-                raise ValueError(unknown_method_message(name, sanity_method_names()))
+                message = unknown_method_message(name, sanity_method_names())
+                raise ValueError(f"sanity_methods: {message}")
         for name in ("batch_size", "lime_samples", "lime_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
