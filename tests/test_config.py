@@ -30,7 +30,7 @@ def test_defaults_and_overrides(tmp_path):
         ("[cam]\nbatchsize = 3\n", "unknown key(s) batchsize"),
         ("[cam]\nbatch_size = '3'\n", "cam: batch_size: expected int"),
         ("[cam]\nbatch_size = 0\n", "batch_size must be at least 1"),
-        ("[cam]\nmethods = ['gradcam', 'magic']\n", "methods must be among"),
+        ("[cam]\nmethods = ['gradcam', 'magic']\n", "unknown CAM method 'magic'"),
         ("[nope]\nx = 1\n", "unknown key(s) nope"),
         ("[run]\nname = '../escape'\n", "plain folder name"),
         ("[run\n", "invalid TOML"),

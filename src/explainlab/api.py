@@ -29,8 +29,10 @@ import pandas as pd
 from PIL import Image
 
 from explainlab import API_NAMES, runfolder
+from explainlab.cam.settings import METHODS as CAM_METHODS
 from explainlab.images import Geometry as Geometry  # re-exported: xl.Geometry
 from explainlab.images import Sample, sample_from
+from explainlab.methods import check_methods
 from explainlab.models import LoadedModel
 from explainlab.models import load_model as load_model  # re-exported: xl.load_model
 from explainlab.models import wrap as wrap  # re-exported: xl.wrap
@@ -113,7 +115,7 @@ def cam_maps(
     model: LoadedModel,
     images: ImageLike | Iterable[ImageLike],
     *,
-    methods: Sequence[str] = ("gradcam", "ablationcam", "scorecam"),
+    methods: Sequence[str] = CAM_METHODS,
     layer: str | None = None,
     target: int | None = None,
     impl: str = "fast",
@@ -125,6 +127,7 @@ def cam_maps(
     from explainlab.cam.run import predict
     from explainlab.image_stage import check_target_class
 
+    check_methods(methods, "cam")
     check_target_class(model, target)
     where = model.cam_target(layer)
     results = []

@@ -95,3 +95,16 @@ def writes_into(
 def reads_only(parser: argparse.ArgumentParser) -> None:
     """Declare that a command writes into no run folder (it takes no lock)."""
     parser.set_defaults(run_folder=None)
+
+
+def method_among(known: Sequence[str]) -> Callable[[str], str]:
+    """An argument type taking a method of ``known``: an unknown name is refused with the
+    close matches (argparse's ``choices`` alone would list every name)."""
+    from explainlab.methods import unknown_method_message
+
+    def method(name: str) -> str:
+        if name not in known:
+            raise argparse.ArgumentTypeError(unknown_method_message(name, tuple(known)))
+        return name
+
+    return method

@@ -59,7 +59,7 @@ STAGES: tuple[StageSpec, ...] = (
         "explainlab.cam.stage:run_stage",
         "explainlab.cam.stage:estimate",
         (),
-        "predictions and Grad-CAM, AblationCAM, ScoreCAM maps per image",
+        "predictions and each chosen CAM method's map per image",
     ),
     StageSpec(
         "tune",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from explainlab.cam.settings import IMPLS, METHODS, CamSettings
+from explainlab.cam.settings import IMPLS, CamSettings
 from explainlab.cli_common import (
     add_device_arg,
     add_images_arg,
     add_model_args,
     add_out_arg,
     load_model_arg,
+    method_among,
     report_failures,
     writes_into,
 )
+from explainlab.methods import method_names
 from explainlab.settings import from_table
 
 _DEFAULTS = CamSettings()
@@ -31,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--methods",
         nargs="+",
-        choices=METHODS,
+        type=method_among(method_names("cam")),
+        choices=method_names("cam"),
         default=list(_DEFAULTS.methods),
         help=f"methods to run (default: {' '.join(_DEFAULTS.methods)})",
     )

@@ -25,11 +25,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from explainlab.cam.guards import model_kept
-from explainlab.cam.library import library_cam
 from explainlab.cam.maps import weighted_map
 from explainlab.cam.split import capture, check_image, check_target, split_at
 
 ABLATION_VALUE = 1e7  # pytorch-grad-cam's AblationLayer, used when the minimum is not 0
+
+
+class UseLibrary(Exception):
+    """Raised by a fast variant that cannot run on this model, with the reason: the
+    library's implementation runs instead (:func:`explainlab.cam.methods.cam_map`)."""
 
 
 def _size(x: torch.Tensor) -> tuple[int, int]:
@@ -39,23 +43,13 @@ def _size(x: torch.Tensor) -> tuple[int, int]:
 # --- Grad-CAM ---------------------------------------------------------------------------
 
 
-def fast_gradcam(
-    model: nn.Module,
-    layer: nn.Module,
-    x: torch.Tensor,
-    target: int,
-    *,
-    notes: list[str] | None = None,
-) -> np.ndarray:
-    """``notes`` gets the reason when the library's Grad-CAM ran instead ("library: ...")."""
+def fast_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
     with model_kept(model):
         split = split_at(model, layer, x)
         check_target(target, split.num_classes)
         if split.path != "fx":
             # Without a separate tail the library's full backward pass is what there is.
-            if notes is not None:
-                notes.append(f"library: Grad-CAM without a separate tail ({split.reason})")
-            return library_cam("gradcam", model, layer, x, target)
+            raise UseLibrary(f"Grad-CAM without a separate tail ({split.reason})")
         with torch.enable_grad():
             a = split.activation.detach().clone().requires_grad_(True)
             (grad,) = torch.autograd.grad(split.tail(a)[0, target], a)

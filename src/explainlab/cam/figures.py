@@ -14,10 +14,8 @@ import numpy as np
 from matplotlib import colors
 
 from explainlab import runfolder
+from explainlab.methods import title_of
 from explainlab.plotting import HEATMAP_CMAP, PRINT_WIDTH_IN, close, overlay
-
-METHOD_TITLES = {"gradcam": "Grad-CAM", "ablationcam": "AblationCAM", "scorecam": "ScoreCAM"}
-
 
 GRID_FONT_PT = 7.5  # the grid's labels, at the size it prints
 OVERLAY_ALPHA = 0.5  # plotting.overlay's default: the crop's share of an overlay
@@ -67,7 +65,7 @@ def save_panel(
     axes[0].set_title(f"input ({crop.shape[1]}×{crop.shape[0]} crop)")
     for ax, (method, saliency) in zip(axes[1:], maps.items(), strict=True):
         ax.imshow(overlay(crop, saliency))
-        ax.set_title(f"{METHOD_TITLES.get(method, method)} ({seconds[method]:.2f} s)")
+        ax.set_title(f"{title_of(method)} ({seconds[method]:.2f} s)")
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -120,7 +118,7 @@ def grid_figure(
         gridspec_kw={"wspace": 0.03, "hspace": 0.04, "width_ratios": ratios},
     )
     fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.18 / fig.get_figheight())
-    titles = ["input crop", *(METHOD_TITLES.get(m, m) for m in methods)]
+    titles = ["input crop", *(title_of(m) for m in methods)]
     for ax in axes.ravel():
         ax.set_axis_off()
     wrap = max(12, int(cell * 72 / (0.55 * GRID_FONT_PT)))  # characters along a cell

@@ -1,4 +1,5 @@
-"""pytorch-grad-cam's own GradCAM, AblationCAM and ScoreCAM: the reference implementations.
+"""pytorch-grad-cam's own CAM classes: the reference implementations (each method's
+``reference`` in :mod:`explainlab.methods`, built by its ``build``).
 
 Guards around the library: its ``__exit__`` swallows ``IndexError`` (so we never use
 ``with cam``), AblationCAM swaps the target layer out of the model while it runs, BaseCAM
@@ -13,14 +14,13 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
-from pytorch_grad_cam.ablation_layer import AblationLayer, AblationLayerVit
 from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.find_layers import replace_layer_recursive
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from explainlab.cam.guards import model_kept
+from explainlab.methods import MethodSpec, get_method
 from explainlab.models.targets import Reshape
 
 
@@ -33,7 +33,8 @@ def _released(cam: BaseCAM) -> Iterator[BaseCAM]:
 
 
 @contextlib.contextmanager
-def _layer_restored(model: nn.Module, layer: nn.Module, stand_in: nn.Module) -> Iterator[None]:
+def layer_restored(model: nn.Module, layer: nn.Module, stand_in: nn.Module) -> Iterator[None]:
+    """Puts ``layer`` back where ``stand_in`` replaced it (AblationCAM swaps them)."""
     try:
         yield
     finally:
@@ -42,30 +43,15 @@ def _layer_restored(model: nn.Module, layer: nn.Module, stand_in: nn.Module) -> 
 
 
 def _make(
-    method: str, model: nn.Module, layer: nn.Module, batch_size: int, reshape: Reshape | None
+    spec: MethodSpec, model: nn.Module, layer: nn.Module, batch_size: int, reshape: Reshape | None
 ) -> tuple[BaseCAM, contextlib.AbstractContextManager]:
-    """The library's CAM object (its hooks are registered now) and the guard to restore
-    what it changes in the model. ``reshape`` is the library's ``reshape_transform`` (a
-    transformer's tokens to a map); AblationCAM then ablates the channels of the last
-    dimension, as the library's ``AblationLayerVit`` does."""
-    if method == "gradcam":
-        return GradCAM(model, [layer], reshape_transform=reshape), contextlib.nullcontext()
-    if method == "ablationcam":
-        # a fresh one: the library's default argument is shared state
-        stand_in = AblationLayerVit() if reshape is not None else AblationLayer()
-        cam = AblationCAM(
-            model,
-            [layer],
-            reshape_transform=reshape,
-            ablation_layer=stand_in,
-            batch_size=batch_size,
-        )
-        return cam, _layer_restored(model, layer, stand_in)
-    if method == "scorecam":
-        cam = ScoreCAM(model, [layer], reshape_transform=reshape)
-        cam.batch_size = batch_size  # ScoreCAM reads this attribute when present
-        return cam, contextlib.nullcontext()
-    raise ValueError(f"unknown CAM method {method!r}")
+    """The library's CAM object of ``spec`` (its hooks are registered now) and the guard to
+    restore what it changes in the model. ``reshape`` is the library's
+    ``reshape_transform`` (a transformer's tokens to a map)."""
+    cls = spec.load("reference")
+    if spec.build is None:
+        return cls(model, [layer], reshape_transform=reshape), contextlib.nullcontext()
+    return spec.load("build")(cls, model, layer, batch_size=batch_size, reshape=reshape)
 
 
 def library_cam(
@@ -79,9 +65,10 @@ def library_cam(
     reshape: Reshape | None = None,
 ) -> np.ndarray:
     """The (H, W) float32 map in [0, 1] that pytorch-grad-cam computes for one image ``x`` (1, 3, H, W)."""
+    spec = get_method(method, "cam")
     targets = [ClassifierOutputTarget(int(target))]
     with model_kept(model):  # BaseCAM's constructor already switches the model to eval
-        cam, restore = _make(method, model, layer, batch_size, reshape)
+        cam, restore = _make(spec, model, layer, batch_size, reshape)
         with _released(cam), restore:
             maps = cam(input_tensor=x, targets=targets)
     return np.asarray(maps[0], dtype=np.float32)

@@ -1,28 +1,42 @@
-"""One entry point for every CAM method and implementation."""
+"""One entry point for every CAM method and implementation: the method's
+:class:`~explainlab.methods.MethodSpec` says what computes it."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from explainlab.cam.fast import fast_ablationcam, fast_gradcam, fast_scorecam
+from explainlab.cam.fast import UseLibrary
 from explainlab.cam.library import library_cam
-from explainlab.cam.settings import IMPLS, METHODS
+from explainlab.cam.settings import IMPLS
+from explainlab.methods import get_method
 from explainlab.models.targets import Reshape
 
 TOKENS_NOTE = (
     "pytorch-grad-cam's with its reshape_transform: the fast variants split (N, C, H, W) maps only"
 )
+NO_FAST_NOTE = "pytorch-grad-cam's: the method has no fast variant"
 
 
 @dataclass(frozen=True)
 class CamMap:
     map: np.ndarray  # (H, W) float32 in [0, 1]
-    impl: str  # what computed it: "fast" or "library"
+    impl: str  # what computed it: "fast", "library", or "ours" (a method of our own)
     note: str = ""  # why the fast variant did not run (or ran the whole model)
+
+
+def _call(fn: Callable[..., Any], *args: Any, **options: Any) -> np.ndarray:
+    """``fn(*args)`` with those of ``options`` it names as parameters."""
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    return fn(*args, **options)
 
 
 def cam_map(
@@ -41,29 +55,35 @@ def cam_map(
 
     ``impl="fast"`` uses our exact fast variants where they apply (same maps as the
     library within 1e-4) and pytorch-grad-cam's where they do not, saying why in the
-    note; ``impl="library"`` always uses pytorch-grad-cam. ``reshape`` turns a
-    transformer's tokens into a map (see :mod:`explainlab.models.targets`).
-    ``scorecam_bf16`` (fast ScoreCAM only) trades exactness for speed; off by default."""
-    if method not in METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; known: {', '.join(METHODS)}")
+    note; ``impl="library"`` always uses pytorch-grad-cam. A method of our own (its
+    ``compute``) runs that whatever ``impl`` says. ``reshape`` turns a transformer's tokens
+    into a map (see :mod:`explainlab.models.targets`). ``scorecam_bf16`` (fast ScoreCAM
+    only) trades exactness for speed; off by default."""
+    spec = get_method(method, "cam")
     if impl not in IMPLS:
         raise ValueError(f"unknown CAM implementation {impl!r}; known: {', '.join(IMPLS)}")
     if scorecam_bf16 and impl != "fast":
         raise ValueError("scorecam_bf16 applies to the fast ScoreCAM only, not impl 'library'")
-    if impl == "library" or reshape is not None:
+    args = (model, layer, x, target)
+    if spec.compute is not None:
+        saliency = _call(spec.load("compute"), *args, batch_size=batch_size, reshape=reshape)
+        return CamMap(saliency, "ours")
+    if impl == "library" or reshape is not None or spec.fast is None:
         saliency = library_cam(
             method, model, layer, x, target, batch_size=batch_size, reshape=reshape
         )
-        return CamMap(saliency, "library", TOKENS_NOTE if impl == "fast" else "")
+        if impl == "library":
+            return CamMap(saliency, "library")
+        return CamMap(saliency, "library", TOKENS_NOTE if reshape is not None else NO_FAST_NOTE)
     notes: list[str] = []
-    if method == "gradcam":
-        saliency = fast_gradcam(model, layer, x, target, notes=notes)
-    elif method == "ablationcam":
-        saliency = fast_ablationcam(model, layer, x, target, batch_size=batch_size, notes=notes)
-    else:
-        saliency = fast_scorecam(model, layer, x, target, batch_size=batch_size, bf16=scorecam_bf16)
-    used = "library" if any(n.startswith("library:") for n in notes) else "fast"
-    return CamMap(saliency, used, "; ".join(n.removeprefix("library: ") for n in notes))
+    try:
+        saliency = _call(
+            spec.load("fast"), *args, batch_size=batch_size, notes=notes, bf16=scorecam_bf16
+        )
+    except UseLibrary as reason:
+        saliency = library_cam(method, model, layer, x, target, batch_size=batch_size)
+        return CamMap(saliency, "library", str(reason))
+    return CamMap(saliency, "fast", "; ".join(notes))
 
 
 def compute_cam(

@@ -28,12 +28,13 @@ import torch
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
-from explainlab.cam.figures import METHOD_TITLES, save_crop, save_overlay, save_panel
+from explainlab.cam.figures import save_crop, save_overlay, save_panel
 from explainlab.cam.methods import cam_map
 from explainlab.cam.settings import CamSettings
 from explainlab.cam.summary import summarise
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
+from explainlab.methods import title_of
 from explainlab.models import CamTarget, LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS
 from explainlab.stages import get_stage
@@ -218,7 +219,7 @@ def summary_lines(outcome: CamOutcome) -> list[str]:
     seconds = outcome.timings.pivot_table(index="key", columns="method", values="seconds")
     methods = list(seconds.columns)
     header = f"{'image':28s} {'predicted':28s} {'p':>6s} ok  " + "  ".join(
-        f"{METHOD_TITLES.get(m, m):>11s}" for m in methods
+        f"{title_of(m):>11s}" for m in methods
     )
     lines = [header]
     for _, row in outcome.predictions.iterrows():

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from explainlab.methods import check_methods
+
+# The methods a run computes by default; every CAM method: explainlab.methods.method_names("cam")
 METHODS: tuple[str, ...] = ("gradcam", "ablationcam", "scorecam")
 IMPLS: tuple[str, ...] = ("fast", "library")
 
@@ -20,11 +23,12 @@ class CamSettings:
     scorecam_bf16: bool = False
 
     def validate(self) -> None:
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown or not self.methods:
-            raise ValueError(
-                f"methods must be among {', '.join(METHODS)}; got {list(self.methods)}"
-            )
+        if not self.methods:
+            raise ValueError("methods must name at least one CAM method")
+        try:
+            check_methods(self.methods, "cam")
+        except ValueError as exc:
+            raise ValueError(f"methods: {exc}") from None
         if self.impl not in IMPLS:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}")
         if self.batch_size < 1:

@@ -6,18 +6,18 @@ from __future__ import annotations
 from explainlab import estimate as estimates
 from explainlab.cam.run import run_cam, summary_lines
 from explainlab.context import Context, StageResult
+from explainlab.methods import get_method
 
 
 def estimate(ctx: Context) -> str:
     settings = ctx.config.cam
     model = ctx.model(settings.model)
     channels = estimates.target_channels(model, settings.target_layer or None)
-    per_image = {
-        "gradcam": 3,
-        "ablationcam": 1 if settings.impl == "fast" else channels,
-        "scorecam": channels,
-    }
-    forwards = len(ctx.sources) * sum(per_image[m] for m in settings.methods)
+    per_image = sum(
+        get_method(m).passes(channels, settings.impl).forward_equivalents()
+        for m in settings.methods
+    )
+    forwards = len(ctx.sources) * per_image
     return estimates.line("cam", forwards, model)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explainlab.cam.settings import METHODS as CAM_METHODS
 from explainlab.cli_common import (
     add_device_arg,
     add_model_args,
     load_model_arg,
+    method_among,
     report_failures,
     writes_into,
 )
-from explainlab.compare.settings import LIME, SUBSTRATES, CompareSettings
+from explainlab.compare.settings import SUBSTRATES, CompareSettings, sanity_method_names
+from explainlab.methods import method_names
 from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 
 _DEFAULTS = CompareSettings()
@@ -64,13 +65,15 @@ def _add_agreement_args(p: argparse.ArgumentParser, defaults: CompareSettings) -
     p.add_argument(
         "--methods",
         nargs="+",
-        choices=CAM_METHODS,
+        type=method_among(method_names("cam")),
+        choices=method_names("cam"),
         default=list(defaults.cam_methods),
         help="CAM methods to compare (default: every one in the run)",
     )
     p.add_argument(
         "--primary",
-        choices=CAM_METHODS,
+        type=method_among(method_names("cam")),
+        choices=method_names("cam"),
         default=defaults.primary_method,
         help=f"CAM method of the complexity answer (default {defaults.primary_method})",
     )
@@ -115,7 +118,8 @@ def _add_sanity_args(p: argparse.ArgumentParser, defaults: CompareSettings) -> N
     p.add_argument(
         "--sanity-methods",
         nargs="+",
-        choices=(*CAM_METHODS, LIME),
+        type=method_among(sanity_method_names()),
+        choices=sanity_method_names(),
         default=list(defaults.sanity_methods),
         help="methods in the sanity check (default: every CAM method compared, and LIME)",
     )

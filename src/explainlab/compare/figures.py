@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,25 +13,30 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from explainlab import runfolder
-from explainlab.cam.figures import METHOD_TITLES as CAM_TITLES
 from explainlab.compare.complexity import LABELS, SIMPLER_WHEN
+from explainlab.methods import colour_of, method_names, title_of
 from explainlab.plotting import PRINT_WIDTH_IN, close, overlay
 
-TITLES = {**CAM_TITLES, "lime": "LIME", "random": "random order"}
+# The faithfulness baseline (faithfulness.RANDOM, which loads torch): no method, but a
+# title and a colour of its own.
+RANDOM, RANDOM_TITLE, RANDOM_COLOUR = "random", "random order", "#555555"
 # Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
 BOTH, CAM_ONLY, LIME_ONLY = (0.0, 0.62, 0.45), (0.0, 0.45, 0.70), (0.84, 0.37, 0.0)
-METHOD_COLOURS = {
-    "gradcam": "#0072B2",
-    "ablationcam": "#009E73",
-    "scorecam": "#CC79A7",
-    "lime": "#D55E00",
-    "random": "#555555",
-}
+SIGNIFICANT = "#0072B2"  # a complexity measure's bar where its rho with IoU is significant
 WIDTH = 7.2
 
 
 def title(method: str) -> str:
-    return TITLES.get(method, method)
+    return RANDOM_TITLE if method == RANDOM else title_of(method)
+
+
+def method_colour(method: str) -> str | None:
+    return RANDOM_COLOUR if method == RANDOM else colour_of(method)
+
+
+def in_order(present: Container[str]) -> list[str]:
+    """The methods of ``present`` (and the random order) in the registry's order."""
+    return [m for m in (*method_names(), RANDOM) if m in present]
 
 
 def overlap_image(crop: np.ndarray, cam_mask: np.ndarray, lime_mask: np.ndarray) -> np.ndarray:
@@ -102,7 +107,7 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
     """IoU per image (horizontal bars, sorted by ``order_method``'s area-matched IoU) for
     both binarisations, with the chance level of area-matched masks as a tick."""
     wide = agreement.pivot_table(index=["key", "method"], columns="measure", values="value")
-    methods = [m for m in TITLES if m in wide.index.get_level_values("method")]
+    methods = in_order(set(wide.index.get_level_values("method")))
     primary = order_method if order_method in methods else methods[0]
     keys = wide.xs(primary, level="method")["iou_area"].sort_values().index.tolist()
     fig, axes = plt.subplots(
@@ -120,7 +125,7 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
                 y + (i - (len(methods) - 1) / 2) * height,
                 values,
                 height,
-                color=METHOD_COLOURS.get(method),
+                color=method_colour(method),
                 label=f"{title(method)} vs LIME",
             )
         if measure == "iou_area":
@@ -140,7 +145,7 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
 
 def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     """IoU against the CAM threshold: one panel per CAM method, one line per image."""
-    methods = [m for m in TITLES if m in set(sweep["method"])]
+    methods = in_order(set(sweep["method"]))
     keys = list(dict.fromkeys(sweep["key"]))
     colours = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
     fig, axes = plt.subplots(
@@ -186,9 +191,7 @@ def overview(table: pd.DataFrame, corr: pd.DataFrame, critical: float, method: s
     )
     rows = table.sort_values("iou")
     y = np.arange(len(rows))
-    left.barh(
-        y, rows["iou"], 0.7, color=METHOD_COLOURS.get(method), label=f"{title(method)} vs LIME"
-    )
+    left.barh(y, rows["iou"], 0.7, color=method_colour(method), label=f"{title(method)} vs LIME")
     left.scatter(rows["chance"], y, marker="|", s=120, color="black", zorder=3, label="chance")
     if "ceiling" in rows and rows["ceiling"].notna().any():
         left.scatter(
@@ -243,7 +246,7 @@ def _oriented_rho(ax: plt.Axes, corr: pd.DataFrame, critical: float) -> None:
         va="center",
         fontsize=7,
     )
-    colours = [METHOD_COLOURS["gradcam"] if abs(r) >= critical else "0.55" for r in rho.fillna(0)]
+    colours = [SIGNIFICANT if abs(r) >= critical else "0.55" for r in rho.fillna(0)]
     ax.barh(y, rho.fillna(0), 0.6, color=colours)
 
 
@@ -264,7 +267,7 @@ def complexity_scatter(
     # 6.6 in tall: with its margins it prints at full size within the 60% of a page it gets
     fig, axes = plt.subplots(3, 2, figsize=(PRINT_WIDTH_IN, 6.6))
     for ax, name in zip(axes.ravel(), SIMPLER_WHEN, strict=False):
-        ax.scatter(frame[name], frame["iou"], color=METHOD_COLOURS.get(method), s=18)
+        ax.scatter(frame[name], frame["iou"], color=method_colour(method), s=18)
         ax.margins(x=0.1)
         ticks_inside(ax, MaxNLocator(5))
         ax.set_title(_rho_text(corr, name), fontsize=9)
@@ -365,15 +368,15 @@ def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), sharey=True, layout="constrained")
     for ax, kind in zip(axes, ("deletion", "insertion"), strict=True):
         part = curves[curves["kind"] == kind]
-        for method in [m for m in TITLES if m in set(part["method"])]:
+        for method in in_order(set(part["method"])):
             rows = part[part["method"] == method]
             mean = rows.groupby("fraction")["prob"].mean()
             area = float(np.trapezoid(mean.values, mean.index))
             ax.plot(
                 mean.index,
                 mean.values,
-                color=METHOD_COLOURS.get(method),
-                ls="--" if method == "random" else "-",
+                color=method_colour(method),
+                ls="--" if method == RANDOM else "-",
                 lw=1.8,
                 label=f"{title(method)} (AUC {area:.3f})",
             )
@@ -391,13 +394,13 @@ def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
 
 def save_auc_summary(faith: pd.DataFrame, path: Path) -> Path:
     """Mean AUC per method (bars) with every image's AUC (dots), deletion and insertion."""
-    methods = [m for m in TITLES if m in set(faith["method"])]
+    methods = in_order(set(faith["method"]))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), layout="constrained")
     rng = np.random.default_rng(0)  # horizontal jitter of the dots only
     for ax, column in zip(axes, ("deletion_auc", "insertion_auc"), strict=True):
         for i, method in enumerate(methods):
             values = faith.loc[faith["method"] == method, column].to_numpy()
-            ax.bar(i, values.mean(), color=METHOD_COLOURS.get(method), alpha=0.75)
+            ax.bar(i, values.mean(), color=method_colour(method), alpha=0.75)
             ax.scatter(i + rng.uniform(-0.2, 0.2, len(values)), values, color="black", s=9)
         ax.set_xticks(range(len(methods)), [title(m) for m in methods], rotation=20)
         ax.set_ylim(0, 1)
@@ -418,10 +421,10 @@ def save_sanity(sanity: pd.DataFrame, path: Path) -> Path:
         (axes[0], "spearman", "Spearman rank correlation"),
         (axes[1], "ssim", "SSIM"),
     ):
-        for method in [m for m in TITLES if m in set(sanity["method"])]:
+        for method in in_order(set(sanity["method"])):
             stats = sanity[sanity["method"] == method].groupby("step")[column]
             mean, low, high = stats.mean(), stats.min(), stats.max()
-            colour = METHOD_COLOURS.get(method)
+            colour = method_colour(method)
             ax.plot(mean.index, mean.values, marker="o", ms=3, color=colour, label=title(method))
             ax.fill_between(mean.index, low.values, high.values, color=colour, alpha=0.15)
         ax.set_ylabel(text)

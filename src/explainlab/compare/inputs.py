@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from explainlab import assets, masks
-from explainlab.cam.settings import METHODS as CAM_METHODS
 from explainlab.errors import InputError
 from explainlab.images import CROP, Failure
+from explainlab.methods import method_names
 from explainlab.stages import stage_dir
 
 
@@ -111,9 +111,10 @@ def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInp
             raise InputError(f"{cam_dir / 'item.json'}: lacks {name!r}", hint=_RERUN_CAM)
     crop = int((cam_item.get("geometry") or {}).get("crop", CROP))  # the model's crop
     shape = (crop, crop)
-    wanted = list(methods) or [m for m in CAM_METHODS if (cam_dir / f"{m}.npy").is_file()]
+    known = method_names("cam")
+    wanted = list(methods) or [m for m in known if (cam_dir / f"{m}.npy").is_file()]
     if not wanted:
-        raise InputError(f"{cam_dir}: no CAM maps ({', '.join(CAM_METHODS)})", hint=_RERUN_CAM)
+        raise InputError(f"{cam_dir}: no CAM maps ({', '.join(known)})", hint=_RERUN_CAM)
     maps = {}
     for method in wanted:
         saliency = _read_array(cam_dir / f"{method}.npy", files, _RERUN_CAM, shape)

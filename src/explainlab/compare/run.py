@@ -34,7 +34,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
-from explainlab.cam.settings import METHODS as CAM_METHODS
 from explainlab.compare import grid, sanity, summary
 from explainlab.compare.explainers import cam_explainer, lime_explainer
 from explainlab.compare.image import compare_image, rng_for
@@ -53,6 +52,7 @@ from explainlab.images import (
     load_sample,
     mission_sources,
 )
+from explainlab.methods import method_names
 from explainlab.models import LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS, plain
 from explainlab.stages import get_stage, stage_dir
@@ -130,7 +130,7 @@ def run_compare(
     with missing or bad inputs are reported in ``failures``; the others are compared."""
     run_dir = Path(run_dir)
     inputs, failures = _read_inputs(run_dir, settings)
-    methods = [m for m in CAM_METHODS if any(m in i.maps for i in inputs.values())]
+    methods = [m for m in method_names("cam") if any(m in i.maps for i in inputs.values())]
     cam_info = cam_stage_info(run_dir)
     model_name = _model_name(run_dir, model, cam_info, settings)
     loaded = _samples(inputs, samples, model, max_pixels, failures)

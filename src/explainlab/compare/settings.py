@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explainlab.cam.settings import METHODS as CAM_METHODS
+from explainlab.methods import check_methods, method_names, unknown_method_message
 
 SUBSTRATES: tuple[str, ...] = ("mean", "black", "blur")
 LIME = "lime"
 # Thresholds of the IoU sweep: 0.05, 0.10, ..., 0.95.
 DEFAULT_SWEEP: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def sanity_method_names() -> tuple[str, ...]:
+    """The methods the sanity check has an explainer of: every CAM method, and LIME."""
+    return (*method_names("cam"), LIME)
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,14 @@ class CompareSettings:
     seed: int = 0
 
     def validate(self) -> None:
-        unknown = [m for m in self.cam_methods if m not in CAM_METHODS]
-        if unknown:
-            raise ValueError(f"cam_methods must be among {', '.join(CAM_METHODS)}; got {unknown}")
-        if self.primary_method not in CAM_METHODS:
-            raise ValueError(f"primary_method must be one of {', '.join(CAM_METHODS)}")
+        for name, given in (
+            ("cam_methods", self.cam_methods),
+            ("primary_method", [self.primary_method]),
+        ):
+            try:
+                check_methods(given, "cam")
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must lie strictly between 0 and 1")
         if not self.sweep or any(not 0.0 <= t <= 1.0 for t in self.sweep):
@@ -69,11 +77,10 @@ class CompareSettings:
             raise ValueError("random_repeats must be at least 1")
         if not 1 <= self.random_patch <= 224:
             raise ValueError("random_patch must be between 1 and 224 pixels")
-        unknown = [m for m in self.sanity_methods if m not in (*CAM_METHODS, LIME)]
-        if unknown:
-            raise ValueError(
-                f"sanity_methods must be among {', '.join((*CAM_METHODS, LIME))}; got {unknown}"
-            )
+        for name in self.sanity_methods:
+            if name not in sanity_method_names():
+                message = unknown_method_message(name, sanity_method_names())
+                raise ValueError(f"sanity_methods: {message}")
         for name in ("batch_size", "lime_samples", "lime_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

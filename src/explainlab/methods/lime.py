@@ -11,7 +11,7 @@ SPEC = register(
         kind="surrogate",
         layer=False,
         passes=lambda channels, impl: Passes(forward=1000),  # lime's default num_samples
-        reference="lime:lime_image.LimeImageExplainer.explain_instance",
+        reference="lime.lime_image:LimeImageExplainer.explain_instance",
         about="fits a linear model to the class score of images with superpixels hidden",
         order=90,
         cost_text="runs the network once per perturbed sample",

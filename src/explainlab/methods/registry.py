@@ -5,18 +5,29 @@ config validation) reads it from here.
 
 Like :mod:`explainlab.stages`, this module and the method modules' declarations import
 no torch: the computations are named as ``"module:function"`` (or given as callables,
-as a test's toy method does) and imported only when a method runs."""
+as a test's toy method does) and imported only when a method runs.
+
+A CAM method is computed (:func:`explainlab.cam.methods.cam_map`) by, in this order:
+its ``compute`` (our own method: nothing else computes it), its ``fast`` variant (unless
+the library's is asked for), else its ``reference`` class of pytorch-grad-cam, built by
+``build``. ``compute`` and ``fast`` are called as ``fn(model, layer, x, target, **options)``
+with those of the options ``batch_size``, ``notes``, ``bf16`` and ``reshape`` that they
+name as parameters, and return the (H, W) float32 map in [0, 1]."""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 KINDS: tuple[str, ...] = ("cam", "gradient", "perturbation", "surrogate")
+OURS = "ours"  # the reference of a method that no library implements
+_HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
 @dataclass(frozen=True)
@@ -35,40 +46,71 @@ class Passes:
 class MethodSpec:
     name: str  # as configs, the CLI and the run folder's files name it (lower case)
     title: str  # as figures and reports print it
-    colour: str  # its colour in every figure (hex)
+    colour: str  # its colour in every figure ("#rrggbb", no other method's)
     kind: str  # one of KINDS
     layer: bool  # whether it needs a target layer
     # (target layer's channels, impl) -> the passes one image costs
     passes: Callable[[int, str], Passes]
-    reference: str  # what it must equal: "library:Class" (or "ours" for our own method)
-    fast: str | None = None  # "module:function" of our exact fast variant, where there is one
-    compute: str | Callable[..., Any] | None = None  # "module:function" or callable
+    # what it must equal: "library:Class" (attributes dotted after the colon), or OURS
+    reference: str
+    fast: str | Callable[..., Any] | None = None  # our exact fast variant, where there is one
+    compute: str | Callable[..., Any] | None = None  # our own method's computation
+    # builds the reference's object: fn(cls, model, layer, *, batch_size, reshape) ->
+    # (object, context manager restoring what it changes); None: cls(model, [layer],
+    # reshape_transform=reshape) and nothing to restore
+    build: str | Callable[..., Any] | None = None
     about: str = ""  # one line: how it works (report text, --help)
-    cost_text: str = ""  # one clause on its cost, for report text ("... once per channel")
+    # The clause after its title in report text on its cost ("runs ... once per channel");
+    # ``{channels}`` there is " (N)", the target layer's channels, or "" when unknown.
+    # cost_text is what impl "fast" runs (the fast variant, or the only implementation),
+    # library_cost_text what the library runs where that costs otherwise. The report lists
+    # the clauses after a first that says "runs"; the built-in ones after Grad-CAM's leave
+    # the verb out ("AblationCAM the layers after the target once per channel").
+    cost_text: str = ""
+    library_cost_text: str = ""
     order: int = 100  # where listings put it (lower first; then by name)
 
     def load(self, attribute: str = "compute") -> Callable[..., Any]:
         target = getattr(self, attribute)
-        if target is None:
+        if target is None or target == OURS:
             raise ValueError(f"method {self.name!r} has no {attribute}")
         return _resolve(target) if isinstance(target, str) else target
+
+    def cost_clause(self, channels: int | None, impl: str) -> str:
+        """``cost_text`` (``library_cost_text`` for the library's, where given) filled in."""
+        text = self.cost_text
+        if impl != "fast" and self.library_cost_text:
+            text = self.library_cost_text
+        return text.format(channels=f" ({channels})" if channels else "")
 
 
 def _resolve(path: str) -> Callable[..., Any]:
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return reduce(getattr, name.split("."), importlib.import_module(module))
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
 _LOADED = False
 
 
-def register(spec: MethodSpec) -> MethodSpec:
-    """Add ``spec`` to the registry (a method module calls this at import; a test may too)."""
-    if spec.kind not in KINDS:
-        raise ValueError(f"method {spec.name!r}: kind must be one of {', '.join(KINDS)}")
+def _check(spec: MethodSpec) -> None:
     if spec.name != spec.name.lower() or not spec.name.isidentifier():
         raise ValueError(f"method name {spec.name!r} must be a lower-case identifier")
+    if spec.kind not in KINDS:
+        raise ValueError(f"method {spec.name!r}: kind must be one of {', '.join(KINDS)}")
+    if not spec.title or not spec.cost_text:
+        raise ValueError(f"method {spec.name!r}: title and cost_text must be given")
+    if not _HEX_COLOUR.fullmatch(spec.colour):
+        raise ValueError(f"method {spec.name!r}: colour must be '#rrggbb', not {spec.colour!r}")
+    same = [m.name for m in _REGISTRY.values() if m.name != spec.name]
+    same = [n for n in same if _REGISTRY[n].colour.lower() == spec.colour.lower()]
+    if same:
+        raise ValueError(f"method {spec.name!r}: colour {spec.colour} is {same[0]}'s already")
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    """Add ``spec`` to the registry (a method module calls this at import; a test may too)."""
+    _check(spec)
     old = _REGISTRY.get(spec.name)
     if old is not None and old != spec:
         raise ValueError(f"method {spec.name!r} is registered twice")
@@ -104,24 +146,50 @@ def method_names(kind: str | None = None) -> tuple[str, ...]:
     return tuple(m.name for m in methods(kind))
 
 
-def unknown_method_message(name: str, known: tuple[str, ...] | None = None) -> str:
-    known = method_names() if known is None else known
+def _kind_word(kind: str | None) -> str:
+    return "" if kind is None else ("CAM " if kind == "cam" else f"{kind} ")
+
+
+def unknown_method_message(
+    name: str, known: tuple[str, ...] | None = None, kind: str | None = None
+) -> str:
+    """ "unknown CAM method 'gradcma' (did you mean gradcam?); known: ..." """
+    known = method_names(kind) if known is None else known
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return f"unknown method {name!r}{hint}; known: {', '.join(known)}"
+    return f"unknown {_kind_word(kind)}method {name!r}{hint}; known: {', '.join(known)}"
 
 
 def get_method(name: str, kind: str | None = None) -> MethodSpec:
-    """The registered method ``name``; a ``ValueError`` naming the close matches otherwise
-    (never another method)."""
+    """The registered method ``name`` (of ``kind``); a ``ValueError`` naming the close
+    matches otherwise (never another method)."""
     _load_builtin()
     spec = _REGISTRY.get(name)
-    if spec is None or (kind is not None and spec.kind != kind):
-        raise ValueError(unknown_method_message(name, method_names(kind)))
+    if spec is not None and kind is not None and spec.kind != kind:
+        raise ValueError(
+            f"{name!r} is a {spec.kind} method, not a {_kind_word(kind)}method; "
+            f"known: {', '.join(method_names(kind))}"
+        )
+    if spec is None:
+        raise ValueError(unknown_method_message(name, kind=kind))
     return spec
 
 
-def check_methods(names: Iterator[str] | tuple[str, ...] | list[str], kind: str | None = None) -> None:
+def check_methods(names: Iterable[str], kind: str | None = None) -> None:
     """Raise ``ValueError`` for the first name that is not a registered method (of ``kind``)."""
     for name in names:
         get_method(name, kind)
+
+
+def title_of(name: str) -> str:
+    """A method's title; a name that is no method (a table's "random" order) as it is."""
+    _load_builtin()
+    spec = _REGISTRY.get(name)
+    return spec.title if spec is not None else name
+
+
+def colour_of(name: str) -> str | None:
+    """A method's colour; None (the plot's default) for a name that is no method."""
+    _load_builtin()
+    spec = _REGISTRY.get(name)
+    return spec.colour if spec is not None else None

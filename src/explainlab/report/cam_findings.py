@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainlab.cam.figures import METHOD_TITLES
 from explainlab.cam.summary import HALF
+from explainlab.methods import get_method, title_of
 from explainlab.report.common import num, pct, pretty_key
 from explainlab.report.findings import Finding, file_ref
 from explainlab.report.pdf import text
@@ -42,7 +42,7 @@ class CamTables:
 
 
 def title(method: str) -> str:
-    return METHOD_TITLES.get(method, method)
+    return title_of(method)
 
 
 def pair_title(row: pd.Series, sep: str = " / ") -> str:
@@ -217,13 +217,8 @@ def misclassified(t: CamTables) -> Finding:
 
 
 def _cost(method: str, channels: Any, impl: str) -> str:
-    c = f" ({channels})" if channels else ""
-    if method == "gradcam":
-        return "Grad-CAM runs one forward and one backward pass"
-    if method == "ablationcam":
-        where = "the layers after the target" if impl == "fast" else "the network"
-        return f"AblationCAM {where} once per channel"
-    return f"ScoreCAM the whole network once per channel{c}"
+    spec = get_method(method)
+    return f"{spec.title} {spec.cost_clause(channels, impl)}"
 
 
 def timing(t: CamTables, device: str) -> Finding | None:

@@ -1,4 +1,4 @@
-"""Report 2: Grad-CAM, AblationCAM and ScoreCAM on the images of a run.
+"""Report 2: the CAM methods (Grad-CAM, AblationCAM, ScoreCAM ...) on the images of a run.
 
 Read the tables (the cam stage's summary, or the same computed into
 ``reports/tables/2_cam/`` for a cam folder made before the stage wrote it) -> choose the
@@ -253,9 +253,8 @@ def build(facts: RunFacts, out: Path) -> Path:
     tables, figures = out.parent / "tables" / "2_cam", out.parent / "figures" / "2_cam"
     t, recorded = read_tables(facts, tables)
     model = recorded["model"]
-    report = facts.new_report(
-        "CAMs: Grad-CAM, AblationCAM, ScoreCAM", "report 2", facts.banner(model)
-    )
+    names = ", ".join(title(m) for m in t.methods.index)
+    report = facts.new_report(f"CAMs: {names}", "report 2", facts.banner(model))
     keys = key_images(t)
     figures.mkdir(parents=True, exist_ok=True)
     key_figure = save_grid(

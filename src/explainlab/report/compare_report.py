@@ -33,7 +33,8 @@ def build(facts: RunFacts, out: Path) -> Path:
     folder = stage_dir(facts.run_dir, "compare")
     numbers = json.loads((folder / "summary.json").read_text())
     model = numbers["model"]
-    report = facts.new_report("Grad-CAM and LIME compared", "report 4", facts.banner(model))
+    primary = title(numbers["primary_method"])
+    report = facts.new_report(f"{primary} and LIME compared", "report 4", facts.banner(model))
     front_page(
         report,
         question=QUESTION,
