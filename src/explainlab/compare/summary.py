@@ -23,7 +23,7 @@ from explainlab.compare.findings import (
     wins_key,
 )
 from explainlab.compare.settings import LIME
-from explainlab.measures import get_measure, measures, table_columns
+from explainlab.measures import MeasureSpec, get_measure, measures, table_columns
 
 if TYPE_CHECKING:
     from explainlab.compare.tables import Resolution
@@ -200,9 +200,7 @@ def faithfulness_text(means: dict[str, dict[str, Any]]) -> list[str]:
         f"Faithfulness (mean AUC; {wording}):",
         f"  {'method':12s} "
         + " ".join(f"{s.short:>9s}" for s in specs)
-        + "".join(
-            f" {s.short[:3] + ('<' if s.direction == 'lower' else '>') + 'rand':>9s}" for s in beats
-        ),
+        + "".join(f" {_against_random(s):>9s}" for s in beats),
     ]
     for row in rows:
         counts = [
@@ -215,6 +213,11 @@ def faithfulness_text(means: dict[str, dict[str, Any]]) -> list[str]:
             + "".join(f" {c:>9s}" for c in counts)
         )
     return lines
+
+
+def _against_random(spec: MeasureSpec) -> str:
+    """The compact header of the count of images beating the random order: "del<rand"."""
+    return f"{spec.short[:3]}{'<' if spec.direction == 'lower' else '>'}rand"
 
 
 def sanity_text(sanity: Sanity) -> list[str]:
