@@ -125,7 +125,7 @@ def test_sanity_check_separates_a_model_blind_explainer(red_run):
         {"gradcam": cam_explainer("gradcam", "features", impl="library"), "redness": redness},
         blocks,
     )
-    frame = pd.DataFrame([r.__dict__ for r in rows]).set_index(["method", "step"])
+    frame = pd.DataFrame([r.row() for r in rows]).set_index(["method", "step"])
     assert frame.loc[("redness", 2), "spearman"] == pytest.approx(1.0)
     assert frame.loc[("redness", 2), "ssim"] == pytest.approx(1.0)
     assert frame.loc[("gradcam", 0), "spearman"] == pytest.approx(1.0)

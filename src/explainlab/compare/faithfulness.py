@@ -35,6 +35,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from explainlab import masks
 from explainlab.images import Sample, to_tensor
+from explainlab.measures.faithfulness import auc
 from explainlab.models import LoadedModel
 
 KINDS: tuple[str, ...] = ("deletion", "insertion")
@@ -53,11 +54,6 @@ class Curve:
     @property
     def auc(self) -> float:
         return auc(self.fractions, self.probs)
-
-
-def auc(fractions: np.ndarray, probs: np.ndarray) -> float:
-    """Area under the curve by the trapezoid rule (fractions span 0..1, so it lies in [0, 1])."""
-    return float(np.trapezoid(probs, fractions))
 
 
 def pixel_counts(steps: int, total: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from explainlab import runfolder
 from explainlab.compare.complexity import LABELS, SIMPLER_WHEN
+from explainlab.measures import get_measure, measures
 from explainlab.methods import colour_of, method_names, title_of
 from explainlab.plotting import PRINT_WIDTH_IN, close, overlay
 
@@ -106,21 +107,19 @@ def save_image_panel(
 def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Path:
     """IoU per image (horizontal bars, sorted by ``order_method``'s area-matched IoU) for
     both binarisations, with the chance level of area-matched masks as a tick."""
+    area, fixed = get_measure("iou_area"), get_measure("iou_threshold")
     wide = agreement.pivot_table(index=["key", "method"], columns="measure", values="value")
     methods = in_order(set(wide.index.get_level_values("method")))
     primary = order_method if order_method in methods else methods[0]
-    keys = wide.xs(primary, level="method")["iou_area"].sort_values().index.tolist()
+    keys = wide.xs(primary, level="method")[area.name].sort_values().index.tolist()
     fig, axes = plt.subplots(
         1, 2, figsize=(WIDTH, 0.42 * len(keys) * max(1, len(methods) / 2) + 1.4), sharey=True
     )
     height = 0.8 / len(methods)
     y = np.arange(len(keys))
-    for ax, measure, text in (
-        (axes[0], "iou_area", "area-matched IoU"),
-        (axes[1], "iou_threshold", "IoU at the fixed threshold"),
-    ):
+    for ax, spec in zip(axes, (area, fixed), strict=True):
         for i, method in enumerate(methods):
-            values = wide.xs(method, level="method").reindex(keys)[measure]
+            values = wide.xs(method, level="method").reindex(keys)[spec.name]
             ax.barh(
                 y + (i - (len(methods) - 1) / 2) * height,
                 values,
@@ -128,11 +127,11 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
                 color=method_colour(method),
                 label=f"{title(method)} vs LIME",
             )
-        if measure == "iou_area":
-            chance = wide.xs(primary, level="method").reindex(keys)["iou_area_chance"]
+        if spec.chance:
+            chance = wide.xs(primary, level="method").reindex(keys)[spec.chance]
             ax.scatter(chance, y, marker="|", s=160, color="black", zorder=3, label="chance level")
-        ax.set_xlim(0, 1)
-        ax.set_xlabel(text)
+        ax.set_xlim(*spec.range)
+        ax.set_xlabel(spec.title)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, [k.replace("_", " ") for k in keys])
     axes[0].legend(loc="lower right", fontsize=8)
@@ -393,21 +392,23 @@ def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
 
 
 def save_auc_summary(faith: pd.DataFrame, path: Path) -> Path:
-    """Mean AUC per method (bars) with every image's AUC (dots), deletion and insertion."""
+    """Per faithfulness measure: its mean per method (bars) with every image's value (dots)."""
     methods = in_order(set(faith["method"]))
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), layout="constrained")
+    specs = measures("map")
+    fig, axes = plt.subplots(
+        1, len(specs), figsize=(WIDTH, 2.8), layout="constrained", squeeze=False
+    )
     rng = np.random.default_rng(0)  # horizontal jitter of the dots only
-    for ax, column in zip(axes, ("deletion_auc", "insertion_auc"), strict=True):
+    for ax, spec in zip(axes[0], specs, strict=True):
         for i, method in enumerate(methods):
-            values = faith.loc[faith["method"] == method, column].to_numpy()
+            values = faith.loc[faith["method"] == method, spec.name].to_numpy()
             ax.bar(i, values.mean(), color=method_colour(method), alpha=0.75)
             ax.scatter(i + rng.uniform(-0.2, 0.2, len(values)), values, color="black", s=9)
         ax.set_xticks(range(len(methods)), [title(m) for m in methods], rotation=20)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel(column.replace("_", " ").replace("auc", "AUC"))
+        ax.set_ylim(*spec.range)
+        ax.set_ylabel(spec.title)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_title("deletion (lower is better)")
-    axes[1].set_title("insertion (higher is better)")
+        ax.set_title(f"{spec.short} ({spec.better})" if spec.better else spec.short)
     runfolder.save_figure(fig, path)
     close(fig)
     return path
@@ -416,24 +417,26 @@ def save_auc_summary(faith: pd.DataFrame, path: Path) -> Path:
 def save_sanity(sanity: pd.DataFrame, path: Path) -> Path:
     """Similarity to the original map along the cascade: mean over images, min-max band."""
     steps = sanity[["step", "block"]].drop_duplicates().sort_values("step")
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharex=True, layout="constrained")
-    for ax, column, text in (
-        (axes[0], "spearman", "Spearman rank correlation"),
-        (axes[1], "ssim", "SSIM"),
-    ):
+    specs = measures("sanity")
+    fig, axes = plt.subplots(
+        1, len(specs), figsize=(WIDTH, 3.4), sharex=True, layout="constrained", squeeze=False
+    )
+    for ax, spec in zip(axes[0], specs, strict=True):
         for method in in_order(set(sanity["method"])):
-            stats = sanity[sanity["method"] == method].groupby("step")[column]
+            stats = sanity[sanity["method"] == method].groupby("step")[spec.name]
             mean, low, high = stats.mean(), stats.min(), stats.max()
             colour = method_colour(method)
             ax.plot(mean.index, mean.values, marker="o", ms=3, color=colour, label=title(method))
             ax.fill_between(mean.index, low.values, high.values, color=colour, alpha=0.15)
-        ax.set_ylabel(text)
-        low = min(-0.2 if column == "spearman" else 0.0, float(sanity[column].min()) - 0.05)
-        ax.set_ylim(max(low, -1.02), 1.02)
+        ax.set_ylabel(spec.title)
+        bottom, top = spec.range
+        floor = bottom if spec.plot_floor is None else spec.plot_floor
+        low = min(floor, float(sanity[spec.name].min()) - 0.05)
+        ax.set_ylim(max(low, bottom - 0.02), top + 0.02)
         ax.grid(alpha=0.3)
         ax.set_xticks(steps["step"], steps["block"], rotation=60, ha="right", fontsize=8)
         ax.set_xlabel("randomised down to (cumulative, top first)")
-    axes[0].legend(fontsize=8)
+    axes[0, 0].legend(fontsize=8)
     fig.suptitle("Sanity check: similarity to the original map as layers are randomised")
     runfolder.save_figure(fig, path)
     close(fig)

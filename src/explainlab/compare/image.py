@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from explainlab.compare.inputs import ImageInputs
 from explainlab.compare.sanity import Explainer
 from explainlab.compare.settings import LIME, CompareSettings
 from explainlab.images import Sample
+from explainlab.measures import measures
 from explainlab.models import LoadedModel
 
 
@@ -156,18 +156,19 @@ def curves(
         insertion_substrate=settings.insertion_substrate,
         batch_size=settings.batch_size,
     )
-    by = {(c.method, c.kind): c for c in found}
+    by: dict[str, dict[str, faithfulness.Curve]] = {}
+    for c in found:
+        by.setdefault(c.method, {})[c.kind] = c
     faith = pd.DataFrame(
         [
             {
                 "key": key,
                 "method": m,
                 "target": item.target,
-                "p_full": float(by[(m, "deletion")].probs[0]),
-                "deletion_auc": by[(m, "deletion")].auc,
-                "insertion_auc": by[(m, "insertion")].auc,
+                "p_full": float(by[m]["deletion"].probs[0]),
+                **{spec.name: spec.compute(by[m]) for spec in measures("map")},
             }
-            for m in dict.fromkeys(c.method for c in found)
+            for m in by
         ]
     )
     points = pd.DataFrame(
@@ -208,7 +209,7 @@ def sanity_check(
             seed=settings.seed,
             progress=bar.update,
         )
-    runfolder.write_csv(folder / "sanity.csv", pd.DataFrame([asdict(r) for r in rows]))
+    runfolder.write_csv(folder / "sanity.csv", pd.DataFrame([r.row() for r in rows]))
     figures.save_sanity_maps(
         sample.crop,
         maps,

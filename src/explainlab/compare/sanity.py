@@ -5,8 +5,9 @@ The layers of a copy of the model are re-initialised one block at a time, from t
 logits towards the input, and after each step every explainer explains the same class
 again. An explanation that depends on what the model learned must change as its
 weights are destroyed; one that barely changes reflects the image (edges, colours),
-not the model. Similarity with the original map: Spearman's rank correlation of the
-raw maps, and SSIM of the min-max normalised maps, as in the paper.
+not the model. Similarity with the original map: every sanity measure of the registry
+(:mod:`explainlab.measures.sanity`: Spearman's rank correlation of the raw maps, and SSIM
+of the min-max normalised maps, as in the paper).
 
 Re-initialising uses each layer's own ``reset_parameters()`` (as quantus' randomisation
 test does), seeded per step, so every image sees the same randomised weights.
@@ -23,11 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 from torch import nn
 
-from explainlab import masks
 from explainlab.images import Sample
+from explainlab.measures import measures
 from explainlab.models import resolve_layer
 
 Explainer = Callable[[nn.Module, Sample, int], np.ndarray]
@@ -69,14 +69,9 @@ def randomise_block(module: nn.Module, name: str, seed: int) -> int:
     return reset
 
 
-def similarity(original: np.ndarray, other: np.ndarray) -> tuple[float, float]:
-    """(Spearman's rho of the raw maps, SSIM of the min-max normalised maps).
-
-    A constant map carries no ranking, so its rho with anything is taken as 0."""
-    rho, _ = masks.spearman(original, other)
-    a, b = masks.normalise(original), masks.normalise(other)
-    ssim = float(structural_similarity(a, b, data_range=1.0))
-    return (0.0 if np.isnan(rho) else rho), ssim
+def similarity(original: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """Every sanity measure of ``other`` against ``original``, in the registry's order."""
+    return {spec.name: spec.compute(original, other) for spec in measures("sanity")}
 
 
 @dataclass(frozen=True)
@@ -85,8 +80,17 @@ class SanityRow:
     method: str
     step: int  # 0: the original model; k: the k top blocks randomised
     block: str  # the block randomised at this step ("original" at step 0)
-    spearman: float
-    ssim: float
+    similarity: dict[str, float]  # sanity measure -> value
+
+    def row(self) -> dict[str, object]:
+        """Its row of sanity.csv: one column per sanity measure."""
+        return {
+            "key": self.key,
+            "method": self.method,
+            "step": self.step,
+            "block": self.block,
+            **self.similarity,
+        }
 
 
 def sanity_check(
@@ -114,8 +118,8 @@ def sanity_check(
                     f"expected {sample.crop.shape[:2]}"
                 )
             maps[name].append(saliency)
-            rho, ssim = similarity(maps[name][0], saliency)
-            rows.append(SanityRow(sample.key, name, step, block, rho, ssim))
+            values = similarity(maps[name][0], saliency)
+            rows.append(SanityRow(sample.key, name, step, block, values))
             if progress:
                 progress()
     return rows, maps

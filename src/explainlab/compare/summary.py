@@ -9,23 +9,26 @@ import pandas as pd
 
 from explainlab.compare.complexity import LABELS, Answer, critical_rho
 from explainlab.compare.figures import title
+from explainlab.compare.findings import (
+    CHANGED_BELOW,
+    HEADLINE,
+    MISMATCH,
+    RANDOM,
+    UNCHANGED_ABOVE,
+    FaithfulnessRow,
+    Sanity,
+    beats_column,
+    sanity_verdict,
+    verdict_measure,
+    wins_key,
+)
 from explainlab.compare.settings import LIME
+from explainlab.measures import MeasureSpec, get_measure, measures, table_columns
 
 if TYPE_CHECKING:
     from explainlab.compare.tables import Resolution
 
 ALPHA = 0.05  # significance level of the complexity correlations
-
-# Sanity verdict from the mean rank correlation with the original map at the last step.
-CHANGED_BELOW, UNCHANGED_ABOVE = 0.3, 0.7
-
-
-def sanity_verdict(rho: float) -> str:
-    if rho < CHANGED_BELOW:
-        return "changes strongly"
-    if rho > UNCHANGED_ABOVE:
-        return "barely changes"
-    return "changes partly"
 
 
 def _clean(value: Any) -> Any:
@@ -104,9 +107,8 @@ def key_numbers(
             "unchanged_above": UNCHANGED_ABOVE,
             "final": {
                 m: {
-                    "spearman": g["spearman"].mean(),
-                    "ssim": g["ssim"].mean(),
-                    "verdict": sanity_verdict(float(g["spearman"].mean())),
+                    **{spec.name: g[spec.name].mean() for spec in measures("sanity")},
+                    "verdict": sanity_verdict(float(g[verdict_measure().name].mean())),
                 }
                 for m, g in last.groupby("method")
             },
@@ -115,52 +117,44 @@ def key_numbers(
 
 
 def above_chance(agreement: pd.DataFrame) -> dict[str, int]:
-    """Per CAM method: on how many images the area-matched IoU beats two random masks'."""
+    """Per CAM method: on how many images the headline IoU beats two random masks'."""
+    headline = get_measure(HEADLINE)
     wide = agreement.pivot_table(index=["method", "key"], columns="measure", values="value")
-    beats = wide["iou_area"] > wide["iou_area_chance"]
+    beats = wide[headline.name] > wide[headline.chance]
     return {str(m): int(v) for m, v in beats.groupby(level="method").sum().items()}
 
 
 def paired_wins(faith: pd.DataFrame, a: str, b: str) -> dict[str, Any]:
-    """Image by image, how often ``a``'s map is more faithful than ``b``'s: lower deletion
-    AUC, higher insertion AUC (the images both have)."""
-    table = faith.pivot_table(
-        index="key", columns="method", values=["deletion_auc", "insertion_auc"]
-    )
-    deletion, insertion = (
-        table["deletion_auc"][[a, b]].dropna(),
-        table["insertion_auc"][[a, b]].dropna(),
-    )
+    """Image by image, how often ``a``'s map is more faithful than ``b``'s by each
+    faithfulness measure (the images both have)."""
+    specs = [s for s in measures("map") if s.direction != "neither"]
+    table = faith.pivot_table(index="key", columns="method", values=[s.name for s in specs])
+    pairs = {s.name: table[s.name][[a, b]].dropna() for s in specs}
     return {
         "methods": [a, b],
-        "images": len(deletion),
-        "deletion_wins": int((deletion[a] < deletion[b]).sum()),
-        "insertion_wins": int((insertion[a] > insertion[b]).sum()),
+        "images": len(pairs[specs[0].name]),
+        **{wins_key(s): int(s.beats(pairs[s.name][a], pairs[s.name][b]).sum()) for s in specs},
     }
 
 
 def faithfulness_table(faith: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean AUCs over the images, and on how many images it beats the random order."""
-    random = faith[faith["method"] == "random"].set_index("key")
+    """Per method: the mean of each faithfulness measure over the images, and on how many
+    images it beats the random order by each."""
+    specs = measures("map")
+    random = faith[faith["method"] == RANDOM].set_index("key")
     rows = []
     for method, group in faith.groupby("method", sort=False):
-        row = {
-            "method": method,
-            "images": len(group),
-            "deletion_auc": group["deletion_auc"].mean(),
-            "insertion_auc": group["insertion_auc"].mean(),
-        }
-        if method != "random" and len(random):
+        row = {"method": method, "images": len(group)}
+        row |= {s.name: group[s.name].mean() for s in specs}
+        if method != RANDOM and len(random):
             g = group.set_index("key")
-            row["deletion_beats_random"] = int(
-                (g["deletion_auc"] < random["deletion_auc"].reindex(g.index)).sum()
-            )
-            row["insertion_beats_random"] = int(
-                (g["insertion_auc"] > random["insertion_auc"].reindex(g.index)).sum()
-            )
+            for s in specs:
+                if s.direction != "neither":
+                    baseline = random[s.name].reindex(g.index)
+                    row[beats_column(s)] = int(s.beats(g[s.name], baseline).sum())
         rows.append(row)
     table = pd.DataFrame(rows)
-    for column in ("deletion_beats_random", "insertion_beats_random"):
+    for column in map(beats_column, specs):
         if column in table:  # counts, empty for the random order itself
             table[column] = table[column].astype("Int64")
     return table
@@ -168,67 +162,78 @@ def faithfulness_table(faith: pd.DataFrame) -> pd.DataFrame:
 
 def text(numbers: dict[str, Any]) -> str:
     """The human-readable summary.txt."""
+    columns = table_columns("map-mask")
     lines = [
         f"explainlab compare: {numbers['images']} images, model {numbers['model'] or '?'}",
         "",
         "Agreement with LIME (mean over images):",
-        f"  {'method':12s} {'IoU thr':>8s} {'IoU area':>9s} {'chance':>7s} {'Dice area':>9s} "
-        f"{'pointing':>8s} {'rho spx':>8s}",
+        f"  {'method':12s} " + " ".join(f"{c.short:>{c.text_width}s}" for c in columns),
     ]
     for method, m in numbers["agreement_mean"].items():
         lines.append(
-            f"  {title(method):12s} {_f(m['iou_threshold']):>8s} {_f(m['iou_area']):>9s} "
-            f"{_f(m['iou_area_chance']):>7s} {_f(m['dice_area']):>9s} "
-            f"{_f(m['pointing_game']):>8s} {_f(m['superpixel_rho']):>8s}"
+            f"  {title(method):12s} "
+            + " ".join(f"{_f(m.get(c.name)):>{c.text_width}s}" for c in columns)
         )
     lines += ["", "Complexity vs IoU (" + numbers["complexity"]["iou"] + "):"]
     for name, c in numbers["complexity"]["correlations"].items():
         lines.append(f"  {LABELS[name]:32s} rho {_f(c['rho'], '+.2f'):>6s}  p {_f(c['p'], '.3g')}")
     lines += ["", numbers["complexity"]["paragraph"]]
     if "faithfulness_mean" in numbers:
-        lines += [
-            "",
-            "Faithfulness (mean AUC; deletion: lower is better, insertion: higher is better):",
-            f"  {'method':12s} {'deletion':>9s} {'insertion':>9s} {'del<rand':>9s} {'ins>rand':>9s}",
-        ]
-        for method, f in numbers["faithfulness_mean"].items():
-            n = f["images"]
-            beats = (
-                (
-                    f"{int(f['deletion_beats_random'])}/{n}",
-                    f"{int(f['insertion_beats_random'])}/{n}",
-                )
-                if f.get("deletion_beats_random") is not None
-                else ("", "")
-            )
-            lines.append(
-                f"  {title(method):12s} {_f(f['deletion_auc'], '.3f'):>9s} "
-                f"{_f(f['insertion_auc'], '.3f'):>9s} {beats[0]:>9s} {beats[1]:>9s}"
-            )
-    if "sanity" in numbers:
-        s = numbers["sanity"]
-        lines += [
-            "",
-            f"Sanity check ({s['images']} images, {len(s['blocks'])} blocks randomised top-down, "
-            f"last: {s['blocks'][-1] if s['blocks'] else '-'}):",
-        ]
-        for method, f in s["final"].items():
-            lines.append(
-                f"  {title(method):12s} rho {_f(f['spearman'], '+.2f')}  SSIM {_f(f['ssim'], '.2f')}"
-                f"  -> {f['verdict']}"
-            )
-        lines.append(
-            f"  (verdict from rho with the original map: below {CHANGED_BELOW} changes strongly, "
-            f"above {UNCHANGED_ABOVE} barely changes)"
-        )
+        lines += faithfulness_text(numbers["faithfulness_mean"])
+    sanity = Sanity.of(numbers)
+    if sanity is not None:
+        lines += sanity_text(sanity)
     if numbers["label_mismatches"]:
-        lines += [
-            "",
-            "CAM and LIME explain different classes for: " + ", ".join(numbers["label_mismatches"]),
-        ]
+        lines += ["", f"{MISMATCH}: " + ", ".join(numbers["label_mismatches"])]
     if numbers["failures"]:
         lines += ["", "Not compared:"] + [f"  - {f}" for f in numbers["failures"]]
     return "\n".join(lines) + "\n"
+
+
+def faithfulness_text(means: dict[str, dict[str, Any]]) -> list[str]:
+    specs = measures("map")
+    rows = FaithfulnessRow.rows([{"method": m, **f} for m, f in means.items()])
+    beats = [s for s in specs if s.direction != "neither"]
+    wording = ", ".join(f"{s.short}: {s.better}" for s in beats)
+    lines = [
+        "",
+        f"Faithfulness (mean AUC; {wording}):",
+        f"  {'method':12s} "
+        + " ".join(f"{s.short:>9s}" for s in specs)
+        + "".join(f" {_against_random(s):>9s}" for s in beats),
+    ]
+    for row in rows:
+        counts = [
+            "" if row.beats_random[s.name] is None else f"{row.beats_random[s.name]}/{row.images}"
+            for s in beats
+        ]
+        lines.append(
+            f"  {title(row.method):12s} "
+            + " ".join(f"{_f(row.means[s.name], '.3f'):>9s}" for s in specs)
+            + "".join(f" {c:>9s}" for c in counts)
+        )
+    return lines
+
+
+def _against_random(spec: MeasureSpec) -> str:
+    """The compact header of the count of images beating the random order: "del<rand"."""
+    return f"{spec.short[:3]}{'<' if spec.direction == 'lower' else '>'}rand"
+
+
+def sanity_text(sanity: Sanity) -> list[str]:
+    specs = measures("sanity")
+    lines = [
+        "",
+        f"Sanity check ({sanity.images} images, {len(sanity.blocks)} blocks randomised "
+        f"top-down, last: {sanity.blocks[-1] if sanity.blocks else '-'}):",
+    ]
+    for f in sanity.final:
+        values = "  ".join(f"{s.short} {_f(f.values.get(s.name), s.text_format)}" for s in specs)
+        lines.append(f"  {title(f.method):12s} {values}  -> {f.verdict}")
+    rule = sanity.rule(f"{verdict_measure().short} with the original map")
+    if rule:
+        lines.append(f"  ({rule})")
+    return lines
 
 
 def _f(value: float | None, spec: str = ".2f") -> str:

@@ -11,8 +11,10 @@ import pandas as pd
 
 from explainlab import runfolder
 from explainlab.compare import complexity, figures, summary
+from explainlab.compare.findings import HEADLINE
 from explainlab.compare.settings import CompareSettings
 from explainlab.images import Failure
+from explainlab.measures import get_measure
 from explainlab.models import LoadedModel
 
 
@@ -88,11 +90,12 @@ def write_all(
 def overview_table(
     agreement: pd.DataFrame, method: str, resolution: Resolution | None
 ) -> pd.DataFrame:
-    """Per image: ``method``'s area-matched IoU, its chance level and the grid's ceiling."""
+    """Per image: ``method``'s headline IoU, its chance level and the grid's ceiling."""
+    headline = get_measure(HEADLINE)
     part = agreement[agreement["method"] == method]
     wide = part.pivot_table(index="key", columns="measure", values="value")
     table = pd.DataFrame(
-        {"key": wide.index, "iou": wide["iou_area"], "chance": wide["iou_area_chance"]}
+        {"key": wide.index, "iou": wide[headline.name], "chance": wide[headline.chance]}
     ).reset_index(drop=True)
     if resolution is not None:
         table["ceiling"] = table["key"].map(resolution.ceilings)
@@ -107,16 +110,12 @@ def _complexity(
     primary: str,
 ) -> tuple[pd.DataFrame, dict]:
     """complexity.csv, correlations.csv and the scatter; the "simple agree more?" answer."""
-    iou = {
-        m: agreement[(agreement["method"] == m) & (agreement["measure"] == "iou_area")].set_index(
-            "key"
-        )["value"]
-        for m in methods
-    }
+    headline = agreement[agreement["measure"] == HEADLINE]
+    iou = {m: headline[headline["method"] == m].set_index("key")["value"] for m in methods}
     comp = pd.DataFrame([it["complexity"] for it in items])
     table = comp.copy()
     for m in methods:
-        table[f"iou_area_{m}"] = table["key"].map(iou[m])
+        table[f"{HEADLINE}_{m}"] = table["key"].map(iou[m])
     runfolder.write_csv(folder / "complexity.csv", table)
     corr = complexity.correlations(comp, iou)
     runfolder.write_csv(folder / "correlations.csv", corr)

@@ -10,7 +10,9 @@ from typing import Any
 
 from explainlab.compare.complexity import LABELS, SIMPLER_WHEN, p_text
 from explainlab.compare.figures import title
+from explainlab.compare.findings import BARELY, HEADLINE, PARTLY, RANDOM, Sanity, wins_key
 from explainlab.compare.settings import LIME
+from explainlab.measures import get_measure, measures
 from explainlab.report.common import join_names, num
 from explainlab.report.findings import Finding, Missed, file_ref
 
@@ -57,7 +59,7 @@ def agreement(numbers: Numbers, crop: int | None) -> Finding:
     """IoU against chance; the reason is the CAM grid's resolution (with its ceiling)."""
     method = numbers["primary_method"]
     means = numbers["agreement_mean"][method]
-    iou, chance = means["iou_area"], means["iou_area_chance"]
+    iou, chance = means[HEADLINE], means[get_measure(HEADLINE).chance]
     above, n = numbers.get("above_chance", {}).get(method), numbers["images"]
     if above is not None and above <= MOSTLY * n:
         claim = f"{title(method)} and LIME agree no better than chance on most images."
@@ -77,7 +79,7 @@ def agreement(numbers: Numbers, crop: int | None) -> Finding:
 
 def _family_range(numbers: Numbers) -> str:
     """The CAM methods' range of mean IoU, where they agree alike (see :func:`family`)."""
-    iou = [numbers["agreement_mean"][m]["iou_area"] for m in numbers["cam_methods"]]
+    iou = [numbers["agreement_mean"][m][HEADLINE] for m in numbers["cam_methods"]]
     if len(iou) < 2 or max(iou) - min(iou) >= ALIKE_WITHIN:
         return ""
     return f"; every CAM method alike, {num(min(iou))}–{num(max(iou))}"
@@ -97,7 +99,7 @@ def _grid_reason(numbers: Numbers, method: str, crop: int | None) -> str:
         "blobs that cannot follow the superpixel edges of LIME's mask: LIME's own mask seen "
         f"through that grid reaches only IoU {num(ceiling)} {file_ref('compare/ceiling.csv')}"
     )
-    iou = numbers["agreement_mean"][method]["iou_area"]
+    iou = numbers["agreement_mean"][method][HEADLINE]
     if ceiling is not None and iou < 0.5 * ceiling:
         return reason + ("; the rest of the gap is disagreement about where the evidence lies.")
     return reason + ", so much of the shortfall is that resolution, not disagreement."
@@ -107,7 +109,7 @@ def family(numbers: Numbers) -> Finding | None:
     """Which CAM method agrees most with LIME, where their IoUs differ enough to rank (when
     they do not, :func:`agreement` gives their range)."""
     methods = numbers["cam_methods"]
-    iou = {m: numbers["agreement_mean"][m]["iou_area"] for m in methods}
+    iou = {m: numbers["agreement_mean"][m][HEADLINE] for m in methods}
     if len(methods) < 2 or max(iou.values()) - min(iou.values()) < ALIKE_WITHIN:
         return None
     best, worst = max(iou, key=iou.get), min(iou, key=iou.get)
@@ -171,20 +173,29 @@ def _labels(measures: list[str]) -> str:
 
 
 def faithfulness(numbers: Numbers) -> Finding | None:
-    """Which map is more faithful (deletion and insertion AUC), against the random order."""
+    """Which map is more faithful by every faithfulness measure (deletion and insertion
+    AUC), against the random order."""
     faith, paired = numbers.get("faithfulness_mean"), numbers.get("faithfulness_paired")
     if not faith or not paired:
         return None
     cam, _ = paired["methods"]
     n = paired["images"]
-    wins = {"deletion": paired["deletion_wins"], "insertion": paired["insertion_wins"]}
-    rnd = faith.get("random", {})
+    specs = [s for s in measures("map") if wins_key(s) in paired]
+    wins = {s.short: paired[wins_key(s)] for s in specs}
+    rnd = faith.get(RANDOM, {})
+    means = []
+    for i, s in enumerate(specs):
+        values = [num(faith[cam][s.name]), num(faith[LIME][s.name]), num(rnd.get(s.name))]
+        if i == 0:  # the first names what it is, the others follow its pattern
+            head = s.title[:1].upper() + s.title[1:] + (f" ({s.better})" if s.better else "")
+            means.append(f"{head} {title(cam)} {values[0]}, LIME {values[1]}, random {values[2]}")
+        else:
+            means.append(f"{s.short} " + ", ".join(values))
     evidence = (
-        f"Deletion AUC (lower is better) {title(cam)} {num(faith[cam]['deletion_auc'])}, LIME "
-        f"{num(faith[LIME]['deletion_auc'])}, random {num(rnd.get('deletion_auc'))}; insertion "
-        f"{num(faith[cam]['insertion_auc'])}, {num(faith[LIME]['insertion_auc'])}, "
-        f"{num(rnd.get('insertion_auc'))}; {title(cam)} better on {wins['deletion']} "
-        f"(deletion) and {wins['insertion']} (insertion) of {n} images {file_ref('compare/faithfulness_summary.csv')}."
+        "; ".join(means)
+        + f"; {title(cam)} better on "
+        + join_names([f"{w} ({short})" for short, w in wins.items()])
+        + f" of {n} images {file_ref('compare/faithfulness_summary.csv')}."
     )
     if all(w > MOSTLY * n for w in wins.values()):
         return Finding(
@@ -213,16 +224,14 @@ def faithfulness(numbers: Numbers) -> Finding | None:
 
 def sanity(numbers: Numbers) -> Finding | None:
     """The model-randomisation check's verdicts: a map must change with the weights."""
-    s = numbers.get("sanity")
-    if not s or not s.get("final"):
+    s = Sanity.of(numbers)
+    if s is None or not s.final:
         return None
-    final = s["final"]
-    fails = [m for m, v in final.items() if v["verdict"] == "barely changes"]
-    partly = [m for m, v in final.items() if v["verdict"] == "changes partly"]
+    fails, partly = s.with_verdict(BARELY), s.with_verdict(PARTLY)
     evidence = (
-        f"Top {len(s['blocks'])} block(s) re-initialised, {s['images']} image(s); rank "
+        f"Top {len(s.blocks)} block(s) re-initialised, {s.images} image(s); rank "
         "correlation with the original map: "
-        + ", ".join(f"{title(m)} {num(v['spearman'])} ({v['verdict']})" for m, v in final.items())
+        + ", ".join(f"{title(f.method)} {num(f.rho)} ({f.verdict})" for f in s.final)
         + f" {file_ref('compare/sanity.csv')}."
     )
     if fails:

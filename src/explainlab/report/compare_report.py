@@ -16,6 +16,8 @@ from reportlab.lib.units import cm
 from explainlab import runfolder
 from explainlab.compare.complexity import LABELS, p_text
 from explainlab.compare.figures import title
+from explainlab.compare.findings import MISMATCH, FaithfulnessRow, Sanity, verdict_measure
+from explainlab.measures import measures, table_columns
 from explainlab.report import compare_findings
 from explainlab.report.common import RunFacts, image_panels, join_names, num, pretty_key, read_csv
 from explainlab.report.findings import front_page
@@ -85,14 +87,15 @@ def setting(facts: RunFacts, numbers: dict[str, Any]) -> str:
     return " ".join(parts + ([stand_in] if stand_in else []))
 
 
-MEAN_COLUMNS = (
-    ("iou_threshold", "IoU (≥ 0.5)"),
-    ("iou_area", "IoU (area)"),
-    ("iou_area_chance", "chance IoU"),
-    ("dice_area", "Dice (area)"),
-    ("pointing_game", "pointing"),
-    ("superpixel_rho", "ρ superpixels"),
-)
+KEY_WIDTH = 4.2 * cm  # the image's name in the table per image
+
+
+def column_widths(measures_cm: list[float]) -> list[float]:
+    """The table per image's column widths: the image's name, then each measure's width,
+    all narrowed alike where they would not fit the text width."""
+    widths = [KEY_WIDTH, *(w * cm for w in measures_cm)]
+    scale = min(1.0, TEXT_WIDTH / sum(widths))
+    return [w * scale for w in widths]
 
 
 def agreement_tables(report: Report, numbers: dict[str, Any], agreement: pd.DataFrame) -> None:
@@ -103,28 +106,31 @@ def agreement_tables(report: Report, numbers: dict[str, Any], agreement: pd.Data
         "the rank correlation between the CAM averaged per superpixel and LIME's weights "
         "(no mask, no threshold)."
     )
+    mean_columns = table_columns("map-mask")
     report.table(
-        [[title(m)] + [num(means[m][c]) for c, _ in MEAN_COLUMNS] for m in numbers["cam_methods"]],
-        header=["CAM method", *(h for _, h in MEAN_COLUMNS)],
+        [
+            [title(m)] + [num(means[m].get(c.name)) for c in mean_columns]
+            for m in numbers["cam_methods"]
+        ],
+        header=["CAM method", *(c.label for c in mean_columns)],
         caption="Agreement with LIME, mean over the images (compare/summary.json).",
     )
     per_image = agreement[agreement["method"] == primary].pivot_table(
         index="key", columns="measure", values="value"
     )
-    columns = [c for c, _ in MEAN_COLUMNS if c != "dice_area"]
+    columns = table_columns("map-mask", "image")
     report.table(
         [
-            [pretty_key(k)]
-            + [num(r.get(c), ".0f" if c == "pointing_game" else ".2f") for c in columns]
+            [pretty_key(k)] + [num(r.get(c.name), c.image_format) for c in columns]
             for k, r in per_image.reindex(numbers["keys"]).iterrows()
         ],
-        header=["image", *(h for c, h in MEAN_COLUMNS if c in columns)],
-        col_widths=[w * cm for w in (4.2, 2.4, 2.4, 2.4, 2.0, 2.6)],
+        header=["image", *(c.label for c in columns)],
+        col_widths=column_widths([c.width_cm for c in columns]),
         caption=f"{title(primary)} vs LIME per image (compare/agreement.csv).",
     )
     if numbers.get("label_mismatches"):
         report.paragraph(
-            "CAM and LIME explain different classes for "
+            f"{MISMATCH} "
             + text(join_names([pretty_key(k) for k in numbers["label_mismatches"]]))
             + ": their agreement there compares explanations of two different decisions."
         )
@@ -163,23 +169,19 @@ def faithfulness_section(report: Report, numbers: dict[str, Any], folder: Path) 
         "it fall fast (low deletion AUC) and rise fast (high insertion AUC). LIME ranks pixels "
         "by their superpixel's weight; a random order of patches is the baseline."
     )
+    specs = measures("map")
+    beats = [s for s in specs if s.direction != "neither"]
     report.table(
         [
-            [
-                title(r["method"]),
-                num(r["deletion_auc"], ".3f"),
-                num(r["insertion_auc"], ".3f"),
-                _count(r["deletion_beats_random"], r["images"]),
-                _count(r["insertion_beats_random"], r["images"]),
-            ]
-            for _, r in table.iterrows()
+            [title(row.method)]
+            + [num(row.means[s.name], ".3f") for s in specs]
+            + [_count(row.beats_random[s.name], row.images) for s in beats]
+            for row in FaithfulnessRow.rows(table.to_dict(orient="records"))
         ],
         header=[
             "method",
-            "deletion AUC ↓",
-            "insertion AUC ↑",
-            "deletion beats random",
-            "insertion beats random",
+            *(f"{s.label} {s.arrow}".rstrip() for s in specs),
+            *(f"{s.short} beats random" for s in beats),
         ],
         caption="Mean AUC over the images (compare/faithfulness_summary.csv).",
     )
@@ -191,25 +193,29 @@ def faithfulness_section(report: Report, numbers: dict[str, Any], folder: Path) 
         )
 
 
-def _count(value: Any, images: Any) -> str:
-    return "" if pd.isna(value) else f"{int(value)} of {int(images)}"
+def _count(value: int | None, images: int) -> str:
+    return "" if value is None else f"{value} of {images}"
 
 
 def sanity_section(report: Report, numbers: dict[str, Any], folder: Path) -> None:
-    if "sanity" not in numbers:
+    s = Sanity.of(numbers)
+    if s is None:
         return
-    s = numbers["sanity"]
+    specs = measures("sanity")
     report.heading("Sanity check: model parameter randomisation")
+    rule = s.rule(verdict_measure().label)
     report.paragraph(
-        f"The model's blocks are re-initialised from the top down ({len(s['blocks'])} block(s): "
-        f"{text(join_names(s['blocks']))}; on {s['images']} image(s)) and each method's map is "
+        f"The model's blocks are re-initialised from the top down ({len(s.blocks)} block(s): "
+        f"{text(join_names(list(s.blocks)))}; on {s.images} image(s)) and each method's map is "
         "compared with its map for the trained model (Spearman ρ and SSIM). A map that barely "
         "changes explains the image, not the model. After the whole cascade: "
         + "; ".join(
-            f"{title(m)} ρ {num(v['spearman'])}, SSIM {num(v['ssim'])} ({text(v['verdict'])})"
-            for m, v in s["final"].items()
+            f"{title(f.method)} "
+            + ", ".join(f"{spec.label} {num(f.values.get(spec.name))}" for spec in specs)
+            + f" ({text(f.verdict)})"
+            for f in s.final
         )
-        + _thresholds(s)
+        + (f" ({rule})" if rule else "")
         + "."
     )
     if (folder / "sanity.png").is_file():
@@ -218,15 +224,6 @@ def sanity_section(report: Report, numbers: dict[str, Any], folder: Path) -> Non
             caption="Similarity to the original map as more blocks are randomised.",
             max_height=8 * cm,
         )
-
-
-def _thresholds(s: dict[str, Any]) -> str:
-    if "changed_below" not in s:
-        return ""
-    return (
-        f" (verdict from ρ: below {num(s['changed_below'], '.1f')} changes strongly, above "
-        f"{num(s['unchanged_above'], '.1f')} barely changes)"
-    )
 
 
 def panels(report: Report, numbers: dict[str, Any], folder: Path) -> None:
