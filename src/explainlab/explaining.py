@@ -81,10 +81,11 @@ def explain(
     specs = _methods(methods)
     items = _keyed(inputs)
     lime = lime if isinstance(lime, LimeOptions) else LimeOptions(**(lime or {}))
+    call = {"target": target, "layer": layer, "impl": impl, "batch_size": batch_size, "lime": lime}
     if isinstance(model, nn.Module):
         with model_kept(model):  # wrapping puts it in eval mode: leave it as it was found
             wrapped = wrap(model, geometry=_assumed_geometry(items), name=type(model).__name__)
-            return _explain(wrapped, False, items, specs, target, layer, impl, batch_size, lime)
+            return _explain(wrapped, items, specs, known=False, **call)
     if isinstance(model, str):
         model = load_model(model)
     if not isinstance(model, LoadedModel):
@@ -92,7 +93,7 @@ def explain(
             f"cannot explain a {type(model).__name__}",
             hint="give an nn.Module, a model from xl.load_model or xl.wrap, or a model name",
         )
-    return _explain(model, True, items, specs, target, layer, impl, batch_size, lime)
+    return _explain(model, items, specs, known=True, **call)
 
 
 def samples(model: LoadedModel, images: ImageLike | Iterable[ImageLike]) -> list[Sample]:
@@ -194,9 +195,10 @@ def _targets(model: LoadedModel, target: Target, count: int) -> list[int | None]
 
 def _explain(
     model: LoadedModel,
-    known: bool,
     items: list[tuple[str, InputLike]],
     specs: list[MethodSpec],
+    *,
+    known: bool,
     target: Target,
     layer: str | None,
     impl: str,
@@ -209,7 +211,7 @@ def _explain(
     inputs = [_prepared(model, known, key, item) for key, item in items]
     wanted = _targets(model, target, len(inputs))
     where = model.cam_target(layer) if any(spec.layer for spec in specs) else None
-    explainer = _LimeRun.start(model, inputs, lime) if _has_lime(specs) else None
+    lime_run = _LimeRun.start(model, inputs, lime) if _has_lime(specs) else None
     out = []
     for item, chosen in zip(inputs, wanted, strict=True):
         x = item.tensor[None].to(model.device)
@@ -220,7 +222,6 @@ def _explain(
         for spec in specs:
             start = time.perf_counter()
             if spec.kind == "cam":
-                assert where is not None
                 result = cam_map(
                     spec.name,
                     model.module,
@@ -231,18 +232,12 @@ def _explain(
                     batch_size=batch_size,
                     reshape=where.reshape,
                 )
-                maps[spec.name], used[spec.name] = (
-                    result.map,
-                    {
-                        "impl": result.impl,
-                        "note": result.note,
-                    },
-                )
-            else:
-                assert explainer is not None
-                record = explainer.explain(item, chosen, provenance)
-                maps[spec.name], raw[spec.name] = _lime_map(record), record
-                used[spec.name] = {"impl": explainer.options.explainer, "note": _lime_note(item)}
+                maps[spec.name] = result.map
+                used[spec.name] = {"impl": result.impl, "note": result.note}
+            else:  # LIME, the one other method explain computes (see _methods)
+                raw[spec.name] = lime_run.explain(item, chosen, provenance)
+                maps[spec.name] = _lime_map(raw[spec.name])
+                used[spec.name] = {"impl": lime.explainer, "note": _lime_note(item)}
             seconds[spec.name] = time.perf_counter() - start
         out.append(
             Explanation(
