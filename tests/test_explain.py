@@ -91,6 +91,14 @@ def test_a_plain_module_and_a_tensor_batch(resnet):
     np.testing.assert_array_equal(single[0].maps["gradcam"], found[1].maps["gradcam"])
 
 
+def test_the_calls_issue_20_reports_failing(resnet, mirror):
+    """A plain module with a tensor or with paths, a wrapped one with a tensor."""
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    for model, inputs in ((resnet, x), (resnet, [mirror / GOLDFISH]), (xl.wrap(resnet), x)):
+        [found] = xl.cam_maps(model, inputs, methods=["gradcam"])
+        assert found.maps["gradcam"].shape == found.crop.shape[:2]
+
+
 def test_images_by_path_pil_and_array_through_a_geometry(resnet, mirror):
     path = mirror / GOLDFISH
     geometry = xl.Geometry(resize=160, crop=128)
