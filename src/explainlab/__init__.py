@@ -4,8 +4,7 @@ The Python API (:mod:`explainlab.api`) is importable from here, and loads its li
 only when first used, so ``import explainlab`` is instant::
 
     import explainlab as xl
-    model = xl.load_model("efficientnet_lite0")
-    cams = xl.cam_maps(model, ["dog.jpg"])
+    found = xl.explain(xl.load_model("efficientnet_lite0"), ["dog.jpg"], methods=["gradcam"])
 """
 
 from __future__ import annotations
@@ -17,13 +16,14 @@ __version__ = "0.1.0"
 # (the stage packages are explainlab.cam, .lime, .compare, .dissect: the functions
 # have names of their own)
 API_NAMES = (
-    "CamResult",
     "DissectResult",
+    "Explanation",
     "Geometry",
     "LimeExplanation",
     "agreement",
     "cam_maps",
     "dissect_model",
+    "explain",
     "lime_explanations",
     "load_model",
     "samples",

@@ -45,6 +45,9 @@ from explainlab.models import resolve_device, weights_sha256
 from explainlab.stages import stage_dir
 from explainlab.versions import package_versions
 
+# the tables of one model, one row per unit (or unit and rank)
+MODEL_TABLES = ("descriptions.csv", "top_concepts.csv", "top_images.csv")
+
 # settings that change no number (only speed or memory) stay out of the fingerprints
 _SPEED_ONLY = ("models", "batch_size", "num_workers", "shard_size", "memory_mb", "cache_dir")
 
@@ -216,6 +219,14 @@ def _failures(probe: ProbeSet, arrays: Arrays) -> list[Failure]:
     ]
 
 
+def _features(
+    settings: DissectSettings, encoder: ConceptEncoder | None, device: torch.device
+) -> _Features:
+    concepts = load_concepts(settings.concept_set)
+    probe = resolve_probe(settings.probe, limit=settings.probe_limit, seed=settings.seed)
+    return _Features(settings, probe, concepts, encoder, device)
+
+
 def run_dissect(
     settings: DissectSettings,
     run_dir: Path,
@@ -229,9 +240,7 @@ def run_dissect(
     """Dissect every model of ``settings`` (or the given ``targets``) under ``run_dir``;
     ``on_start`` is called once, before the first model that is not up to date."""
     dev = resolve_device(device)
-    concepts = load_concepts(settings.concept_set)
-    probe = resolve_probe(settings.probe, limit=settings.probe_limit, seed=settings.seed)
-    features = _Features(settings, probe, concepts, encoder, dev)
+    features = _features(settings, encoder, dev)
     outcome = DissectOutcome()
     names = list(targets) if targets else list(settings.models)
     for name in names:
@@ -244,6 +253,76 @@ def run_dissect(
         on_start = None  # announced once
         outcome.folders[name] = folder
     return outcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelLabels:
+    """One model's dissection in memory: what the stage writes to ``dissect/<model>/``."""
+
+    tables: dict[str, pd.DataFrame]  # file name (MODEL_TABLES) -> every layer's rows
+    args: dict[str, Any]  # args.json
+    failures: list[Failure]  # probe images that could not be read
+
+
+def label_model(
+    settings: DissectSettings,
+    target: TargetModel,
+    *,
+    encoder: ConceptEncoder | None = None,
+    device: str | torch.device = "auto",
+) -> ModelLabels:
+    """The stage's work on one model, computed in memory: the same tables and arguments
+    it writes (the feature cache aside), with nothing written to a run folder."""
+    dev = resolve_device(device)
+    features = _features(settings, encoder, dev)
+    target.module.to(dev)
+    target.device = dev
+    checksum = weights_sha256(target.module)
+    evidence = _evidence(target, features, checksum, settings.layers)
+    per_layer = [_label_layer(settings, layer, evidence, features) for layer in evidence.layers]
+    tables = {
+        name: pd.concat([layer[name] for layer in per_layer], ignore_index=True)
+        for name in MODEL_TABLES
+    }
+    notes = _notes(target, features)
+    return ModelLabels(
+        tables=tables,
+        args=_model_args(settings, target, features, checksum, evidence, notes),
+        failures=evidence.failures,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Evidence:
+    """What every layer's labels come from: CLIP's scores of the probe images every pass
+    could read against the concepts, and each layer's activations."""
+
+    layers: list[str]  # canonical names, in the given order, each once
+    scores: FactoredScores
+    activations: dict[str, Arrays]  # canonical layer -> activations (all probe images)
+    valid: np.ndarray  # the probe images every pass could read
+    failures: list[Failure]  # those CLIP could not read
+
+
+def _evidence(
+    target: TargetModel, features: _Features, checksum: str, layers: Sequence[str]
+) -> _Evidence:
+    named = canonical_layers(target.module, layers)  # unknown names fail here
+    images = features.image_features()
+    texts = features.text_features()
+    acts = features.activations(target, checksum, named)
+    valid = images["valid"].astype(bool)
+    for arrays in acts.values():
+        valid &= arrays["valid"].astype(bool)
+    if not valid.any():
+        raise InputError(f"none of the {len(features.probe)} probe images could be read")
+    return _Evidence(
+        layers=list(dict.fromkeys(named.values())),
+        scores=FactoredScores(torch.from_numpy(images["features"][valid]), torch.from_numpy(texts)),
+        activations=acts,
+        valid=valid,
+        failures=_failures(features.probe, images),
+    )
 
 
 def _dissect_model(
@@ -269,28 +348,26 @@ def _dissect_model(
     if on_start is not None:
         on_start()
 
-    images = features.image_features()
-    texts = features.text_features()
-    acts = features.activations(target, checksum, layers)
-    canonical = list(dict.fromkeys(layers.values()))
-    valid = images["valid"].astype(bool)
-    for arrays in acts.values():
-        valid &= arrays["valid"].astype(bool)
-    if not valid.any():
-        raise InputError(f"none of the {len(features.probe)} probe images could be read")
-    outcome.failures.extend(
-        f for f in _failures(features.probe, images) if f not in outcome.failures
-    )
-    scores = FactoredScores(torch.from_numpy(images["features"][valid]), torch.from_numpy(texts))
-    for layer in canonical:
+    evidence = _evidence(target, features, checksum, settings.layers)
+    outcome.failures.extend(f for f in evidence.failures if f not in outcome.failures)
+    for layer in evidence.layers:
         if not stage.has_item(layer):
             with stage.item(layer) as item:
-                _label_layer(settings, layer, scores, acts[layer], valid, features, item)
+                for name, table in _label_layer(settings, layer, evidence, features).items():
+                    runfolder.write_csv(item / name, table)
 
     notes = _notes(target, features)
     outcome.notes.extend(n for n in notes if n not in outcome.notes)
     with stage.finishing() as folder:
-        _write_model_files(folder, settings, target, features, checksum, canonical, valid, notes)
+        # every layer's rows, from the layers' files (a resumed run computed only some)
+        for name in MODEL_TABLES:
+            frames = [pd.read_csv(folder / layer / name) for layer in evidence.layers]
+            runfolder.write_csv(folder / name, pd.concat(frames, ignore_index=True))
+        _write_probe_list(folder, features)
+        runfolder.write_json(
+            folder / "args.json",
+            _model_args(settings, target, features, checksum, evidence, notes),
+        )
     return stage.final
 
 
@@ -322,19 +399,14 @@ def _model_stage(
 
 
 def _label_layer(
-    settings: DissectSettings,
-    layer: str,
-    scores: FactoredScores,
-    acts: Arrays,
-    valid: np.ndarray,
-    features: _Features,
-    item: Path,
-) -> None:
-    """One layer's labels, top concepts and top images into ``item``."""
-    activations = torch.from_numpy(acts["activations"][valid])
+    settings: DissectSettings, layer: str, evidence: _Evidence, features: _Features
+) -> dict[str, pd.DataFrame]:
+    """One layer's labels, top concepts and top images (file name -> table)."""
+    valid = evidence.valid
+    activations = torch.from_numpy(evidence.activations[layer]["activations"][valid])
     similarity = compute_similarity(
         settings.similarity,
-        scores,
+        evidence.scores,
         activations,
         settings.similarity_params,
         memory_mb=settings.memory_mb,
@@ -342,28 +414,14 @@ def _label_layer(
     )
     words = features.concepts.words
     probe_index = np.flatnonzero(valid)
-    runfolder.write_csv(item / "descriptions.csv", describe(layer, similarity, words))
-    runfolder.write_csv(item / "top_concepts.csv", top_concepts(layer, similarity, words))
-    runfolder.write_csv(
-        item / "top_images.csv",
-        top_images(layer, activations.numpy(), probe_index, settings.top_images),
-    )
+    return {
+        "descriptions.csv": describe(layer, similarity, words),
+        "top_concepts.csv": top_concepts(layer, similarity, words),
+        "top_images.csv": top_images(layer, activations.numpy(), probe_index, settings.top_images),
+    }
 
 
-def _write_model_files(
-    folder: Path,
-    settings: DissectSettings,
-    target: TargetModel,
-    features: _Features,
-    checksum: str,
-    canonical: list[str],
-    valid: np.ndarray,
-    notes: list[str],
-) -> None:
-    """The model's tables (every layer's rows), its probe list and args.json."""
-    for table in ("descriptions.csv", "top_concepts.csv", "top_images.csv"):
-        frames = [pd.read_csv(folder / layer / table) for layer in canonical]
-        runfolder.write_csv(folder / table, pd.concat(frames, ignore_index=True))
+def _write_probe_list(folder: Path, features: _Features) -> None:
     runfolder.write_csv(
         folder / "probe_images.csv",
         pd.DataFrame(
@@ -373,35 +431,43 @@ def _write_model_files(
             }
         ),
     )
+
+
+def _model_args(
+    settings: DissectSettings,
+    target: TargetModel,
+    features: _Features,
+    checksum: str,
+    evidence: _Evidence,
+    notes: list[str],
+) -> dict[str, Any]:
+    """``args.json``: the run's arguments, weights, probe set, concepts, CLIP and notes."""
     params = {**SIMILARITY_PARAMS[settings.similarity], **settings.similarity_params}
-    runfolder.write_json(
-        folder / "args.json",
-        {
-            "model": target.name,
-            "weights": target.weights,
-            "random_weights": target.random_weights,
-            "weights_sha256": checksum,
-            "geometry": target.geometry.describe(),
-            "layers": canonical,
-            "settings": dataclasses.asdict(settings),
-            "similarity": {"name": settings.similarity, "params": params},
-            "probe": {
-                "name": features.probe.name,
-                "images": len(features.probe),
-                "used": int(valid.sum()),
-                "identity": features.probe.identity,
-            },
-            "concept_set": {
-                "name": features.concepts.name,
-                "path": str(features.concepts.path),
-                "sha256": features.concepts.digest,
-                "concepts": len(features.concepts),
-            },
-            "clip": {"identity": features.clip_id, "note": features.clip_note},
-            "notes": notes,
-            "versions": package_versions("torch"),
+    return {
+        "model": target.name,
+        "weights": target.weights,
+        "random_weights": target.random_weights,
+        "weights_sha256": checksum,
+        "geometry": target.geometry.describe(),
+        "layers": evidence.layers,
+        "settings": dataclasses.asdict(settings),
+        "similarity": {"name": settings.similarity, "params": params},
+        "probe": {
+            "name": features.probe.name,
+            "images": len(features.probe),
+            "used": int(evidence.valid.sum()),
+            "identity": features.probe.identity,
         },
-    )
+        "concept_set": {
+            "name": features.concepts.name,
+            "path": str(features.concepts.path),
+            "sha256": features.concepts.digest,
+            "concepts": len(features.concepts),
+        },
+        "clip": {"identity": features.clip_id, "note": features.clip_note},
+        "notes": notes,
+        "versions": package_versions("torch"),
+    }
 
 
 def _notes(target: TargetModel, features: _Features) -> list[str]:
