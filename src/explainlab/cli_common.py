@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explainlab.settings import DEFAULT_MAX_PIXELS
+from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 
 if TYPE_CHECKING:  # the command line imports no stage code (nor torch) to parse
     from explainlab.images import Failure
@@ -57,8 +57,6 @@ def add_settings(
 def settings_from(args: argparse.Namespace, cls: type, *, prefix: str = "", **fixed: Any):
     """The settings ``cls`` the command line asked for: the options given (and ``fixed``
     values) through the same checked converter as a config's table."""
-    from explainlab.settings import from_table
-
     return from_table(cls, {**given(args, cls, prefix=prefix), **fixed}, "command line")
 
 
@@ -88,7 +86,7 @@ def _add_option(
     keywords: dict[str, Any] = {"dest": _dest(prefix, f.name), "default": argparse.SUPPRESS}
     if hint is bool:  # a switch away from the default: --name, or --no-name
         if f.default:
-            names = [_flag(prefix, f"no_{n}") for n in (f.name, *cli["aliases"])]
+            names = ["--no-" + name.removeprefix("--") for name in names]
         action = "store_false" if f.default else "store_true"
         parser.add_argument(
             *names, action=action, help=_switch_help(cli["help"], f.default), **keywords
@@ -191,18 +189,16 @@ def load_model_arg(args: argparse.Namespace, device: str = "auto"):
 
 
 def add_images_arg(
-    parser: argparse.ArgumentParser,
-    said: str = "'mission' (the ten images, default)",
-    *,
-    max_pixels: bool = True,
+    parser: argparse.ArgumentParser, said: str = "mission", *, max_pixels: bool = True
 ) -> None:
-    """--images (what ``said`` names when none are given) and --max-pixels."""
+    """--images (``said``: what none means) and --max-pixels."""
     parser.add_argument(
         "--images",
         nargs="+",
         metavar="SRC",
         default=None,
-        help=f"{said}, mission keys such as 'goldfish', image files or folders",
+        help="'mission' (the ten images), mission keys such as 'goldfish', image files or "
+        f"folders (default {said})",
     )
     if max_pixels:
         parser.add_argument(
@@ -232,10 +228,15 @@ def add_out_arg(
     )
 
 
-def add_run_arg(parser: argparse.ArgumentParser, default: str | None, help: str) -> None:
+def add_run_arg(
+    parser: argparse.ArgumentParser, default: str | None, about: str = "run folder"
+) -> None:
     """--run: the run folder a command reads."""
     parser.add_argument(
-        "--run", type=Path, default=None if default is None else Path(default), help=help
+        "--run",
+        type=Path,
+        default=None if default is None else Path(default),
+        help=about if default is None else f"{about} (default {default})",
     )
 
 

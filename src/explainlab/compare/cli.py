@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_arg(
         p,
         "results/default",
-        "run folder holding cam/ and lime/ (default results/default); outputs go to RUN/compare/",
+        "run folder holding cam/ and lime/ (outputs go to RUN/compare/)",
     )
     add_settings(p, CompareSettings)
     add_model_args(p, None)

@@ -121,9 +121,7 @@ def get_method(name: str, kind: str | None = None) -> MethodSpec:
     return spec
 
 
-def check_methods(
-    names: Iterator[str] | tuple[str, ...] | list[str], kind: str | None = None
-) -> None:
+def check_methods(names: Iterator[str] | tuple[str, ...] | list[str], kind: str | None = None) -> None:
     """Raise ``ValueError`` for the first name that is not a registered method (of ``kind``)."""
     for name in names:
         get_method(name, kind)
