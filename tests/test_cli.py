@@ -30,6 +30,7 @@ def test_every_subcommand_has_help(capsys):
         assert exit_.value.code == 0
         out = capsys.readouterr().out
         assert "usage: explainlab" in out and len(out) > 100, command
+        assert "(default )" not in out and "(default None)" not in out, command
 
 
 def test_console_entry_point_runs():
@@ -100,3 +101,82 @@ def test_every_cli_default_is_its_settings_default():
     assert lime_cli.tune_settings(_parse("lime", "tune")) == TuneSettings()
     assert lime_cli.reference_settings(_parse("lime", "score", "defaults")) == ReferenceSettings()
     assert dissect_cli.settings_from_args(_parse("dissect", "run")) == DissectSettings()
+
+
+def test_options_are_generated_from_the_fields():
+    """Name, type, default, help and choices come from the dataclass field; an option not
+    given leaves the dataclass's default, and what is given is checked like a config."""
+    from dataclasses import dataclass
+
+    from explainlab.cli_common import add_settings, settings_from
+    from explainlab.errors import ConfigError
+    from explainlab.settings import setting
+
+    @dataclass(frozen=True)
+    class Toy:
+        rate: float = setting(0.5, "a rate")
+        count: int | None = setting(None, "a count (default: none)")
+        sizes: tuple[int, ...] = setting((1, 2), "sizes", aliases=("size",))
+        colour: str = setting("red", "a colour", choices=("red", "green"), noun="colour")
+        shape: tuple[dict | None, ...] = setting((None,), "shapes", choices={"any": None, "sq": {}})
+        curves: bool = setting(True, "the curves")
+        fast: bool = setting(False, "go fast")
+        hidden: int = 3
+
+        def validate(self) -> None:
+            if self.rate >= 1:
+                raise ValueError("rate must be below 1")
+
+    parser = argparse.ArgumentParser()
+    add_settings(parser, Toy, prefix="toy")
+    assert settings_from(parser.parse_args([]), Toy, prefix="toy") == Toy()
+    argv = "--toy-rate 0.25 --toy-count 3 --toy-size 4 5 --toy-colour green --toy-shape sq any"
+    args = parser.parse_args([*argv.split(), "--no-toy-curves", "--toy-fast"])
+    assert settings_from(args, Toy, prefix="toy") == Toy(
+        0.25, 3, (4, 5), "green", ({}, None), curves=False, fast=True
+    )
+    with pytest.raises(ConfigError, match="command line: rate must be below 1"):
+        settings_from(parser.parse_args(["--toy-rate", "2"]), Toy, prefix="toy")
+    assert "--toy-hidden" not in parser.format_help()
+    assert "a rate (default 0.5)" in parser.format_help()
+    assert "sizes (default 1 2)" in parser.format_help()
+    assert "shapes (default any)" in parser.format_help()
+    assert "skip the curves" in parser.format_help()
+
+
+def test_an_unknown_choice_is_refused_with_the_close_matches(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["dissect", "run", "--similarity", "wpmj"])
+    assert exit_.value.code == 2
+    assert "unknown choice 'wpmj' (did you mean wpmi" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cam", "--methods", "gradcam", "abaltioncam"])
+    assert "unknown method 'abaltioncam' (did you mean ablationcam?)" in capsys.readouterr().err
+
+
+def test_a_bad_value_is_refused_as_a_config_would_be(capsys):
+    assert main(["cam", "--batch-size", "0", "--images", "goldfish"]) == 2
+    assert "command line: batch_size must be at least 1" in capsys.readouterr().err
+
+
+def test_the_earlier_spellings_still_work():
+    from explainlab.compare import cli as compare_cli
+    from explainlab.dissect import cli as dissect_cli
+    from explainlab.lime import cli as lime_cli
+
+    cam = _parse("cam", "--layer", "layer4")
+    assert cam.target_layer == "layer4"
+    compare = compare_cli.settings_from_args(
+        _parse("compare", "--methods", "gradcam", "--primary", "gradcam", "--batch-size", "8")
+    )
+    assert compare.cam_methods == ("gradcam",) and compare.lime_batch_size == 8
+    assert (
+        dissect_cli.settings_from_args(_parse("dissect", "run", "--workers", "0")).num_workers == 0
+    )
+    assert lime_cli.lime_settings(_parse("lime", "--mask-features", "3")).mask_num_features == 3
+    reference = lime_cli.reference_settings(
+        _parse("lime", "score", "f", "--reference-samples", "9")
+    )
+    assert reference.num_samples == 9
+    tune = lime_cli.tune_settings(_parse("lime", "tune", "--segmentations", "slic30", "default"))
+    assert tune.space.segmentations[1] is None and tune.space.segmentations[0]["n_segments"] == 30

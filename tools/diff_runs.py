@@ -53,7 +53,9 @@ def same_json(a: Path, b: Path) -> bool:
 def pdf_lines(path: Path) -> list[str]:
     from pypdf import PdfReader
 
-    text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(path.read_bytes())).pages)
+    text = "\n".join(
+        page.extract_text() or "" for page in PdfReader(io.BytesIO(path.read_bytes())).pages
+    )
     # timings and dates change from run to run
     return [
         line

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from explainlab.cli_common import reads_only
+from explainlab.cli_common import add_force_arg, add_run_arg, reads_only
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,16 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--team", required=True, help="team number (the zip is named TML25_A4_<team>.zip)"
     )
-    p.add_argument(
-        "--run",
-        type=Path,
-        default=Path("results/assignment"),
-        help="run folder (default results/assignment)",
-    )
+    add_run_arg(p, "results/assignment")
     p.add_argument(
         "--out-dir", type=Path, default=Path("."), help="where to write the zip (default: here)"
     )
-    p.add_argument("--force", action="store_true", help="overwrite an existing zip")
+    add_force_arg(p, "overwrite an existing zip")
     p.set_defaults(handler=_handle)
     reads_only(p)  # it reads the run folder; the zip is written atomically elsewhere
 

@@ -1,14 +1,21 @@
-"""Arguments shared by several subcommands, and reporting of per-input failures."""
+"""The command line's building blocks: options generated from the settings dataclasses,
+the options several subcommands share (each defined once here), and reporting of
+per-input failures."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
+import re
 import sys
-from collections.abc import Callable, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from explainlab.settings import DEFAULT_MAX_PIXELS
+from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 
 if TYPE_CHECKING:  # the command line imports no stage code (nor torch) to parse
     from explainlab.images import Failure
@@ -18,6 +25,137 @@ MODEL_FORMS = (
     "a registered name (explainlab models), torchvision:NAME[:WEIGHTS], timm:NAME "
     "(':none' for random weights), or a model file (TorchScript, or a state dict with --arch)"
 )
+FORCE_HELP = "recompute from nothing, even if up to date"
+
+
+# --- options generated from a settings dataclass -------------------------------------------
+
+
+def add_settings(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    prefix: str = "",
+    only: tuple[str, ...] | None = None,
+) -> None:
+    """An option for each field of ``cls`` declared with :func:`explainlab.settings.setting`:
+    ``--field-name`` (``--prefix-field-name``), its type from the annotation, its help and
+    choices from the field. An option not given leaves no value (the dataclass's default
+    applies, :func:`settings_from`), so the settings stay the one source of defaults and
+    checks. A field a shared option stands for (``model``) gets that option. ``only``:
+    these fields' options alone."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        if f.name in SHARED_FIELDS:
+            SHARED_FIELDS[f.name](parser, f.default)
+        elif "cli" in f.metadata:
+            _add_option(parser, f, hints[f.name], prefix)
+
+
+def settings_from(args: argparse.Namespace, cls: type, *, prefix: str = "", **fixed: Any):
+    """The settings ``cls`` the command line asked for: the options given (and ``fixed``
+    values) through the same checked converter as a config's table."""
+    return from_table(cls, {**given(args, cls, prefix=prefix), **fixed}, "command line")
+
+
+def given(args: argparse.Namespace, cls: type, *, prefix: str = "") -> dict[str, Any]:
+    """The fields of ``cls`` the command line set, as a config table."""
+    table = {}
+    for f in dataclasses.fields(cls):
+        dest = _dest(prefix, f.name)
+        if ("cli" in f.metadata or f.name in SHARED_FIELDS) and hasattr(args, dest):
+            table[f.name] = getattr(args, dest)
+    return table
+
+
+def _dest(prefix: str, name: str) -> str:
+    return f"{prefix}_{name}" if prefix else name
+
+
+def _flag(prefix: str, name: str) -> str:
+    return "--" + _dest(prefix, name).replace("_", "-")
+
+
+def _add_option(
+    parser: argparse.ArgumentParser, f: dataclasses.Field, hint: Any, prefix: str
+) -> None:
+    cli = f.metadata["cli"]
+    names = [_flag(prefix, n) for n in (f.name, *cli["aliases"])]
+    keywords: dict[str, Any] = {"dest": _dest(prefix, f.name), "default": argparse.SUPPRESS}
+    if hint is bool:  # a switch away from the default: --name, or --no-name
+        if f.default:
+            names = ["--no-" + name.removeprefix("--") for name in names]
+        action = "store_false" if f.default else "store_true"
+        parser.add_argument(
+            *names, action=action, help=_switch_help(cli["help"], f.default), **keywords
+        )
+        return
+    choices = cli["choices"]() if callable(cli["choices"]) else cli["choices"]
+    keywords.update(_typed(hint))
+    if choices is not None:
+        keywords["type"] = one_of(choices, cli["noun"])
+        keywords["metavar"] = "{" + ",".join(choices) + "}"
+    if cli["metavar"]:
+        keywords["metavar"] = cli["metavar"]
+    parser.add_argument(*names, help=_with_default(cli["help"], f.default, choices), **keywords)
+
+
+def _typed(hint: Any) -> dict[str, Any]:
+    """argparse's nargs and type for a field's annotation."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):  # X | None: the option gives an X
+        (hint,) = [a for a in args if a is not type(None)]
+        return _typed(hint)
+    if origin is tuple:
+        return {"nargs": "+", **_typed(args[0])}
+    return {"type": hint} if hint in (int, float, str) else {}
+
+
+def _switch_help(text: str, default: bool) -> str:
+    return (f"skip {text}" if default else text).replace("%", "%%")
+
+
+def _with_default(text: str, default: Any, choices: Any) -> str:
+    """``text`` with the default in place of its ``%(default)s``, or after it unless the
+    text says the default in its own words."""
+    if re.search(r"\bdefault\b", text) and "%(default)s" not in text:
+        return text.replace("%", "%%")  # argparse %-formats help
+    if isinstance(choices, Mapping):  # the names of the default's values
+        values = default if isinstance(default, tuple) else (default,)
+        default = tuple(n for n, v in choices.items() if v in values)
+    if isinstance(default, tuple | list):
+        said = " ".join(map(_plain_number, default))
+    else:
+        said = _plain_number(default)
+    if "%(default)s" not in text:
+        text += " (default %(default)s)"
+    return text.replace("%", "%%").replace("%%(default)s", said)
+
+
+def _plain_number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def one_of(choices: Sequence[str] | Mapping[str, Any], noun: str) -> Callable[[str], Any]:
+    """An argument type taking one of ``choices`` (a name's value, for a mapping); an
+    unknown one is refused with the close matches."""
+    known = tuple(choices)
+
+    def choose(text: str) -> Any:
+        if text not in known:
+            close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown {noun} {text!r}{hint}; known: {', '.join(known)}"
+            )
+        return choices[text] if isinstance(choices, Mapping) else text
+
+    return choose
+
+
+# --- options several commands share ---------------------------------------------------------
 
 
 def add_model_args(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -38,6 +176,11 @@ def add_model_args(parser: argparse.ArgumentParser, default: str | None) -> None
     )
 
 
+# Fields that a shared option stands for: add_settings adds that option (the field's
+# default its default), so it is spelt and explained alike in every command.
+SHARED_FIELDS: dict[str, Callable[[argparse.ArgumentParser, Any], None]] = {"model": add_model_args}
+
+
 def load_model_arg(args: argparse.Namespace, device: str = "auto"):
     """The model --model, --arch and --classes name (a LoadedModel)."""
     from explainlab.models import load_model
@@ -45,20 +188,25 @@ def load_model_arg(args: argparse.Namespace, device: str = "auto"):
     return load_model(args.model, device, arch=args.arch, classes=args.classes)
 
 
-def add_images_arg(parser: argparse.ArgumentParser) -> None:
+def add_images_arg(
+    parser: argparse.ArgumentParser, said: str = "mission", *, max_pixels: bool = True
+) -> None:
+    """--images (``said``: what none means) and --max-pixels."""
     parser.add_argument(
         "--images",
         nargs="+",
         metavar="SRC",
         default=None,
-        help="'mission' (the ten images, default), mission keys such as 'goldfish', image files or folders",
+        help="'mission' (the ten images), mission keys such as 'goldfish', image files or "
+        f"folders (default {said})",
     )
-    parser.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})",
-    )
+    if max_pixels:
+        parser.add_argument(
+            "--max-pixels",
+            type=int,
+            default=DEFAULT_MAX_PIXELS,
+            help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})",
+        )
 
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
@@ -67,10 +215,38 @@ def add_device_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_out_arg(parser: argparse.ArgumentParser, default: str = "results/default") -> None:
+def add_out_arg(
+    parser: argparse.ArgumentParser,
+    default: str | None = "results/default",
+    help: str | None = None,
+) -> None:
     parser.add_argument(
-        "--out", type=Path, default=Path(default), help=f"run folder (default {default})"
+        "--out",
+        type=Path,
+        default=None if default is None else Path(default),
+        help=help or f"run folder (default {default})",
     )
+
+
+def add_run_arg(
+    parser: argparse.ArgumentParser, default: str | None, about: str = "run folder"
+) -> None:
+    """--run: the run folder a command reads."""
+    parser.add_argument(
+        "--run",
+        type=Path,
+        default=None if default is None else Path(default),
+        help=about if default is None else f"{about} (default {default})",
+    )
+
+
+def add_force_arg(parser: argparse.ArgumentParser, help: str = FORCE_HELP) -> None:
+    parser.add_argument("--force", action="store_true", help=help)
+
+
+def add_seed_arg(parser: argparse.ArgumentParser, default: int, help: str) -> None:
+    """--seed where it is no settings field (the settings' seeds are generated)."""
+    parser.add_argument("--seed", type=int, default=default, help=f"{help} (default {default})")
 
 
 def report_failures(failures: Sequence[Failure], stream=None) -> int:
@@ -95,16 +271,3 @@ def writes_into(
 def reads_only(parser: argparse.ArgumentParser) -> None:
     """Declare that a command writes into no run folder (it takes no lock)."""
     parser.set_defaults(run_folder=None)
-
-
-def method_among(known: Sequence[str]) -> Callable[[str], str]:
-    """An argument type taking a method of ``known``: an unknown name is refused with the
-    close matches (argparse's ``choices`` alone would list every name)."""
-    from explainlab.methods import unknown_method_message
-
-    def method(name: str) -> str:
-        if name not in known:
-            raise argparse.ArgumentTypeError(unknown_method_message(name, tuple(known)))
-        return name
-
-    return method

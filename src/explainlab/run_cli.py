@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from explainlab.cli_common import reads_only, report_failures
+from explainlab.cli_common import add_images_arg, reads_only, report_failures
 from explainlab.stages import STAGE_NAMES
 
 
@@ -34,13 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="run these stages only (default: the config's [run] stages)",
     )
-    p.add_argument(
-        "--images",
-        nargs="+",
-        metavar="SRC",
-        default=None,
-        help="'mission', mission keys, image files or folders (default: the config's [images])",
-    )
+    add_images_arg(p, "the config's [images]", max_pixels=False)
     p.add_argument(
         "--output-root",
         default=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,6 +69,25 @@ class ModelFile:
             raise ValueError("file must name a model file")
         if self.arch and self.arch.partition(":")[0] not in ("torchvision", "timm"):
             raise ValueError("arch must be torchvision:NAME or timm:NAME")
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple | Mapping[str, Any] | Callable[[], tuple] | None = None,
+    noun: str = "choice",
+    aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+) -> Any:
+    """A field that is also a command-line option (:func:`explainlab.cli_common.add_settings`):
+    ``help`` says what it does (with "(default ...)" in its own words where the default
+    needs them, else the default is appended); ``choices`` are its allowed values (a tuple,
+    a function giving them when the parser is built, or names for values: the option takes
+    the names); ``noun`` names one in the refusal of an unknown value; ``aliases`` are
+    earlier spellings of the option, field-like names that still work."""
+    cli = {"help": help, "choices": choices, "noun": noun, "aliases": aliases, "metavar": metavar}
+    return dataclasses.field(default=default, metadata={"cli": cli})
 
 
 def plain(value: Any) -> Any:

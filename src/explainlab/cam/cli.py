@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from explainlab.cam.settings import IMPLS, CamSettings
+from explainlab.cam.settings import CamSettings
 from explainlab.cli_common import (
     add_device_arg,
+    add_force_arg,
     add_images_arg,
-    add_model_args,
     add_out_arg,
+    add_settings,
     load_model_arg,
-    method_among,
     report_failures,
+    settings_from,
     writes_into,
 )
-from explainlab.methods import method_names
-from explainlab.settings import from_table
-
-_DEFAULTS = CamSettings()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,49 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "variants) on the chosen images; writes maps, overlays, panels, predictions.csv and timings.csv.",
     )
     add_images_arg(p)
-    add_model_args(p, _DEFAULTS.model)
-    p.add_argument(
-        "--methods",
-        nargs="+",
-        type=method_among(method_names("cam")),
-        choices=method_names("cam"),
-        default=list(_DEFAULTS.methods),
-        help=f"methods to run (default: {' '.join(_DEFAULTS.methods)})",
-    )
-    p.add_argument(
-        "--impl",
-        choices=IMPLS,
-        default=_DEFAULTS.impl,
-        help=f"fast: our exact fast variants; library: pytorch-grad-cam's own (default {_DEFAULTS.impl})",
-    )
-    p.add_argument(
-        "--layer",
-        "--target-layer",
-        dest="target_layer",
-        default=_DEFAULTS.target_layer,
-        help="target layer as a dotted path with indices: 'layer4[-1]', 'features.denseblock4', "
-        "'blocks.11.norm1' (default: the model's, else located: the last spatial map)",
-    )
-    p.add_argument(
-        "--target-class",
-        type=int,
-        default=_DEFAULTS.target_class,
-        help="class index to explain (default: each image's top-1)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=_DEFAULTS.batch_size,
-        help=f"masked inputs per forward pass (default {_DEFAULTS.batch_size})",
-    )
-    p.add_argument(
-        "--scorecam-bf16",
-        action="store_true",
-        help="fast ScoreCAM under bfloat16 autocast: faster, not exact (off by default)",
-    )
-    p.add_argument(
-        "--force", action="store_true", help="recompute from nothing, even if up to date"
-    )
+    add_settings(p, CamSettings)
+    add_force_arg(p)
     add_device_arg(p)
     add_out_arg(p)
     p.set_defaults(handler=_handle)
@@ -79,19 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> CamSettings:
-    return from_table(
-        CamSettings,
-        {
-            "model": args.model,
-            "methods": args.methods,
-            "impl": args.impl,
-            "target_layer": args.target_layer,
-            "target_class": args.target_class,
-            "batch_size": args.batch_size,
-            "scorecam_bf16": args.scorecam_bf16,
-        },
-        "command line",
-    )
+    return settings_from(args, CamSettings)
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from explainlab.methods import check_methods
+from explainlab.methods import check_methods, method_names
+from explainlab.settings import setting
 
 # The methods a run computes by default; every CAM method: explainlab.methods.method_names("cam")
 METHODS: tuple[str, ...] = ("gradcam", "ablationcam", "scorecam")
@@ -14,13 +16,23 @@ IMPLS: tuple[str, ...] = ("fast", "library")
 @dataclass(frozen=True)
 class CamSettings:
     model: str = "resnet50"
-    methods: tuple[str, ...] = METHODS
-    impl: str = "fast"  # "fast": our exact fast variants; "library": pytorch-grad-cam's own
-    target_layer: str = ""  # empty: the model's default target layer
-    target_class: int | None = None  # None: the model's top-1 class for each image
-    batch_size: int = 32  # masked images / ablated channels per forward pass
-    # fast ScoreCAM only: bfloat16 autocast for the masked passes (faster, not exact)
-    scorecam_bf16: bool = False
+    methods: tuple[str, ...] = setting(
+        METHODS, "methods to run", choices=partial(method_names, "cam"), noun="method"
+    )
+    impl: str = setting(
+        "fast", "fast: our exact fast variants; library: pytorch-grad-cam's own", choices=IMPLS
+    )
+    target_layer: str = setting(
+        "",  # empty: the model's default target layer
+        "target layer as a dotted path with indices: 'layer4[-1]', 'features.denseblock4', "
+        "'blocks.11.norm1' (default: the model's, else located: the last spatial map)",
+        aliases=("layer",),
+    )
+    target_class: int | None = setting(None, "class index to explain (default: each image's top-1)")
+    batch_size: int = setting(32, "masked images / ablated channels per forward pass")
+    scorecam_bf16: bool = setting(
+        False, "fast ScoreCAM under bfloat16 autocast: faster, not exact (off by default)"
+    )
 
     def validate(self) -> None:
         if not self.methods:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from explainlab.methods import check_methods, method_names, unknown_method_message
+from explainlab.settings import setting
 
 SUBSTRATES: tuple[str, ...] = ("mean", "black", "blur")
 LIME = "lime"
@@ -20,9 +22,22 @@ def sanity_method_names() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class CompareSettings:
     # Agreement between each CAM method and LIME.
-    cam_methods: tuple[str, ...] = ()  # empty: every CAM method found in the run
-    primary_method: str = "gradcam"  # the CAM method of the "do simple images agree more?" answer
-    threshold: float = 0.5  # fixed binarisation of the (min-max normalised) CAM
+    cam_methods: tuple[str, ...] = setting(
+        (),
+        "CAM methods to compare (default: every one in the run)",
+        choices=partial(method_names, "cam"),
+        noun="method",
+        aliases=("methods",),
+    )
+    primary_method: str = setting(
+        "gradcam",
+        "CAM method of the complexity answer (do simple images agree more?)",
+        choices=partial(method_names, "cam"),
+        noun="method",
+        aliases=("primary",),
+    )
+    # fixed binarisation of the (min-max normalised) CAM
+    threshold: float = setting(0.5, "fixed CAM threshold")
     sweep: tuple[float, ...] = DEFAULT_SWEEP
 
     # Complexity of an image (quickshift with LIME's default parameters).
@@ -30,24 +45,37 @@ class CompareSettings:
     colour_levels: int = 8  # levels per channel of the colour histogram (8 -> 512 bins)
 
     # Deletion / insertion curves.
-    faithfulness: bool = True
-    steps: int = 32  # points of each curve after the unperturbed one
-    deletion_substrate: str = "mean"  # what deleted pixels become (RISE: the dataset mean)
-    insertion_substrate: str = "blur"  # what inserted pixels start from (RISE: a blurred copy)
-    random_repeats: int = 3  # random orders averaged into the baseline
+    faithfulness: bool = setting(True, "deletion/insertion")
+    steps: int = setting(32, "points per deletion/insertion curve (after the unperturbed one)")
+    deletion_substrate: str = setting(
+        "mean", "what deleted pixels become (RISE: the dataset mean)", choices=SUBSTRATES
+    )
+    insertion_substrate: str = setting(
+        "blur", "what insertion starts from (RISE: a blurred copy)", choices=SUBSTRATES
+    )
+    random_repeats: int = setting(3, "random orders averaged into the baseline")
     random_patch: int = 16  # the random order shuffles patches of this size (pixels)
-    batch_size: int = 32  # perturbed images per forward pass
+    batch_size: int = setting(32, "images per forward pass")
 
     # Parameter-randomisation sanity check (Adebayo et al., 2018).
-    sanity: bool = True
-    sanity_methods: tuple[str, ...] = ()  # empty: every CAM method compared, and LIME
+    sanity: bool = setting(True, "the randomisation sanity check")
+    sanity_methods: tuple[str, ...] = setting(
+        (),
+        "methods in the sanity check (default: every CAM method compared, and LIME)",
+        choices=sanity_method_names,
+        noun="method",
+    )
     sanity_blocks: tuple[str, ...] = ()  # top-down layer names; empty: the model's own blocks
-    sanity_max_steps: int = 0  # 0: the whole cascade; N: only the N top blocks
-    sanity_images: int = 0  # 0: every image; N: the first N (the check is costly)
-    lime_samples: int = 1000  # LIME's num_samples in the sanity check's own LIME explainer
+    sanity_max_steps: int = setting(
+        0, "randomise only this many top blocks (default 0: the whole cascade)"
+    )
+    sanity_images: int = setting(
+        0, "run the sanity check on the first N images only (the check is costly; default 0: all)"
+    )
+    lime_samples: int = setting(1000, "LIME num_samples in the sanity check")
     lime_batch_size: int = 32
 
-    seed: int = 0
+    seed: int = setting(0, "seed of every random choice")
 
     def validate(self) -> None:
         for name, given in (

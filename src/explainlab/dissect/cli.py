@@ -6,18 +6,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explainlab.cli_common import add_device_arg, add_out_arg, report_failures, writes_into
-from explainlab.dissect.settings import (
-    CLIP_PRECISIONS,
-    CONCEPT_SETS,
-    POOLINGS,
-    SIMILARITIES,
-    DissectSettings,
+from explainlab.cli_common import (
+    add_device_arg,
+    add_force_arg,
+    add_out_arg,
+    add_run_arg,
+    add_settings,
+    report_failures,
+    settings_from,
+    writes_into,
 )
+from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
 from explainlab.stages import stage_dir
 
-_DEFAULTS = DissectSettings()
 DEFAULT_RUN = Path("results/default")  # analyze's run folder when none is given
 
 
@@ -42,88 +44,7 @@ def _register_run(sub: argparse._SubParsersAction) -> None:
         "Writes <out>/dissect/<model>/descriptions.csv, top_concepts.csv, top_images.csv, "
         "probe_images.csv and args.json; features and activations are cached and a rerun resumes.",
     )
-    _add_what_args(p)
-    _add_clip_args(p)
-    _add_resource_args(p)
-    p.add_argument(
-        "--allow-random-weights",
-        action="store_true",
-        help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
-    )
-    p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
-    p.add_argument("--force", action="store_true", help="recompute the labels from nothing")
-    add_device_arg(p)
-    add_out_arg(p)
-    p.set_defaults(handler=_handle_run)
-    writes_into(p, lambda args: args.out)
-
-
-def _add_what_args(p: argparse.ArgumentParser) -> None:
-    """What is dissected, on which probe images, with which concepts."""
-    p.add_argument(
-        "--models",
-        nargs="+",
-        default=list(_DEFAULTS.models),
-        help="models (default: both ResNet18s)",
-    )
-    p.add_argument(
-        "--layers",
-        nargs="+",
-        default=list(_DEFAULTS.layers),
-        help="layer names, e.g. layer4 or fc (default layer2 layer3 layer4)",
-    )
-    p.add_argument(
-        "--probe",
-        nargs="+",
-        default=list(_DEFAULTS.probe),
-        metavar="SET",
-        help="'broden' and/or image folders (an ImageNet val folder ...); default broden",
-    )
-    p.add_argument(
-        "--probe-limit",
-        type=int,
-        default=_DEFAULTS.probe_limit,
-        metavar="N",
-        help="a fixed-seed subset of N probe images (default 0: all)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=_DEFAULTS.seed,
-        help=f"seed of the subset and of random CLIP weights (default {_DEFAULTS.seed})",
-    )
-    p.add_argument(
-        "--concept-set",
-        default=_DEFAULTS.concept_set,
-        help=f"{', '.join(CONCEPT_SETS)} or a text file (default {_DEFAULTS.concept_set})",
-    )
-
-
-def _add_clip_args(p: argparse.ArgumentParser) -> None:
-    """CLIP and the similarity between units and concepts."""
-    p.add_argument(
-        "--clip-model",
-        default=_DEFAULTS.clip_model,
-        help=f"open_clip model (default {_DEFAULTS.clip_model}, OpenAI's ViT-B/16 as in the reference)",
-    )
-    p.add_argument(
-        "--clip-pretrained",
-        default=_DEFAULTS.clip_pretrained,
-        help="open_clip tag, checkpoint file, or 'none' for random weights (default openai)",
-    )
-    p.add_argument(
-        "--clip-precision",
-        choices=CLIP_PRECISIONS,
-        default=_DEFAULTS.clip_precision,
-        help=f"CLIP's precision (default {_DEFAULTS.clip_precision}; fp16 runs CLIP as the "
-        "reference does: fp16 on a GPU, fp32 on a CPU)",
-    )
-    p.add_argument(
-        "--similarity",
-        choices=SIMILARITIES,
-        default=_DEFAULTS.similarity,
-        help=f"similarity function (default {_DEFAULTS.similarity})",
-    )
+    add_settings(p, DissectSettings)
     p.add_argument(
         "--param",
         action="append",
@@ -132,44 +53,16 @@ def _add_clip_args(p: argparse.ArgumentParser) -> None:
         help="a similarity parameter, e.g. top_k=50 (repeatable)",
     )
     p.add_argument(
-        "--pooling",
-        choices=POOLINGS,
-        default=_DEFAULTS.pooling,
-        help=f"spatial pooling of conv outputs (default {_DEFAULTS.pooling})",
+        "--allow-random-weights",
+        action="store_true",
+        help="dissect a randomly initialised model, labelled as such, when its weights are unavailable",
     )
-
-
-def _add_resource_args(p: argparse.ArgumentParser) -> None:
-    """Speed and memory: they change no label."""
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=_DEFAULTS.batch_size,
-        help=f"images per batch (default {_DEFAULTS.batch_size})",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=_DEFAULTS.num_workers,
-        help=f"DataLoader workers (default {_DEFAULTS.num_workers})",
-    )
-    p.add_argument(
-        "--shard-size",
-        type=int,
-        default=_DEFAULTS.shard_size,
-        help=f"images per cached shard, the unit of resume (default {_DEFAULTS.shard_size})",
-    )
-    p.add_argument(
-        "--memory-mb",
-        type=int,
-        default=_DEFAULTS.memory_mb,
-        help=f"working memory of the similarity in MB (default {_DEFAULTS.memory_mb})",
-    )
-    p.add_argument(
-        "--cache-dir",
-        default=_DEFAULTS.cache_dir,
-        help="cache of features and activations (default <EXPLAINLAB_CACHE>/dissect)",
-    )
+    p.add_argument("--no-analysis", action="store_true", help="do not run the analysis afterwards")
+    add_force_arg(p, "recompute the labels from nothing")
+    add_device_arg(p)
+    add_out_arg(p)
+    p.set_defaults(handler=_handle_run)
+    writes_into(p, lambda args: args.out)
 
 
 def _register_analyze(sub: argparse._SubParsersAction) -> None:
@@ -183,11 +76,10 @@ def _register_analyze(sub: argparse._SubParsersAction) -> None:
         "montages. Writes CSV tables, PNG figures and summary.md.",
     )
     p.add_argument("files", nargs="*", type=Path, help="descriptions.csv files, one per model")
-    p.add_argument(
-        "--run",
-        type=Path,
-        default=None,
-        help="analyse every <run>/dissect/<model>/descriptions.csv (and judge it against the "
+    add_run_arg(
+        p,
+        None,
+        "analyse every <run>/dissect/<model>/descriptions.csv (and judge it against the "
         "reference runs of the same model)",
     )
     p.add_argument(
@@ -234,13 +126,12 @@ def _register_analyze(sub: argparse._SubParsersAction) -> None:
         default=4,
         help="concepts per model with a montage (default 4)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder (default <run>/dissect/analysis, or results/default/dissect/analysis)",
+    add_out_arg(
+        p,
+        None,
+        "output folder (default <run>/dissect/analysis, or results/default/dissect/analysis)",
     )
-    p.add_argument("--force", action="store_true", help="redo even if up to date")
+    add_force_arg(p, "redo even if up to date")
     p.set_defaults(handler=_handle_analyze)
     # the analysis folder is replaced whole: the lock is its parent's (the run folder's)
     writes_into(p, lambda args: args.out.parent if args.out else args.run or DEFAULT_RUN)
@@ -260,31 +151,7 @@ def _params(pairs: list[str]) -> dict[str, float]:
 
 
 def settings_from_args(args: argparse.Namespace) -> DissectSettings:
-    from explainlab.settings import from_table
-
-    return from_table(
-        DissectSettings,
-        {
-            "models": args.models,
-            "layers": args.layers,
-            "probe": args.probe,
-            "probe_limit": args.probe_limit,
-            "seed": args.seed,
-            "concept_set": args.concept_set,
-            "clip_model": args.clip_model,
-            "clip_pretrained": args.clip_pretrained,
-            "clip_precision": args.clip_precision,
-            "similarity": args.similarity,
-            "similarity_params": _params(args.param),
-            "pooling": args.pooling,
-            "batch_size": args.batch_size,
-            "num_workers": args.workers,
-            "shard_size": args.shard_size,
-            "memory_mb": args.memory_mb,
-            "cache_dir": args.cache_dir,
-        },
-        "command line",
-    )
+    return settings_from(args, DissectSettings, similarity_params=_params(args.param))
 
 
 def _handle_run(args: argparse.Namespace) -> int:

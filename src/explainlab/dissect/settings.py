@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from explainlab.settings import setting
+
 SIMILARITIES: tuple[str, ...] = (
     "soft_wpmi",
     "wpmi",
@@ -43,25 +45,51 @@ CLIP_PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
 
 @dataclass(frozen=True)
 class DissectSettings:
-    models: tuple[str, ...] = ("resnet18", "resnet18_places365")
-    layers: tuple[str, ...] = ("layer2", "layer3", "layer4")
+    models: tuple[str, ...] = setting(
+        ("resnet18", "resnet18_places365"), "models (default: both ResNet18s)"
+    )
+    layers: tuple[str, ...] = setting(
+        ("layer2", "layer3", "layer4"), "layer names, e.g. layer4 or fc"
+    )
     # "broden" (broden1_224 through the asset registry) and/or image folders (ImageNet val ...)
-    probe: tuple[str, ...] = ("broden",)
-    probe_limit: int = 0  # 0: every probe image; N: a fixed-seed subset of N images
-    seed: int = 0  # the probe subset, random CLIP weights and rank_reorder's baseline
-    concept_set: str = "20k"  # a name of CONCEPT_SETS or a text file (one concept a line)
-    # OpenAI's ViT-B/16 (QuickGELU), the CLIP of CLIP-Dissect; any open_clip model name
-    clip_model: str = "ViT-B-16-quickgelu"
-    clip_pretrained: str = "openai"  # an open_clip tag, a checkpoint file, or "none" (random)
-    clip_precision: str = "fp32"  # or "fp16": the reference's (fp16 on a GPU, fp32 on a CPU)
-    similarity: str = "soft_wpmi"
-    similarity_params: dict[str, float] = field(default_factory=dict)  # overrides, e.g. top_k
-    pooling: str = "avg"  # spatial pooling of 4-D layer outputs
-    batch_size: int = 64
-    num_workers: int = 2  # DataLoader workers decoding probe images
-    shard_size: int = 2048  # images per cached shard: the unit of resume
-    memory_mb: int = 512  # working memory of the images x concepts computations
-    cache_dir: str = ""  # activations and CLIP features; empty: <EXPLAINLAB_CACHE>/dissect
+    probe: tuple[str, ...] = setting(
+        ("broden",), "'broden' and/or image folders (an ImageNet val folder ...)", metavar="SET"
+    )
+    probe_limit: int = setting(
+        0, "a fixed-seed subset of N probe images (default 0: all)", metavar="N"
+    )
+    seed: int = setting(
+        0, "seed of the subset, of random CLIP weights and of rank_reorder's baseline"
+    )
+    concept_set: str = setting(
+        "20k", f"{', '.join(CONCEPT_SETS)} or a text file (one concept a line)"
+    )
+    clip_model: str = setting(
+        "ViT-B-16-quickgelu",
+        "open_clip model (default %(default)s, OpenAI's ViT-B/16 as in the reference)",
+    )
+    clip_pretrained: str = setting(
+        "openai", f"open_clip tag, checkpoint file, or '{RANDOM_CLIP}' for random weights"
+    )
+    clip_precision: str = setting(
+        "fp32",
+        "CLIP's precision (default %(default)s; fp16 runs CLIP as the reference does: fp16 on a GPU, "
+        "fp32 on a CPU)",
+        choices=CLIP_PRECISIONS,
+    )
+    similarity: str = setting("soft_wpmi", "similarity function", choices=SIMILARITIES)
+    # overrides, e.g. top_k (the command line's --param NAME=VALUE)
+    similarity_params: dict[str, float] = field(default_factory=dict)
+    pooling: str = setting("avg", "spatial pooling of conv outputs", choices=POOLINGS)
+    batch_size: int = setting(64, "images per batch")
+    num_workers: int = setting(2, "DataLoader workers decoding probe images", aliases=("workers",))
+    shard_size: int = setting(2048, "images per cached shard, the unit of resume")
+    memory_mb: int = setting(
+        512, "working memory of the similarity (images x concepts computations) in MB"
+    )
+    cache_dir: str = setting(
+        "", "cache of features and activations (default <EXPLAINLAB_CACHE>/dissect)"
+    )
     top_images: int = 10  # top-activating probe images kept per unit (montages)
 
     def validate(self) -> None:

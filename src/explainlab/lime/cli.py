@@ -10,21 +10,22 @@ from pathlib import Path
 
 from explainlab.cli_common import (
     add_device_arg,
+    add_force_arg,
     add_images_arg,
-    add_model_args,
     add_out_arg,
+    add_seed_arg,
+    add_settings,
+    given,
     load_model_arg,
     reads_only,
     report_failures,
+    settings_from,
     writes_into,
 )
 from explainlab.errors import ConfigError
 from explainlab.lime.settings import (
-    AUTO,
     DEFAULT_CUTOFF,
-    EXPLAINERS,
     HYPOTHESIS_NAMES,
-    NAMED_SEGMENTATIONS,
     SUBMIT_TIMEOUT,
     SUBMIT_URL,
     CalibrationSettings,
@@ -33,14 +34,10 @@ from explainlab.lime.settings import (
     SearchSpace,
     TuneSettings,
 )
-from explainlab.settings import from_table
+from explainlab.settings import field_default
 
 EXIT_INVALID = 2
 TOKEN_ENV = "EXPLAINLAB_LIME_TOKEN"
-_LIME = LimeSettings()
-_TUNE = TuneSettings()
-_REFERENCE = ReferenceSettings()
-_CALIBRATION = CalibrationSettings()
 
 
 def _positive_float(text: str) -> float:
@@ -52,45 +49,14 @@ def _positive_float(text: str) -> float:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     add_images_arg(p)
-    add_model_args(p, _LIME.model)
-    p.add_argument(
-        "--params",
-        default=_LIME.params,
-        help="parameter file (TOML or JSON) with explain_instance arguments per image "
-        "(default: lime's defaults; 'lime_params' is the shipped example)",
-    )
-    p.add_argument(
-        "--explainer",
-        choices=EXPLAINERS,
-        default=_LIME.explainer,
-        help=f"fast: our vectorised explainer, identical results; lime: lime's own "
-        f"(default {_LIME.explainer})",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=_LIME.seed,
-        help="seeds the sampling (explainer random_state) and random_seed where the file has "
-        f"none (default {_LIME.seed})",
-    )
-    p.add_argument(
-        "--target-class",
-        type=int,
-        default=_LIME.target_class,
-        help="class index to explain (default: each image's top-1)",
-    )
-    p.add_argument(
-        "--mask-features",
-        type=int,
-        default=_LIME.mask_num_features,
-        help=f"K superpixels in mask.npy (default {_LIME.mask_num_features}; a file's "
-        "mask_num_features wins)",
-    )
-    p.add_argument(
-        "--force", action="store_true", help="recompute from nothing, even if up to date"
-    )
+    add_settings(p, LimeSettings)
+    add_force_arg(p)
     add_device_arg(p)
     add_out_arg(p)
+
+
+def _add_no_dry_run_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--no-dry-run", action="store_true", help=help)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -135,14 +101,13 @@ def _register_export(actions: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--params",
-        default=_LIME.params,
+        default=field_default(LimeSettings, "params"),
         help="parameter file (TOML/JSON, or a shipped name; default lime's defaults)",
     )
-    export.add_argument(
-        "--seed",
-        type=int,
-        default=_LIME.seed,
-        help=f"random_seed where the file has none (default {_LIME.seed}); -1 keeps None",
+    add_seed_arg(
+        export,
+        field_default(LimeSettings, "seed"),
+        "random_seed where the file has none; -1 keeps None",
     )
     export.add_argument(
         "--output",
@@ -150,9 +115,7 @@ def _register_export(actions: argparse._SubParsersAction) -> None:
         default=None,
         help="pickle path (default <out>/lime_params.pkl; the twin ends in .json)",
     )
-    export.add_argument(
-        "--no-dry-run", action="store_true", help="skip running each image's parameters"
-    )
+    _add_no_dry_run_arg(export, "skip running each image's parameters")
     add_out_arg(export)
     export.set_defaults(lime_handler=_handle_export)
     # into the run folder; a pickle given by --output is two atomic files, no run folder
@@ -170,9 +133,7 @@ def _register_validate(actions: argparse._SubParsersAction) -> None:
         "small test image. Lists every problem. Exit status 0 valid, 2 invalid.",
     )
     validate.add_argument("file", type=Path, help="the pickle to check")
-    validate.add_argument(
-        "--no-dry-run", action="store_true", help="skip running each image's parameters"
-    )
+    _add_no_dry_run_arg(validate, "skip running each image's parameters")
     validate.set_defaults(lime_handler=_handle_validate)
     reads_only(validate)
 
@@ -195,9 +156,7 @@ def _register_submit(actions: argparse._SubParsersAction) -> None:
         default=SUBMIT_TIMEOUT,
         help=f"seconds to wait for the reply (default {SUBMIT_TIMEOUT:g})",
     )
-    submit.add_argument(
-        "--no-dry-run", action="store_true", help="validate without running the parameters"
-    )
+    _add_no_dry_run_arg(submit, "validate without running the parameters")
     submit.set_defaults(lime_handler=_handle_submit)
     reads_only(submit)
 
@@ -215,6 +174,7 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
     )
     score.add_argument("file", help="parameter pickle, TOML/JSON parameter file, or 'defaults'")
     _add_reference_args(score, masks=True)
+    _add_cost_model_args(score)
     score.add_argument(
         "--hypothesis",
         choices=HYPOTHESIS_NAMES,
@@ -222,19 +182,13 @@ def _register_score(actions: argparse._SubParsersAction) -> None:
         help="the image the grader is assumed to run LIME on: crop (the model's 224 crop) or "
         f"full (the file at its own size) (default {HYPOTHESIS_NAMES[0]})",
     )
-    _add_cost_model_arg(score)
     score.add_argument(
         "--cutoff",
         type=_positive_float,
         default=DEFAULT_CUTOFF,
         help=f"seconds after which an image is not measured (default {DEFAULT_CUTOFF:g})",
     )
-    score.add_argument(
-        "--seed",
-        type=int,
-        default=_LIME.seed,
-        help=f"the explainer's random_state (default {_LIME.seed})",
-    )
+    add_seed_arg(score, field_default(LimeSettings, "seed"), "the explainer's random_state")
     score.add_argument(
         "--mask-k",
         type=int,
@@ -260,61 +214,9 @@ def _register_tune(actions: argparse._SubParsersAction) -> None:
         "choice, the verdict and the chosen parameter file under <out>/lime_tune/.",
     )
     _add_reference_args(tune)
-    tune.add_argument(
-        "--budget-minutes",
-        type=_positive_float,
-        default=_TUNE.budget_minutes,
-        help="counted minutes of search over all images, beyond lime's defaults and their "
-        f"ladder of num_samples (references excluded) (default {_TUNE.budget_minutes:g})",
-    )
-    tune.add_argument(
-        "--repeats",
-        type=int,
-        default=_TUNE.repeats,
-        help=f"sampling seeds per candidate (default {_TUNE.repeats})",
-    )
-    _add_space_args(tune, _TUNE.space)
-    tune.add_argument(
-        "--iou-ratio",
-        type=float,
-        default=_TUNE.iou_ratio,
-        help=f"IoU to keep, x the defaults' (default {_TUNE.iou_ratio:g})",
-    )
-    tune.add_argument(
-        "--time-ratio",
-        type=float,
-        default=_TUNE.time_ratio,
-        help=f"cost target, x the defaults' (default {_TUNE.time_ratio:g}); relaxed, never the "
-        "IoU, when it cannot be met",
-    )
-    tune.add_argument(
-        "--image-floor",
-        type=float,
-        default=_TUNE.image_floor,
-        help="no image below this x its defaults' IoU (0: no floor) "
-        f"(default {_TUNE.image_floor:g})",
-    )
-    tune.add_argument(
-        "--hypothesis",
-        choices=[AUTO, *HYPOTHESIS_NAMES],
-        default=_TUNE.hypothesis,
-        help="reference hypothesis: auto (the best agreement of the latest 'lime calibrate' "
-        f"of the model, crop without one), crop or full (default {_TUNE.hypothesis})",
-    )
-    tune.add_argument(
-        "--calibrate",
-        action="store_true",
-        default=_TUNE.calibrate,
-        help="with --hypothesis auto and no calibration of the model: calibrate first",
-    )
-    _add_cost_model_arg(tune)
-    tune.add_argument(
-        "--seed",
-        type=int,
-        default=_TUNE.seed,
-        help=f"search order and random_seed (default {_TUNE.seed})",
-    )
-    tune.add_argument("--force", action="store_true", help="search again from nothing")
+    add_settings(tune, TuneSettings)
+    add_settings(tune, SearchSpace)
+    add_force_arg(tune, "search again from nothing")
     tune.set_defaults(lime_handler=_handle_tune)
     writes_into(tune, lambda args: args.out)
 
@@ -331,126 +233,40 @@ def _register_calibrate(actions: argparse._SubParsersAction) -> None:
         "<out>/lime_calibrate/. With --costs: measure (or show) this machine's cost model only.",
     )
     _add_reference_args(calibrate)
-    calibrate.add_argument(
-        "--submissions",
-        default=_CALIBRATION.submissions,
-        help="a submissions JSON file (default: the shipped public scoreboard)",
-    )
-    calibrate.add_argument(
-        "--only",
-        nargs="+",
-        default=list(_CALIBRATION.only),
-        help="score only these submissions (repository names; default all)",
-    )
-    calibrate.add_argument(
-        "--hypotheses",
-        nargs="+",
-        choices=HYPOTHESIS_NAMES,
-        default=list(_CALIBRATION.hypotheses),
-        help=f"hypotheses to check (default {' '.join(_CALIBRATION.hypotheses)})",
-    )
-    calibrate.add_argument(
-        "--seed",
-        type=int,
-        default=_CALIBRATION.seed,
-        help=f"the explainer's random_state (default {_CALIBRATION.seed})",
-    )
-    _add_cost_model_arg(calibrate)
+    _add_cost_model_args(calibrate)
+    add_settings(calibrate, CalibrationSettings)
     calibrate.add_argument(
         "--costs", action="store_true", help="only measure (or show) the cost model, then stop"
     )
     calibrate.add_argument(
         "--remeasure", action="store_true", help="with --costs: measure again (on a quiet machine)"
     )
-    calibrate.add_argument("--force", action="store_true", help="score again from nothing")
+    add_force_arg(calibrate, "score again from nothing")
     calibrate.set_defaults(lime_handler=_handle_calibrate)
     writes_into(calibrate, lambda args: args.out)  # <out>/lime_calibrate/
 
 
-def _add_cost_model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--cost-model",
-        default=_TUNE.cost_model,
-        help="a stored cost model (JSON; default this machine's, measured once on first use)",
-    )
+def _add_cost_model_args(p: argparse.ArgumentParser) -> None:
+    """The model and the cost model as the tune settings name them (the tuner's defaults)."""
+    add_settings(p, TuneSettings, only=("model", "cost_model"))
 
 
-def _segmentation_names(space: SearchSpace) -> list[str]:
-    return [n for n, s in NAMED_SEGMENTATIONS.items() if s in space.segmentations]
-
-
-def _add_space_args(tune: argparse.ArgumentParser, space: SearchSpace) -> None:
-    def values(values) -> str:
-        return " ".join(map(str, values))
-
-    tune.add_argument(
-        "--num-samples",
-        type=int,
-        nargs="+",
-        default=list(space.num_samples),
-        help=f"num_samples values (default {values(space.num_samples)})",
-    )
-    tune.add_argument(
-        "--segmentations",
-        nargs="+",
-        choices=list(NAMED_SEGMENTATIONS),
-        default=_segmentation_names(space),
-        help=f"segmentations to try (default {values(_segmentation_names(space))})",
-    )
-    tune.add_argument(
-        "--alphas",
-        type=float,
-        nargs="+",
-        default=list(space.alphas),
-        help=f"Ridge alphas (default {values(space.alphas)})",
-    )
-    tune.add_argument(
-        "--top-labels",
-        type=int,
-        nargs="+",
-        default=list(space.top_labels),
-        help=f"top_labels values (default {values(space.top_labels)})",
-    )
-    tune.add_argument(
-        "--mask-k",
-        type=int,
-        nargs="+",
-        default=list(space.mask_k),
-        help=f"candidate mask sizes K (default {values(space.mask_k)}, the grader's "
-        "get_image_and_mask default)",
-    )
-    tune.add_argument(
-        "--batch-size",
-        type=int,
-        default=space.batch_size,
-        help=f"images per classifier call (default {space.batch_size})",
-    )
+def _cost_model(args: argparse.Namespace) -> str:
+    return given(args, TuneSettings).get("cost_model", field_default(TuneSettings, "cost_model"))
 
 
 def _add_reference_args(p: argparse.ArgumentParser, *, masks: bool = False) -> None:
-    """Images, model and the consensus reference; ``masks``: a folder of the user's
+    """Images and the consensus reference; ``masks``: a folder of the user's
     reference masks may replace the consensus (the scoreboard; the tuner and the
     calibration compare with the consensus of their hypothesis)."""
     add_images_arg(p)
-    add_model_args(p, _TUNE.model)
     if masks:
         p.add_argument(
             "--reference",
             default="consensus",
             help="'consensus' (default) or a folder of masks <key>.npy / <key>.png (on the crop)",
         )
-    p.add_argument(
-        "--reference-seeds",
-        type=int,
-        default=_REFERENCE.seeds,
-        help=f"consensus: LIME runs (default {_REFERENCE.seeds})",
-    )
-    p.add_argument(
-        "--reference-samples",
-        type=int,
-        default=_REFERENCE.num_samples,
-        help=f"consensus: samples per run (default {_REFERENCE.num_samples})",
-    )
+    add_settings(p, ReferenceSettings, prefix="reference")
     add_device_arg(p)
     add_out_arg(p)
 
@@ -461,18 +277,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def lime_settings(args: argparse.Namespace) -> LimeSettings:
-    return from_table(
-        LimeSettings,
-        {
-            "model": args.model,
-            "params": args.params,
-            "explainer": args.explainer,
-            "seed": args.seed,
-            "target_class": args.target_class,
-            "mask_num_features": args.mask_features,
-        },
-        "command line",
-    )
+    return settings_from(args, LimeSettings)
 
 
 def _handle_run(args: argparse.Namespace) -> int:
@@ -549,11 +354,7 @@ def _handle_submit(args: argparse.Namespace) -> int:
 
 
 def reference_settings(args: argparse.Namespace) -> ReferenceSettings:
-    return from_table(
-        ReferenceSettings,
-        {"seeds": args.reference_seeds, "num_samples": args.reference_samples},
-        "command line (reference)",
-    )
+    return settings_from(args, ReferenceSettings, prefix="reference")
 
 
 def _handle_score(args: argparse.Namespace) -> int:
@@ -576,7 +377,7 @@ def _handle_score(args: argparse.Namespace) -> int:
         reference_settings=reference_settings(args),
         hypothesis=args.hypothesis,
         cost_model=cost_model_for_sources(
-            model, sources, used, path=args.cost_model, max_pixels=args.max_pixels
+            model, sources, used, path=_cost_model(args), max_pixels=args.max_pixels
         ),
         cutoff=args.cutoff,
         seed=args.seed,
@@ -589,33 +390,12 @@ def _handle_score(args: argparse.Namespace) -> int:
 
 
 def tune_settings(args: argparse.Namespace) -> TuneSettings:
-    space = SearchSpace(
-        num_samples=tuple(args.num_samples),
-        segmentations=tuple(NAMED_SEGMENTATIONS[name] for name in args.segmentations),
-        top_labels=tuple(args.top_labels),
-        alphas=tuple(args.alphas),
-        mask_k=tuple(args.mask_k),
-        batch_size=args.batch_size,
+    return settings_from(
+        args,
+        TuneSettings,
+        space=given(args, SearchSpace),
+        reference=given(args, ReferenceSettings, prefix="reference"),
     )
-    settings = TuneSettings(
-        model=args.model,
-        budget_minutes=args.budget_minutes,
-        repeats=args.repeats,
-        iou_ratio=args.iou_ratio,
-        time_ratio=args.time_ratio,
-        image_floor=args.image_floor,
-        seed=args.seed,
-        hypothesis=args.hypothesis,
-        calibrate=args.calibrate,
-        cost_model=args.cost_model,
-        space=space,
-        reference=reference_settings(args),
-    )
-    try:
-        settings.validate()
-    except ValueError as exc:
-        raise ConfigError(f"command line: {exc}") from None
-    return settings
 
 
 def _handle_tune(args: argparse.Namespace) -> int:
@@ -642,16 +422,7 @@ def _handle_tune(args: argparse.Namespace) -> int:
 
 
 def calibration_settings(args: argparse.Namespace) -> CalibrationSettings:
-    return from_table(
-        CalibrationSettings,
-        {
-            "submissions": args.submissions,
-            "only": args.only,
-            "hypotheses": args.hypotheses,
-            "seed": args.seed,
-        },
-        "command line",
-    )
+    return settings_from(args, CalibrationSettings)
 
 
 def _handle_calibrate(args: argparse.Namespace) -> int:
@@ -670,7 +441,7 @@ def _handle_calibrate(args: argparse.Namespace) -> int:
         args.out,
         model=model,
         reference=reference_settings(args),
-        cost_model=args.cost_model,
+        cost_model=_cost_model(args),
         max_pixels=args.max_pixels,
         force=args.force,
     )
@@ -689,7 +460,7 @@ def _show_costs(model, sources, args: argparse.Namespace) -> int:
         model,
         sources,
         [None, *SEGMENTATIONS],
-        path=args.cost_model,
+        path=_cost_model(args),
         max_pixels=args.max_pixels,
         remeasure=args.remeasure,
     )

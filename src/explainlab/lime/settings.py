@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from explainlab.settings import setting
+
 EXPLAINERS: tuple[str, ...] = ("fast", "lime")
 TUNED = "tuned"  # [lime] params = "tuned": the parameter file the tune stage chose
 DEFAULT_MASK_K = 5  # get_image_and_mask's num_features default: the grader's mask
@@ -37,17 +39,28 @@ TUNER = "tuner"  # [scoreboard] hypothesis: the one the tune stage used
 @dataclass(frozen=True)
 class LimeSettings:
     model: str = "resnet50"
-    # Parameter file (TOML or JSON) with explain_instance arguments per image; empty means
-    # lime's own defaults for every image.
-    params: str = ""
-    # "fast": our vectorised drop-in explainer (identical results); "lime": lime's own.
-    explainer: str = "fast"
-    # Seeds the explainer's random_state (the sampling) and, where the parameter file has
-    # none, explain_instance's random_seed (the segmentation): lime 0.2.0.1 needs both.
-    seed: int = 0
-    target_class: int | None = None  # None: each image's top-1 class
-    mask_num_features: int = (
-        DEFAULT_MASK_K  # K of get_image_and_mask for mask.npy (file value wins)
+    # empty: lime's own defaults for every image
+    params: str = setting(
+        "",
+        "parameter file (TOML or JSON) with explain_instance arguments per image "
+        "(default: lime's defaults; 'lime_params' is the shipped example)",
+    )
+    explainer: str = setting(
+        "fast",
+        "fast: our vectorised explainer, identical results; lime: lime's own",
+        choices=EXPLAINERS,
+    )
+    # lime 0.2.0.1 needs both seeds: random_state (the sampling), random_seed (the segmentation)
+    seed: int = setting(
+        0,
+        "seeds the sampling (explainer random_state) and random_seed where the file has none",
+    )
+    target_class: int | None = setting(None, "class index to explain (default: each image's top-1)")
+    mask_num_features: int = setting(
+        DEFAULT_MASK_K,
+        "K superpixels in mask.npy, get_image_and_mask's num_features (default %(default)s; "
+        "a file's mask_num_features wins)",
+        aliases=("mask_features",),
     )
 
     def validate(self) -> None:
@@ -65,8 +78,8 @@ class LimeSettings:
 class ReferenceSettings:
     """The consensus reference the scoreboard and the tuner compare candidates with."""
 
-    seeds: int = 5
-    num_samples: int = 3000
+    seeds: int = setting(5, "consensus: LIME runs")
+    num_samples: int = setting(3000, "consensus: samples per run", aliases=("samples",))
     batch_size: int = 100  # only changes how the samples are batched, not the result
 
     def validate(self) -> None:
@@ -76,14 +89,19 @@ class ReferenceSettings:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    num_samples: tuple[int, ...] = (50, 100, 150, 200, 300, 400)
-    segmentations: tuple[dict[str, Any] | None, ...] = SEGMENTATIONS
+    num_samples: tuple[int, ...] = setting((50, 100, 150, 200, 300, 400), "num_samples values")
+    segmentations: tuple[dict[str, Any] | None, ...] = setting(
+        SEGMENTATIONS, "segmentations to try", choices=NAMED_SEGMENTATIONS, noun="segmentation"
+    )
     hide_colors: tuple[Any, ...] = (None, 0)
-    top_labels: tuple[int, ...] = (1, 5)
-    alphas: tuple[float, ...] = (0.1, 1.0, 10.0)  # Ridge; 1.0 is lime's default
+    top_labels: tuple[int, ...] = setting((1, 5), "top_labels values")
+    alphas: tuple[float, ...] = setting((0.1, 1.0, 10.0), "Ridge alphas (1.0 is lime's)")
     num_features: tuple[int, ...] = (100000, 10)
-    mask_k: tuple[int, ...] = (DEFAULT_MASK_K,)
-    batch_size: int = 100  # per classifier call; changes speed, not results
+    mask_k: tuple[int, ...] = setting(
+        (DEFAULT_MASK_K,),
+        "candidate mask sizes K (default %(default)s, the grader's get_image_and_mask default)",
+    )
+    batch_size: int = setting(100, "images per classifier call; changes speed, not results")
 
     def validate(self) -> None:
         for name in (
@@ -106,10 +124,16 @@ class CalibrationSettings:
     """How the local scoreboard is checked against the public one (``explainlab lime
     calibrate``, or ``[tune.calibration]`` when the tune stage calibrates first)."""
 
-    submissions: str = ""  # a submissions JSON file; '' is the shipped public scoreboard
-    only: tuple[str, ...] = ()  # the submissions (repository names) to score; () all
-    hypotheses: tuple[str, ...] = HYPOTHESIS_NAMES
-    seed: int = 0  # the explainer's random_state for every submission
+    submissions: str = setting(
+        "", "a submissions JSON file (default: the shipped public scoreboard)"
+    )
+    only: tuple[str, ...] = setting(
+        (), "score only these submissions (repository names; default all)"
+    )
+    hypotheses: tuple[str, ...] = setting(
+        HYPOTHESIS_NAMES, "hypotheses to check", choices=HYPOTHESIS_NAMES, noun="hypothesis"
+    )
+    seed: int = setting(0, "the explainer's random_state for every submission")
 
     def validate(self) -> None:
         unknown = [h for h in self.hypotheses if h not in HYPOTHESIS_NAMES]
@@ -122,17 +146,33 @@ class CalibrationSettings:
 @dataclass(frozen=True)
 class TuneSettings:
     model: str = "resnet50"
-    # Counted minutes of search for all images together (work at the cost model's rates),
-    # beyond each image's lime-default run and its ladder of num_samples (references excluded).
-    budget_minutes: float = 30.0
-    repeats: int = 1
-    iou_ratio: float = 0.9  # keep the mean IoU at >= this x the defaults' mean
-    time_ratio: float = 0.3  # aim at a mean cost <= this x the defaults'
-    image_floor: float = 0.5  # and no image below this x its defaults' IoU (0: no floor)
-    seed: int = 0  # orders the random part of the search and seeds random_seed
-    hypothesis: str = AUTO  # reference hypothesis: auto, or one of HYPOTHESIS_NAMES
-    calibrate: bool = False  # auto without a calibration of the model: calibrate first
-    cost_model: str = ""  # a stored cost model (JSON); '' this machine's, measured once
+    budget_minutes: float = setting(
+        30.0,
+        "counted minutes of search over all images (work at the cost model's rates), beyond "
+        "lime's defaults and their ladder of num_samples (references excluded)",
+    )
+    repeats: int = setting(1, "sampling seeds per candidate")
+    iou_ratio: float = setting(0.9, "IoU to keep, x the defaults' (their mean)")
+    time_ratio: float = setting(
+        0.3,
+        "cost target, x the defaults' mean (default %(default)s); relaxed, never the IoU, "
+        "when it cannot be met",
+    )
+    image_floor: float = setting(0.5, "no image below this x its defaults' IoU (0: no floor)")
+    seed: int = setting(0, "search order and random_seed")
+    hypothesis: str = setting(
+        AUTO,
+        "reference hypothesis: auto (the best agreement of the latest 'lime calibrate' of "
+        "the model, crop without one), crop or full",
+        choices=(AUTO, *HYPOTHESIS_NAMES),
+        noun="hypothesis",
+    )
+    calibrate: bool = setting(
+        False, "with --hypothesis auto and no calibration of the model: calibrate first"
+    )
+    cost_model: str = setting(
+        "", "a stored cost model (JSON; default this machine's, measured once on first use)"
+    )
     space: SearchSpace = field(default_factory=SearchSpace)
     reference: ReferenceSettings = field(default_factory=ReferenceSettings)
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)

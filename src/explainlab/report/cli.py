@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from explainlab.cli_common import writes_into
+from explainlab.cli_common import add_run_arg, writes_into
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,12 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build the PDF reports (dissection, CAM, LIME, comparison, and all four "
         "combined) from the results in a run folder; each report is built when its results exist.",
     )
-    p.add_argument(
-        "--run",
-        type=Path,
-        default=Path("results/assignment"),
-        help="run folder (default results/assignment)",
-    )
+    add_run_arg(p, "results/assignment")
     p.set_defaults(handler=_handle)
     writes_into(p, lambda args: args.run)  # it writes <run>/reports/
 
