@@ -26,9 +26,15 @@ def red_in_box_model() -> LoadedModel:
     net = RedInBoxNet(BOX, size=SIZE)
     names = [f"class {i}" for i in range(5)]
     spec = ModelSpec(
-        name="red_in_box", description="planted-evidence test model", dataset="test", num_classes=5, geometry=lambda: GEOMETRY,
-        target_layer="features", build=lambda: net, class_names=lambda: names,
-    )  # fmt: skip
+        name="red_in_box",
+        description="planted-evidence test model",
+        dataset="test",
+        num_classes=5,
+        geometry=lambda: GEOMETRY,
+        target_layer="features",
+        build=lambda: net,
+        class_names=lambda: names,
+    )
     return LoadedModel(
         spec=spec, module=net, device=torch.device("cpu"), class_names=names, geometry=GEOMETRY
     )

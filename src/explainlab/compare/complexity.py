@@ -150,8 +150,8 @@ def answer(
     if n < MIN_IMAGES or usable.empty:
         return Answer(
             verdict="undetermined",
-            paragraph=f"{head}. With {n} image(s) no rank correlation can be estimated, so the question "
-            "stays open; run the comparison on more images.",
+            paragraph=f"{head}. With {n} image(s) no rank correlation can be estimated, "
+            "so the question stays open; run the comparison on more images.",
             supporting=[],
             significant=[],
         )

@@ -87,8 +87,8 @@ def _builtin() -> dict[str, ModelSpec]:
             build=_places365_resnet18,
             class_names=labels.places365_labels,
             weights_source="resnet18_places365.pth.tar (asset registry)",
-            geometry_source="CLIP-Dissect's preprocessing of this checkpoint (Resize(256), CenterCrop(224), "
-            "ImageNet mean and std)",
+            geometry_source="CLIP-Dissect's preprocessing of this checkpoint "
+            "(Resize(256), CenterCrop(224), ImageNet mean and std)",
             # the weights and the class names, both needed before any work
             fetch_weights=lambda: assets.fetch_many([PLACES365_CHECKPOINT, PLACES365_CATEGORIES]),
         ),
