@@ -54,7 +54,9 @@ def test_checksum_mismatch_is_refused_and_leaves_nothing(server, tmp_path):
 
 
 def test_fetch_downloads_into_cache_when_online(server, monkeypatch):
-    asset = assets.Asset("file.bin", f"{server}/file.bin", _sha(PAYLOAD), "test")
+    asset = assets.Asset(
+        filename="file.bin", url=f"{server}/file.bin", checksum=_sha(PAYLOAD), group="test"
+    )
     monkeypatch.setitem(assets.ASSETS, "file.bin", asset)
     monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
     monkeypatch.setenv("EXPLAINLAB_MIRROR", "")
@@ -73,7 +75,9 @@ def test_mirror_lookup_is_recursive_and_checksummed(tmp_path, monkeypatch):
     monkeypatch.setitem(
         assets.ASSETS,
         "file.bin",
-        assets.Asset("file.bin", "http://unused/file.bin", _sha(PAYLOAD), "test"),
+        assets.Asset(
+            filename="file.bin", url="http://unused/file.bin", checksum=_sha(PAYLOAD), group="test"
+        ),
     )
     monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
     assert assets.fetch("file.bin") == mirror / "deep" / "er" / "file.bin"
@@ -86,7 +90,12 @@ def test_mirror_copy_with_wrong_checksum_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setitem(
         assets.ASSETS,
         "file.bin",
-        assets.Asset("file.bin", "http://example.invalid/file.bin", _sha(PAYLOAD), "test"),
+        assets.Asset(
+            filename="file.bin",
+            url="http://example.invalid/file.bin",
+            checksum=_sha(PAYLOAD),
+            group="test",
+        ),
     )
     monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
     with pytest.raises(MissingAssetsError):
@@ -197,7 +206,9 @@ def test_a_stalled_download_times_out_is_retried_and_leaves_nothing(stalling_ser
 def test_a_stalled_asset_is_reported_missing_with_the_reason(stalling_server, monkeypatch):
     url = f"{stalling_server}/file.bin"
     monkeypatch.setitem(
-        assets.ASSETS, "file.bin", assets.Asset("file.bin", url, _sha(PAYLOAD), "t")
+        assets.ASSETS,
+        "file.bin",
+        assets.Asset(filename="file.bin", url=url, checksum=_sha(PAYLOAD), group="t"),
     )
     monkeypatch.setenv("EXPLAINLAB_OFFLINE", "0")
     monkeypatch.setenv("EXPLAINLAB_MIRROR", "")

@@ -117,20 +117,24 @@ def loaded(module: nn.Module, name: str, num_classes: int, layer: str) -> Loaded
     """A LoadedModel around a test network (ImageNet normalisation, CPU)."""
     names = [f"class {i}" for i in range(num_classes)]
     spec = ModelSpec(
-        name,
-        "test network",
-        "imagenet",
-        num_classes,
-        lambda: IMAGENET_GEOMETRY,
-        layer,
-        lambda: module,
-        lambda: names,
+        name=name,
+        description="test network",
+        dataset="imagenet",
+        num_classes=num_classes,
+        geometry=lambda: IMAGENET_GEOMETRY,
+        target_layer=layer,
+        build=lambda: module,
+        class_names=lambda: names,
     )
-    return LoadedModel(spec, module.eval(), torch.device("cpu"), names)
+    return LoadedModel(
+        spec=spec, module=module.eval(), device=torch.device("cpu"), class_names=names
+    )
 
 
 def sample_of(key: str, crop: np.ndarray, path: Path, class_id: int | None = None) -> Sample:
-    return Sample(key, path, crop, to_tensor(crop, IMAGENET_GEOMETRY), class_id)
+    return Sample(
+        key=key, path=path, crop=crop, tensor=to_tensor(crop, IMAGENET_GEOMETRY), class_id=class_id
+    )
 
 
 # --- the builders' own checks ------------------------------------------------------------

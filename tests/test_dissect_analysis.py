@@ -64,7 +64,14 @@ def _write(path: Path, rows: list[tuple], similarity: bool = True) -> Path:
 
 def _frame(name: str, rows, dataset="imagenet") -> tables.Descriptions:
     table = pd.DataFrame(rows, columns=["layer", "unit", "description"])
-    return tables.Descriptions(name, name, dataset, "ours", Path(f"/x/{name}.csv"), table)
+    return tables.Descriptions(
+        name=name,
+        model=name,
+        dataset=dataset,
+        source="ours",
+        path=Path(f"/x/{name}.csv"),
+        table=table,
+    )
 
 
 # --- tables on hand-made inputs ---------------------------------------------------------

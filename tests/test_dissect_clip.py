@@ -196,7 +196,11 @@ def test_dissect_places365_checkpoint_with_random_clip(tmp_path, monkeypatch, mi
     real = assets.ASSETS[ckpt.name]
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     monkeypatch.setitem(
-        assets.ASSETS, ckpt.name, assets.Asset(ckpt.name, real.url, f"sha256:{digest}", real.group)
+        assets.ASSETS,
+        ckpt.name,
+        assets.Asset(
+            filename=ckpt.name, url=real.url, checksum=f"sha256:{digest}", group=real.group
+        ),
     )
     monkeypatch.setenv("EXPLAINLAB_MIRROR", os.pathsep.join([str(ckpt.parent), str(mirror)]))
     probe = tmp_path / "probe"

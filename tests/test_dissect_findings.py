@@ -17,7 +17,15 @@ from explainlab.report import dissect_findings as rules
 def _run(model: str, run: str, layers: dict[str, list[str]]) -> Descriptions:
     rows = [(layer, i, c) for layer, names in layers.items() for i, c in enumerate(names)]
     table = pd.DataFrame(rows, columns=["layer", "unit", "description"])
-    return Descriptions(model, model, "imagenet", "reference", __file__, table, run=run)
+    return Descriptions(
+        name=model,
+        model=model,
+        dataset="imagenet",
+        source="reference",
+        path=__file__,
+        table=table,
+        run=run,
+    )
 
 
 CMAP = CategoryMap(

@@ -172,7 +172,9 @@ def _settings(probe_folder, concept_file, tmp_path, **kw) -> DissectSettings:
 
 
 def _target(plant_a, plant_b, seed=0) -> TargetModel:
-    return TargetModel("planted", PlantedNet(plant_a, plant_b, seed).eval(), weights="planted")
+    return TargetModel(
+        name="planted", module=PlantedNet(plant_a, plant_b, seed).eval(), weights="planted"
+    )
 
 
 def test_known_answer_recovers_planted_labels(probe_folder, concept_file, tmp_path):

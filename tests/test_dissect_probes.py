@@ -68,7 +68,9 @@ def test_broden_probe_through_the_asset_registry(tmp_path, monkeypatch):
     zip_path = _fake_broden(mirror / "broden1_224.zip")
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     real = assets.ASSETS["broden1_224.zip"]
-    fake = assets.Asset(real.filename, real.url, f"sha256:{digest}", real.group)
+    fake = assets.Asset(
+        filename=real.filename, url=real.url, checksum=f"sha256:{digest}", group=real.group
+    )
     monkeypatch.setitem(assets.ASSETS, real.filename, fake)
     monkeypatch.setenv("EXPLAINLAB_MIRROR", str(mirror))
     monkeypatch.setenv("EXPLAINLAB_CACHE", str(tmp_path / "cache"))

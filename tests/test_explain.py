@@ -240,7 +240,12 @@ def test_dissect_model_in_memory_equals_the_stage(tmp_path, monkeypatch):
         concept_set=str(concepts),
         num_workers=0,
     )
-    target = TargetModel("planted", model.module, model.geometry, model.spec.weights_source)
+    target = TargetModel(
+        name="planted",
+        module=model.module,
+        geometry=model.geometry,
+        weights=model.spec.weights_source,
+    )
     outcome = run_dissect(
         settings, tmp_path / "run", targets={"planted": target}, encoder=SyntheticClip()
     )

@@ -228,7 +228,9 @@ def test_lite0_gets_timms_eval_transform(lite0, mirror):
     """EfficientNet-Lite0's data config: bicubic resize to 256, crop 224, mean/std 0.5."""
     import timm.data
 
-    assert lite0.geometry == Geometry(256, 224, "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert lite0.geometry == Geometry(
+        resize=256, crop=224, interpolation="bicubic", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+    )
     path = mirror / "imagenet-samples" / "n01443537_goldfish.JPEG"
     config = timm.data.resolve_data_config({}, model=lite0.module)
     expected = timm.data.create_transform(**config)(open_rgb(path))
@@ -237,7 +239,7 @@ def test_lite0_gets_timms_eval_transform(lite0, mirror):
 
 
 def test_geometry_round_trips_and_describes_itself():
-    geometry = Geometry(232, 224, "bilinear")
+    geometry = Geometry(resize=232, crop=224, interpolation="bilinear")
     assert Geometry.from_dict(geometry.to_dict()) == geometry
     assert geometry.describe().startswith("Resize(232, bilinear) → CenterCrop(224)")
     with pytest.raises(ValueError, match="interpolation"):

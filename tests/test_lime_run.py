@@ -39,14 +39,16 @@ def test_classifier_returns_softmax_probabilities_of_the_models_normalised_input
 
 def test_classifier_cutoff_stops_an_explanation():
     net = RedInBoxNet((64, 64, 128, 128))
-    classifier = ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_GEOMETRY), deadline=0.0)
+    classifier = ModelClassifier(
+        module=net, preprocess=lambda x: to_tensor(x, IMAGENET_GEOMETRY), deadline=0.0
+    )
     with pytest.raises(CutoffExceeded):
         classifier(np.zeros((2, 224, 224, 3), np.uint8))
 
 
 def _net_classifier(box):
     net = RedInBoxNet(box)
-    return ModelClassifier(net, lambda x: to_tensor(x, IMAGENET_GEOMETRY))
+    return ModelClassifier(module=net, preprocess=lambda x: to_tensor(x, IMAGENET_GEOMETRY))
 
 
 def test_known_answer_top_superpixels_fall_in_the_planted_box():

@@ -50,7 +50,15 @@ def test_explain_work_and_its_price_are_known_answers():
         "batch_size": 2,
     }
     work = explain_work(params, pixels=100, data=data, classes=5, chunk=64)
-    assert work == Work(100, "default", 3, 6, ((1, 1), (2, 1)), 3, 3 * 4 + 2 * 3 * 4)
+    assert work == Work(
+        pixels=100,
+        segmentation="default",
+        rows=3,
+        hidden=6,
+        chunks=((1, 1), (2, 1)),
+        fits=3,
+        fit_cells=3 * 4 + 2 * 3 * 4,
+    )
     assert work.images == 3
     cost = fixed_cost_model()  # 64x64 images: per-pixel rates of a 4096-pixel image
     seconds = cost.breakdown(work, "lime")

@@ -78,7 +78,9 @@ def test_places365_checkpoint_in_csail_format(tmp_path, monkeypatch, mirror):
     monkeypatch.setitem(
         assets.ASSETS,
         real.filename,
-        assets.Asset(real.filename, real.url, f"sha256:{digest}", real.group),
+        assets.Asset(
+            filename=real.filename, url=real.url, checksum=f"sha256:{digest}", group=real.group
+        ),
     )
     monkeypatch.setenv("EXPLAINLAB_MIRROR", os.pathsep.join([str(ckpt.parent), str(mirror)]))
     loaded = load_model("resnet18_places365", "cpu")

@@ -23,7 +23,7 @@ def _figure(path):
 
 def test_report_with_figure_table_and_banner(tmp_path):
     report = Report(
-        "Test report",
+        title="Test report",
         subtitle="run: test",
         banner="STAND-IN MODEL: EfficientNet-Lite0",
         footer="explainlab test",
@@ -48,7 +48,7 @@ def test_report_with_figure_table_and_banner(tmp_path):
 def test_merge_keeps_every_page(tmp_path):
     parts = []
     for i in range(2):
-        r = Report(f"Part {i}")
+        r = Report(title=f"Part {i}")
         r.paragraph("text " * 50)
         parts.append(r.save(tmp_path / f"p{i}.pdf"))
     merged = merge_pdfs(parts, tmp_path / "all.pdf")
@@ -105,7 +105,7 @@ def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
 def test_the_combined_pdf_puts_every_main_part_first(tmp_path):
     parts = []
     for i in range(2):
-        r = Report(f"Part {i}")
+        r = Report(title=f"Part {i}")
         r.paragraph(f"main text of part {i}")
         r.appendix()
         r.paragraph(f"appendix text of part {i}")
@@ -142,7 +142,7 @@ def test_figures_are_embedded_at_print_resolution(tmp_path):
     Image.fromarray(flat).save(plot)
     sizes = {}
     for name, path in (("photo", photo), ("plot", plot)):
-        r = Report(name)
+        r = Report(title=name)
         r.figure(path, width=8 * 28.3465)
         out = r.save(tmp_path / f"{name}.pdf")
         sizes[name] = out.stat().st_size

@@ -26,10 +26,18 @@ def red_in_box_model() -> LoadedModel:
     net = RedInBoxNet(BOX, size=SIZE)
     names = [f"class {i}" for i in range(5)]
     spec = ModelSpec(
-        "red_in_box", "planted-evidence test model", "test", 5, lambda: GEOMETRY,
-        "features", build=lambda: net, class_names=lambda: names,
-    )  # fmt: skip
-    return LoadedModel(spec, net, torch.device("cpu"), names, GEOMETRY)
+        name="red_in_box",
+        description="planted-evidence test model",
+        dataset="test",
+        num_classes=5,
+        geometry=lambda: GEOMETRY,
+        target_layer="features",
+        build=lambda: net,
+        class_names=lambda: names,
+    )
+    return LoadedModel(
+        spec=spec, module=net, device=torch.device("cpu"), class_names=names, geometry=GEOMETRY
+    )
 
 
 def red_sources(folder: Path, count: int = 2) -> list[ImageSource]:

@@ -120,11 +120,11 @@ def agreement(
                 hint="explain both with the same model and image",
             )
         lime_result = LimeResult(
-            explanation.segments.astype(np.int64),
-            dict(explanation.weights),
-            explanation.mask,
-            explanation.label,
-            explanation.label_name,
+            segments=explanation.segments.astype(np.int64),
+            weights=dict(explanation.weights),
+            mask=explanation.mask,
+            label=explanation.label,
+            label_name=explanation.label_name,
         )
         for method, saliency in result.maps.items():
             if method == "lime":  # LIME against itself
@@ -206,7 +206,11 @@ def dissect_model(
     )
     settings.validate()
     target = TargetModel(
-        model.name, model.module, model.geometry, model.spec.weights_source, model.device
+        name=model.name,
+        module=model.module,
+        geometry=model.geometry,
+        weights=model.spec.weights_source,
+        device=model.device,
     )
     labels = label_model(settings, target, encoder=encoder, device=model.device)
     return DissectResult(

@@ -51,7 +51,7 @@ _SPACE_MARGIN = 64 << 20  # free space left over after a download
 NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Asset:
     """One downloadable file. ``checksum`` is ``"sha256:<hex>"`` or, where no sha256 is
     published, ``"md5:<hex>"`` (``note`` says where it comes from)."""
@@ -116,7 +116,12 @@ def _images() -> list[Asset]:
         ),
     ]
     return [
-        Asset(name, f"{IMAGES_URL}/{name}", f"sha256:{sha}", "imagenet-samples")
+        Asset(
+            filename=name,
+            url=f"{IMAGES_URL}/{name}",
+            checksum=f"sha256:{sha}",
+            group="imagenet-samples",
+        )
         for name, sha in rows
     ]
 
@@ -168,7 +173,12 @@ def _clip_dissect() -> list[Asset]:
         ),
     ]
     return [
-        Asset(name, f"{CLIP_DISSECT_URL}/{path}", f"sha256:{sha}", "clip-dissect")
+        Asset(
+            filename=name,
+            url=f"{CLIP_DISSECT_URL}/{path}",
+            checksum=f"sha256:{sha}",
+            group="clip-dissect",
+        )
         for name, path, sha in rows
     ]
 
@@ -213,11 +223,11 @@ def _reference_runs() -> list[Asset]:
     ]
     return [
         Asset(
-            name,
-            f"{folder}/descriptions.csv",
-            f"sha256:{sha}",
-            "clip-dissect-runs",
-            f"a run of the reference CLIP-Dissect code on the assignment's configuration, on a {hardware}",
+            filename=name,
+            url=f"{folder}/descriptions.csv",
+            checksum=f"sha256:{sha}",
+            group="clip-dissect-runs",
+            note=f"a run of the reference CLIP-Dissect code on the assignment's configuration, on a {hardware}",
             upstream="descriptions.csv",
         )
         for name, folder, sha, hardware in rows
@@ -231,18 +241,18 @@ def _large() -> list[Asset]:
     )
     return [
         Asset(
-            "resnet18_places365.pth.tar",
-            "http://places2.csail.mit.edu/models_places365/resnet18_places365.pth.tar",
-            "md5:7a8808eefd4ea7458650ca84855f69b1",
-            "places365",
-            md5_note,
+            filename="resnet18_places365.pth.tar",
+            url="http://places2.csail.mit.edu/models_places365/resnet18_places365.pth.tar",
+            checksum="md5:7a8808eefd4ea7458650ca84855f69b1",
+            group="places365",
+            note=md5_note,
         ),
         Asset(
-            "broden1_224.zip",
-            "http://netdissect.csail.mit.edu/data/broden1_224.zip",
-            "md5:be13c292eaef3300da03f8d0e48eab1c",
-            "broden",
-            md5_note + " (about 1 GB)",
+            filename="broden1_224.zip",
+            url="http://netdissect.csail.mit.edu/data/broden1_224.zip",
+            checksum="md5:be13c292eaef3300da03f8d0e48eab1c",
+            group="broden",
+            note=md5_note + " (about 1 GB)",
             # the zip (about 1 GB) plus its extracted images (about 1 GB) in the cache
             space_needed=2_200_000_000,
         ),
@@ -268,11 +278,11 @@ def _openai_clip() -> list[Asset]:
     ]
     return [
         Asset(
-            name,
-            f"{OPENAI_CLIP_URL}/{sha}/{name}",
-            f"sha256:{sha}",
-            "clip",
-            "OpenAI's CLIP weights, the file CLIP-Dissect's clip.load downloads and checks",
+            filename=name,
+            url=f"{OPENAI_CLIP_URL}/{sha}/{name}",
+            checksum=f"sha256:{sha}",
+            group="clip",
+            note="OpenAI's CLIP weights, the file CLIP-Dissect's clip.load downloads and checks",
         )
         for name, sha in rows
     ]

@@ -35,7 +35,7 @@ def check_target_class(model: LoadedModel, target_class: int | None) -> None:
         )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImageStage:
     model: LoadedModel
     samples: list[Sample]
@@ -82,4 +82,11 @@ def open_image_stage(
     up_to_date = stage.complete and not force
     if not up_to_date and on_start is not None:
         on_start()
-    return ImageStage(model, samples, failures, stage, up_to_date, fingerprint)
+    return ImageStage(
+        model=model,
+        samples=samples,
+        failures=failures,
+        stage=stage,
+        up_to_date=up_to_date,
+        fingerprint=fingerprint,
+    )

@@ -36,7 +36,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Geometry:
     """A model's evaluation transform: resize the shorter side to ``resize`` (with
     ``interpolation``, antialiased as PIL does), centre-crop ``crop`` x ``crop``,
@@ -61,11 +61,11 @@ class Geometry:
         if len(resize) != 1 or len(crop) != 1:
             raise ValueError(f"expected a shorter-side resize and a square crop in {transform}")
         return cls(
-            int(resize[0]),
-            int(crop[0]),
-            transform.interpolation.value,  # type: ignore[attr-defined]
-            tuple(float(v) for v in transform.mean),  # type: ignore[attr-defined]
-            tuple(float(v) for v in transform.std),  # type: ignore[attr-defined]
+            resize=int(resize[0]),
+            crop=int(crop[0]),
+            interpolation=transform.interpolation.value,  # type: ignore[attr-defined]
+            mean=tuple(float(v) for v in transform.mean),  # type: ignore[attr-defined]
+            std=tuple(float(v) for v in transform.std),  # type: ignore[attr-defined]
         )
 
     @classmethod
@@ -80,11 +80,11 @@ class Geometry:
             raise ValueError(f"timm input_size {config['input_size']}: only square crops")
         crop_pct = config.get("crop_pct") or 1.0
         return cls(
-            math.floor(height / crop_pct),
-            int(height),
-            config.get("interpolation", "bilinear"),
-            tuple(float(v) for v in config["mean"]),
-            tuple(float(v) for v in config["std"]),
+            resize=math.floor(height / crop_pct),
+            crop=int(height),
+            interpolation=config.get("interpolation", "bilinear"),
+            mean=tuple(float(v) for v in config["mean"]),
+            std=tuple(float(v) for v in config["std"]),
         )
 
     def describe(self) -> str:
@@ -104,11 +104,11 @@ class Geometry:
     def from_dict(cls, data: dict) -> Geometry:
         """The inverse of :meth:`to_dict` (a geometry recorded in a run folder)."""
         return cls(
-            int(data["resize"]),
-            int(data["crop"]),
-            str(data["interpolation"]),
-            tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
-            tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            resize=int(data["resize"]),
+            crop=int(data["crop"]),
+            interpolation=str(data["interpolation"]),
+            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -150,7 +150,7 @@ MISSION_KEYS: tuple[str, ...] = tuple(m.key for m in MISSION_IMAGES)
 _MISSION_BY_KEY = {m.key: m for m in MISSION_IMAGES}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Sample:
     """One image on the one geometry."""
 
@@ -304,7 +304,13 @@ def load_sample(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Sample:
     crop = center_crop(open_rgb(source.path, max_pixels=max_pixels), geometry)
-    return Sample(source.key, source.path, crop, to_tensor(crop, geometry), source.class_id)
+    return Sample(
+        key=source.key,
+        path=source.path,
+        crop=crop,
+        tensor=to_tensor(crop, geometry),
+        class_id=source.class_id,
+    )
 
 
 def load_samples(
@@ -358,7 +364,7 @@ def sample_from(
         raise _too_large(Path(key or "image"), f"{image.width}x{image.height}", max_pixels)
     crop = center_crop(_to_rgb8(image), geometry)
     name = key or "image"
-    return Sample(name, Path(f"<{name}>"), crop, to_tensor(crop, geometry))
+    return Sample(key=name, path=Path(f"<{name}>"), crop=crop, tensor=to_tensor(crop, geometry))
 
 
 # --- choosing inputs -----------------------------------------------------------------

@@ -42,7 +42,7 @@ from explainlab.stages import get_stage
 TOP_K = 5
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CamOutcome:
     folder: Path
     predictions: pd.DataFrame
@@ -206,11 +206,11 @@ def feature_grid(model: LoadedModel, target: CamTarget, x: torch.Tensor) -> tupl
 
 def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> CamOutcome:
     return CamOutcome(
-        folder,
-        pd.read_csv(folder / "predictions.csv"),
-        pd.read_csv(folder / "timings.csv"),
-        failures,
-        skipped,
+        folder=folder,
+        predictions=pd.read_csv(folder / "predictions.csv"),
+        timings=pd.read_csv(folder / "timings.csv"),
+        failures=failures,
+        skipped=skipped,
     )
 
 

@@ -13,7 +13,7 @@ METHODS: tuple[str, ...] = ("gradcam", "ablationcam", "scorecam")
 IMPLS: tuple[str, ...] = ("fast", "library")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CamSettings:
     model: str = "resnet50"
     methods: tuple[str, ...] = setting(

@@ -37,7 +37,7 @@ from explainlab.errors import ConfigError, UnknownNameError
 Tail = Callable[[torch.Tensor], torch.Tensor]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LayerSplit:
     activation: torch.Tensor  # (1, C, h, w): the target layer's output on x
     logits: torch.Tensor  # (1, K): the model's output on x
@@ -126,11 +126,22 @@ def split_at(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> LayerSplit:
     check_image(x)
     cap = capture(model, layer, x)
     try:
-        return LayerSplit(cap.at_hook, cap.logits, _fx_tail(model, layer, x, cap), "fx")
+        return LayerSplit(
+            activation=cap.at_hook,
+            logits=cap.logits,
+            tail=_fx_tail(model, layer, x, cap),
+            path="fx",
+        )
     except _NoSplit as why:
         # Like pytorch-grad-cam, the hook path sees the layer's output after the forward
         # pass, in-place changes included; the whole model runs for every batch.
-        return LayerSplit(cap.after, cap.logits, _hook_tail(model, layer, x), "hook", str(why))
+        return LayerSplit(
+            activation=cap.after,
+            logits=cap.logits,
+            tail=_hook_tail(model, layer, x),
+            path="hook",
+            reason=str(why),
+        )
 
 
 # --- the hook path ---------------------------------------------------------------------

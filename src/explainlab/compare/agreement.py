@@ -15,7 +15,7 @@ from explainlab.measures import measures
 from explainlab.measures.agreement import MapMask
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Agreement:
     key: str
     method: str
@@ -43,4 +43,11 @@ def compare_maps(
 ) -> Agreement:
     pair = MapMask.of(cam, lime, threshold=threshold, sweep=sweep, rng=rng)
     values = {spec.name: spec.compute(pair) for spec in measures("map-mask")}
-    return Agreement(key, method, values, pair.iou_curve, pair.cam_mask, pair.area_mask)
+    return Agreement(
+        key=key,
+        method=method,
+        values=values,
+        sweep=pair.iou_curve,
+        cam_mask=pair.cam_mask,
+        area_mask=pair.area_mask,
+    )

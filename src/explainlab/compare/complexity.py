@@ -38,7 +38,7 @@ LABELS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Complexity:
     key: str
     object_area: float
@@ -85,12 +85,12 @@ def measure(
     seed: int,
 ) -> Complexity:
     return Complexity(
-        key,
-        float(np.mean(object_mask)),
-        quickshift_count(crop, seed),
-        edge_density(crop, edge_sigma),
-        colour_entropy(crop, colour_levels),
-        float(top1_prob),
+        key=key,
+        object_area=float(np.mean(object_mask)),
+        n_superpixels=quickshift_count(crop, seed),
+        edge_density=edge_density(crop, edge_sigma),
+        colour_entropy=colour_entropy(crop, colour_levels),
+        top1_prob=float(top1_prob),
     )
 
 
@@ -121,7 +121,7 @@ def critical_rho(n: int, alpha: float = 0.05) -> float:
     return float(t / np.sqrt(n - 2 + t * t))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     verdict: str  # "yes", "partly", "no", "mixed" or "undetermined"
     paragraph: str
@@ -149,11 +149,11 @@ def answer(
     usable = corr.dropna(subset=["rho"])
     if n < MIN_IMAGES or usable.empty:
         return Answer(
-            "undetermined",
-            f"{head}. With {n} image(s) no rank correlation can be estimated, so the question "
-            "stays open; run the comparison on more images.",
-            [],
-            [],
+            verdict="undetermined",
+            paragraph=f"{head}. With {n} image(s) no rank correlation can be estimated, "
+            "so the question stays open; run the comparison on more images.",
+            supporting=[],
+            significant=[],
         )
     lines, supporting, against, significant = [], [], [], []
     for _, row in usable.iterrows():
@@ -205,7 +205,13 @@ def answer(
             "agreement: two random masks overlap more the larger they are (the chance IoU "
             "is in agreement.csv as iou_area_chance)."
         )
-    return Answer(verdict, text, supporting, significant, against)
+    return Answer(
+        verdict=verdict,
+        paragraph=text,
+        supporting=supporting,
+        significant=significant,
+        against=against,
+    )
 
 
 def p_text(p: float) -> str:

@@ -54,7 +54,9 @@ def cam_explainer(
 def _classifier(module: nn.Module, geometry: Geometry) -> ModelClassifier:
     """LIME's classifier function for ``module`` (whichever weights it has now)."""
     device = _device(module)
-    return ModelClassifier(module, lambda images: to_tensor(images, geometry).to(device))
+    return ModelClassifier(
+        module=module, preprocess=lambda images: to_tensor(images, geometry).to(device)
+    )
 
 
 def lime_explainer(

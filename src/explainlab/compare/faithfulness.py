@@ -43,7 +43,7 @@ RANDOM = "random"
 BLUR_KERNEL, BLUR_SIGMA = 11, 5.0  # RISE's insertion substrate
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Curve:
     key: str
     method: str
@@ -152,7 +152,18 @@ def curves(
         probs = perturbed_probabilities(
             model, start, fill, everything, counts, target, batch_size=batch_size
         )
-        out += [Curve(sample.key, n, kind, fractions, probs[i]) for i, n in enumerate(names)]
+        out += [
+            Curve(key=sample.key, method=n, kind=kind, fractions=fractions, probs=probs[i])
+            for i, n in enumerate(names)
+        ]
         if random:
-            out.append(Curve(sample.key, RANDOM, kind, fractions, probs[len(names) :].mean(0)))
+            out.append(
+                Curve(
+                    key=sample.key,
+                    method=RANDOM,
+                    kind=kind,
+                    fractions=fractions,
+                    probs=probs[len(names) :].mean(0),
+                )
+            )
     return out

@@ -21,7 +21,7 @@ from explainlab.methods import method_names
 from explainlab.stages import stage_dir
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class LimeResult:
     segments: np.ndarray  # (crop, crop) int superpixel ids
     weights: dict[int, float]  # superpixel id -> weight (for the explained label)
@@ -34,7 +34,7 @@ class LimeResult:
         return masks.superpixel_map(self.segments, self.weights)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ImageInputs:
     key: str
     maps: dict[str, np.ndarray]  # CAM method -> (crop, crop) float in [0, 1]
@@ -125,7 +125,9 @@ def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInp
                 hint=_RERUN_CAM,
             )
         maps[method] = np.clip(saliency, 0.0, 1.0)
-    return ImageInputs(key, maps, cam_item, _read_lime(lime_dir, files, shape), files)
+    return ImageInputs(
+        key=key, maps=maps, cam_item=cam_item, lime=_read_lime(lime_dir, files, shape), files=files
+    )
 
 
 _RERUN_CAM = "rerun `explainlab cam --force` for this run"
@@ -158,11 +160,11 @@ def _read_lime(folder: Path, files: list[Path], shape: tuple[int, int]) -> LimeR
             hint=_RERUN_LIME,
         )
     return LimeResult(
-        segments.astype(np.int64),
-        weights,
-        mask.astype(bool),
-        label,
-        str(info.get("label_name", label)),
+        segments=segments.astype(np.int64),
+        weights=weights,
+        mask=mask.astype(bool),
+        label=label,
+        label_name=str(info.get("label_name", label)),
     )
 
 

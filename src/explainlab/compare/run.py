@@ -59,7 +59,7 @@ from explainlab.stages import get_stage, stage_dir
 from explainlab.versions import package_versions
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CompareOutcome:
     folder: Path
     agreement: pd.DataFrame
@@ -315,13 +315,13 @@ def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> Co
     agreement = table("agreement.csv")
     assert agreement is not None
     return CompareOutcome(
-        folder,
-        agreement,
-        table("faithfulness.csv"),
-        table("sanity.csv"),
-        json.loads((folder / "summary.json").read_text()),
-        failures,
-        skipped,
+        folder=folder,
+        agreement=agreement,
+        faithfulness=table("faithfulness.csv"),
+        sanity=table("sanity.csv"),
+        summary=json.loads((folder / "summary.json").read_text()),
+        failures=failures,
+        skipped=skipped,
     )
 
 

@@ -74,7 +74,7 @@ def similarity(original: np.ndarray, other: np.ndarray) -> dict[str, float]:
     return {spec.name: spec.compute(original, other) for spec in measures("sanity")}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SanityRow:
     key: str
     method: str
@@ -119,7 +119,9 @@ def sanity_check(
                 )
             maps[name].append(saliency)
             values = similarity(maps[name][0], saliency)
-            rows.append(SanityRow(sample.key, name, step, block, values))
+            rows.append(
+                SanityRow(key=sample.key, method=name, step=step, block=block, similarity=values)
+            )
             if progress:
                 progress()
     return rows, maps

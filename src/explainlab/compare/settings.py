@@ -19,7 +19,7 @@ def sanity_method_names() -> tuple[str, ...]:
     return (*method_names("cam"), LIME)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CompareSettings:
     # Agreement between each CAM method and LIME.
     cam_methods: tuple[str, ...] = setting(

@@ -23,7 +23,7 @@ from explainlab.images import IMAGENET_GEOMETRY, Geometry
 from explainlab.models import canonical_layer_name, load_model, resolve_layer
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class TargetModel:
     """The network being dissected."""
 
@@ -41,7 +41,13 @@ class TargetModel:
 def load_target(name: str, device: str | torch.device = "cpu") -> TargetModel:
     """A model of the registry (``resnet18``, ``resnet18_places365``, ...)."""
     loaded = load_model(name, device)
-    return TargetModel(name, loaded.module, loaded.geometry, loaded.spec.description, loaded.device)
+    return TargetModel(
+        name=name,
+        module=loaded.module,
+        geometry=loaded.geometry,
+        weights=loaded.spec.description,
+        device=loaded.device,
+    )
 
 
 def random_target(name: str, seed: int = 0) -> TargetModel:
@@ -59,10 +65,10 @@ def random_target(name: str, seed: int = 0) -> TargetModel:
         torch.manual_seed(seed)
         module = torchvision.models.get_model(arch, weights=None, num_classes=spec.num_classes)
     return TargetModel(
-        name,
-        module.eval(),
-        spec.geometry(),
-        f"random weights (stand-in for {spec.description}, seed {seed})",
+        name=name,
+        module=module.eval(),
+        geometry=spec.geometry(),
+        weights=f"random weights (stand-in for {spec.description}, seed {seed})",
     )
 
 

@@ -35,7 +35,7 @@ from explainlab.stages import stage_dir
 KINDS = ("files", "computed", "reference_runs", "published")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AnalysisOutcome:
     folder: Path
     tables: dict[str, Path] = field(default_factory=dict)
@@ -70,7 +70,7 @@ def _label_notes(inputs: Sequence[tables.Descriptions], caveats: Sequence[str]) 
     return " ".join(notes)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Computed:
     """Every table of one analysis, computed before anything is written."""
 
@@ -159,30 +159,30 @@ def analyze(
     if force:
         stage.reset()
     if stage.complete and not force:
-        return AnalysisOutcome(stage.final, summary=stage.final / "summary.md", skipped=True)
+        return AnalysisOutcome(folder=stage.final, summary=stage.final / "summary.md", skipped=True)
 
     cmap = category_map or load_category_map()
     computed = _compute(inputs, more_runs, refs, cmap)
     note = _label_notes(inputs, caveats)
-    outcome = AnalysisOutcome(stage.final)
+    outcome = AnalysisOutcome(folder=stage.final)
     with stage.finishing() as folder:
         for name, frame in computed.frames().items():
             outcome.tables[name] = runfolder.write_csv(folder / name, frame)
         outcome.figures = _figures(folder, inputs, computed, note)
         montage_notes = _montages(folder, inputs, computed.counts, montage_concepts, outcome)
         summary_inputs = SummaryInputs(
-            inputs,
-            refs,
-            cmap,
-            computed.counts,
-            computed.distinct,
-            computed.categories,
-            computed.concentration,
-            computed.similarity,
-            computed.overlap,
-            computed.over,
-            computed.agreement,
-            computed.fc,
+            inputs=inputs,
+            published=refs,
+            cmap=cmap,
+            counts=computed.counts,
+            distinct=computed.distinct,
+            categories=computed.categories,
+            concentration=computed.concentration,
+            similarity=computed.similarity,
+            overlap=computed.overlap,
+            over=computed.over,
+            agreement=computed.agreement,
+            fc=computed.fc,
             stability=computed.stable,
             self_agreement=computed.self_agreement,
             verdicts=computed.verdicts,

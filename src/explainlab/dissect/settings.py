@@ -43,7 +43,7 @@ RANDOM_CLIP = "none"  # clip_pretrained value for randomly initialised CLIP weig
 CLIP_PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DissectSettings:
     models: tuple[str, ...] = setting(
         ("resnet18", "resnet18_places365"), "models (default: both ResNet18s)"

@@ -455,7 +455,7 @@ def rises_with_similarity(by_similarity: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StabilityTables:
     """Every table of the label stability of the models with two runs or more."""
 
@@ -490,12 +490,12 @@ def measure_stability(groups: Sequence[RunGroup], cmap: CategoryMap) -> Stabilit
     counts = run_counts(several, cmap)
     by_similarity = stability_by_similarity(several)
     return StabilityTables(
-        several,
-        run_agreement(several),
-        counts,
-        count_ranges(counts),
-        concept_stability(several),
-        by_similarity,
-        rises_with_similarity(by_similarity),
-        headline_findings(several, cmap),
+        groups=several,
+        agreement=run_agreement(several),
+        counts=counts,
+        ranges=count_ranges(counts),
+        concepts=concept_stability(several),
+        by_similarity=by_similarity,
+        rises=rises_with_similarity(by_similarity),
+        findings=headline_findings(several, cmap),
     )

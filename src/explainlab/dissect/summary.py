@@ -19,7 +19,7 @@ from explainlab.dissect.stability import FLIPS, StabilityTables
 from explainlab.dissect.tables import ALL_LAYERS, Descriptions, most_over_represented
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SummaryInputs:
     inputs: Sequence[Descriptions]
     published: Sequence[Descriptions]

@@ -43,7 +43,7 @@ REFERENCE_RUN_FILES = (
 _RUN_SUFFIX = re.compile(r"^(?P<model>.+)_run_(?P<run>[A-Za-z0-9]+)$")
 
 
-@dataclass(eq=False)  # one file's labels: compared by identity, never table by table
+@dataclass(eq=False, kw_only=True)  # one file's labels: compared by identity, never table by table
 class Descriptions:
     name: str  # as named by the file (published: "resnet18_places")
     model: str  # canonical model name ("resnet18_places365")
@@ -137,7 +137,16 @@ def read_descriptions(
         except (OSError, ValueError):
             notes = []
     model = canonical_model(base)
-    return Descriptions(name, model, model_dataset(model), source, path, table, notes, run)
+    return Descriptions(
+        name=name,
+        model=model,
+        dataset=model_dataset(model),
+        source=source,
+        path=path,
+        table=table,
+        notes=notes,
+        run=run,
+    )
 
 
 def model_of(name: str) -> str:

@@ -53,7 +53,7 @@ FOLDER = "lime_calibrate"
 ASSIGNMENT_MODEL = "resnet50"  # the model the real grader explains
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CalibrationOutcome:
     folder: Path
     agreement: pd.DataFrame
@@ -188,7 +188,12 @@ def calibrate(
         prices.save(folder / "cost_model.json")
     runfolder.write_json(latest_path(model.name), record)
     return CalibrationOutcome(
-        stage.final, agreement, per_submission, record["best"], record, opened.failures
+        folder=stage.final,
+        agreement=agreement,
+        per_submission=per_submission,
+        best=record["best"],
+        record=record,
+        failures=opened.failures,
     )
 
 
@@ -232,12 +237,12 @@ def _read_outcome(folder: Path, failures: list[Failure]) -> CalibrationOutcome:
     record = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
     runfolder.write_json(latest_path(record["model"]), record)
     return CalibrationOutcome(
-        folder,
-        pd.read_csv(folder / "agreement.csv"),
-        pd.read_csv(folder / "submissions.csv"),
-        record["best"],
-        record,
-        failures,
+        folder=folder,
+        agreement=pd.read_csv(folder / "agreement.csv"),
+        per_submission=pd.read_csv(folder / "submissions.csv"),
+        best=record["best"],
+        record=record,
+        failures=failures,
         skipped=True,
     )
 

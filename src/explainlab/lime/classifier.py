@@ -17,7 +17,7 @@ class CutoffExceeded(RuntimeError):
     """Raised from inside explain_instance when an explanation runs past its time limit."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class ModelClassifier:
     """``classifier_fn`` for lime: (N, H, W, 3) uint8 images -> (N, classes) float64
     probabilities (softmax, never logits).
@@ -38,7 +38,7 @@ class ModelClassifier:
 
     @classmethod
     def for_model(cls, model: LoadedModel, **kwargs) -> ModelClassifier:
-        return cls(model.module, model.preprocess, **kwargs)
+        return cls(module=model.module, preprocess=model.preprocess, **kwargs)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         start = time.perf_counter()

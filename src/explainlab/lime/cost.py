@@ -29,7 +29,7 @@ PERTURBERS: tuple[str, ...] = ("lime", "fast")
 FORWARD_SELECTION_MAX = 6  # lime's 'auto' feature selection: forward selection up to 6 features
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Work:
     """Counted work of one explain_instance (or of part of one)."""
 
@@ -48,14 +48,14 @@ class Work:
         segmentation = "+".join(s for s in (self.segmentation, other.segmentation) if s)
         chunks = Counter(dict(self.chunks)) + Counter(dict(other.chunks))
         return Work(
-            self.pixels or other.pixels,
-            segmentation,
-            self.rows + other.rows,
-            self.hidden + other.hidden,
-            tuple(sorted(chunks.items())),
-            self.fits + other.fits,
-            self.fit_cells + other.fit_cells,
-            self.resized_pixels + other.resized_pixels,
+            pixels=self.pixels or other.pixels,
+            segmentation=segmentation,
+            rows=self.rows + other.rows,
+            hidden=self.hidden + other.hidden,
+            chunks=tuple(sorted(chunks.items())),
+            fits=self.fits + other.fits,
+            fit_cells=self.fit_cells + other.fit_cells,
+            resized_pixels=self.resized_pixels + other.resized_pixels,
         )
 
     @property
@@ -144,7 +144,7 @@ def explain_work(
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CostModel:
     """Seconds per unit of work on one machine and model, measured once (see the module
     docstring); stored as JSON with the run."""

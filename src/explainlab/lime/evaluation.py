@@ -27,7 +27,7 @@ from explainlab.masks import iou, top_positive_mask
 OK, FAILED, NOT_MEASURED = "ok", "failed", "not measured"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Evaluation:
     """One run of one parameter set on one image."""
 
@@ -83,10 +83,18 @@ def evaluate(
     try:
         explanation = lime_explainer.explain_instance(image, classifier, **params)
     except CutoffExceeded:
-        return Evaluation(NOT_MEASURED, time.perf_counter() - start, label, f"over {cutoff:g} s")
+        return Evaluation(
+            status=NOT_MEASURED,
+            seconds=time.perf_counter() - start,
+            label=label,
+            error=f"over {cutoff:g} s",
+        )
     except Exception as exc:  # whatever lime raises with these parameters is the outcome
         return Evaluation(
-            FAILED, time.perf_counter() - start, label, f"{type(exc).__name__}: {exc}"
+            status=FAILED,
+            seconds=time.perf_counter() - start,
+            label=label,
+            error=f"{type(exc).__name__}: {exc}",
         )
     finally:
         classifier.reset(None)
@@ -100,7 +108,9 @@ def evaluate(
         resize=classifier.resizes,
     )
     if cutoff is not None and seconds > cutoff:
-        return Evaluation(NOT_MEASURED, seconds, label, f"over {cutoff:g} s", work=work)
+        return Evaluation(
+            status=NOT_MEASURED, seconds=seconds, label=label, error=f"over {cutoff:g} s", work=work
+        )
     return from_explanation(explanation, label, seconds, work, priced(work, cost_model))
 
 
@@ -110,16 +120,25 @@ def from_explanation(
     """The evaluation of a finished explanation: FAILED when ``label`` was not explained."""
     if label not in explanation.local_exp:
         return Evaluation(
-            FAILED,
-            seconds,
-            label,
-            f"class {label} not explained (top_labels/labels exclude it)",
+            status=FAILED,
+            seconds=seconds,
+            label=label,
+            error=f"class {label} not explained (top_labels/labels exclude it)",
             work=work,
             cost_seconds=cost_seconds,
         )
     weights = {int(f): float(w) for f, w in explanation.local_exp[label]}
     segments = np.asarray(explanation.segments)
-    return Evaluation(OK, seconds, label, "", segments, weights, work, cost_seconds)
+    return Evaluation(
+        status=OK,
+        seconds=seconds,
+        label=label,
+        error="",
+        segments=segments,
+        weights=weights,
+        work=work,
+        cost_seconds=cost_seconds,
+    )
 
 
 def _record_samples(explainer: LimeImageExplainer) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def params_explaining(
     return used
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LimeResult:
     label: int
     probability: float  # the model's probability of ``label`` on the unperturbed crop

@@ -84,4 +84,4 @@ def resizing_preprocess(model: LoadedModel) -> Callable[[np.ndarray], torch.Tens
 
 
 def resizing_classifier(model: LoadedModel) -> ModelClassifier:
-    return ModelClassifier(model.module, resizing_preprocess(model), resizes=True)
+    return ModelClassifier(module=model.module, preprocess=resizing_preprocess(model), resizes=True)

@@ -33,7 +33,7 @@ from explainlab.versions import LIME_PACKAGES, package_versions
 REFERENCE_SEED_BASE = 10_000
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Reference:
     key: str
     label: int | None  # None: the candidate's label is the model's top-1
@@ -79,7 +79,11 @@ def consensus(
     if path.is_file():
         with np.load(path) as saved:
             return Reference(
-                key, int(saved["label"]), saved["segments"], saved["weights"], cached=True
+                key=key,
+                label=int(saved["label"]),
+                segments=saved["segments"],
+                weights=saved["weights"],
+                cached=True,
             )
 
     label, _ = classifier.top_class(crop)
@@ -107,7 +111,7 @@ def consensus(
     mean = np.mean(per_seed, axis=0)
     with runfolder.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, label=label, segments=segments, weights=mean, per_seed=np.array(per_seed))
-    return Reference(key, label, segments, mean)
+    return Reference(key=key, label=label, segments=segments, weights=mean)
 
 
 def mask_reference(key: str, folder: Path, shape: tuple[int, int] = (224, 224)) -> Reference:
@@ -135,4 +139,4 @@ def mask_reference(key: str, folder: Path, shape: tuple[int, int] = (224, 224)) 
             f"reference mask for {key} has shape {mask.shape}; {shape} expected",
             hint="masks are on the 224x224 crop of the one geometry",
         )
-    return Reference(key, None, None, None, fixed_mask=mask.astype(bool))
+    return Reference(key=key, label=None, segments=None, weights=None, fixed_mask=mask.astype(bool))

@@ -30,7 +30,7 @@ from explainlab.versions import LIME_PACKAGES
 DEFAULTS = "defaults"  # the candidate name of lime's default parameters
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ScoreboardOutcome:
     folder: Path
     scores: dict[str, ScoreOutcome] = field(default_factory=dict)  # candidate -> its scores
@@ -92,7 +92,9 @@ def run_scoreboard(
         },
         on_start=on_start,
     )
-    outcome = ScoreboardOutcome(opened.stage.final, failures=opened.failures, hypothesis=hypothesis)
+    outcome = ScoreboardOutcome(
+        folder=opened.stage.final, failures=opened.failures, hypothesis=hypothesis
+    )
     if opened.up_to_date:
         outcome.skipped = True
         return outcome

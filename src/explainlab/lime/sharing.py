@@ -212,7 +212,10 @@ class SampleGroup:
             explanation = self.explanation(params, only_label=label)
         except Exception as exc:  # what lime would raise with these parameters
             return Evaluation(
-                FAILED, time.perf_counter() - start, label, f"{type(exc).__name__}: {exc}"
+                status=FAILED,
+                seconds=time.perf_counter() - start,
+                label=label,
+                error=f"{type(exc).__name__}: {exc}",
             )
         own = time.perf_counter() - start
         work = explain_work(
@@ -260,7 +263,7 @@ def evaluate_many(
         except Exception as exc:  # the segmentation or the classifier refused: all fail
             seconds, error = time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
             for i in members:
-                out[i] = Evaluation(FAILED, seconds, label, error)
+                out[i] = Evaluation(status=FAILED, seconds=seconds, label=label, error=error)
             continue
         for i in members:
             out[i] = group.evaluate(candidates[i], label, cost_model)

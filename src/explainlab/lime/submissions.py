@@ -15,7 +15,7 @@ from explainlab.errors import ConfigError
 from explainlab.lime.params import DEFAULTS_TABLE, ParamFile, errors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Submission:
     name: str  # the team's public repository
     server_iou: float  # the grader's average IoU
@@ -71,9 +71,9 @@ def _submission(entry: dict, path: Path) -> Submission:
     if found:
         raise ConfigError("; ".join(map(str, found)))
     return Submission(
-        name,
-        float(entry["server_avg_iou"]),
-        float(entry["server_avg_time_s"]),
-        params,
-        str(entry.get("note", "")),
+        name=name,
+        server_iou=float(entry["server_avg_iou"]),
+        server_seconds=float(entry["server_avg_time_s"]),
+        params=params,
+        note=str(entry.get("note", "")),
     )

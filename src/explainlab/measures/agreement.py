@@ -22,7 +22,7 @@ class LimeExplanation(Protocol):
     mask: np.ndarray  # LIME's mask: its top positive superpixels
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class MapMask:
     """What an agreement measure sees: the CAM, LIME's explanation, and the CAM's masks."""
 
@@ -44,12 +44,12 @@ class MapMask:
         rng: np.random.Generator,
     ) -> MapMask:
         return cls(
-            cam,
-            lime,
-            threshold,
-            sweep,
-            masks.threshold_mask(cam, threshold),
-            masks.area_matched_mask(cam, lime.mask, rng),
+            cam=cam,
+            lime=lime,
+            threshold=threshold,
+            sweep=sweep,
+            cam_mask=masks.threshold_mask(cam, threshold),
+            area_mask=masks.area_matched_mask(cam, lime.mask, rng),
         )
 
     @cached_property

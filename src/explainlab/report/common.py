@@ -41,7 +41,7 @@ class RunFacts:
 
     def new_report(self, title: str, what: str, banner: str = "") -> Report:
         return Report(
-            title,
+            title=title,
             subtitle=f"{what} · run '{self.name}' · {self.manifest.get('finished', '')[:10]}",
             banner=banner,
             footer=f"explainlab · {self.run_dir}",

@@ -20,7 +20,7 @@ from explainlab.report.findings import Finding, file_ref
 ANALYSIS = ""  # the findings name files of dissect/analysis/ (said once, on page 1)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DissectTables:
     """The analysis tables the findings read (``None``: not written by this analysis)."""
 
@@ -41,11 +41,14 @@ class DissectTables:
             return pd.read_csv(path, keep_default_na=False) if path.is_file() else None
 
         return cls(
-            *(table(n) for n in ("category_trend.csv", "category_contrast.csv")),
-            pd.read_csv(folder / "distinct_concepts.csv"),
-            *(table(n) for n in ("run_count_ranges.csv", "run_agreement.csv")),
-            *(table(n) for n in ("headline_checks.csv", "stability_rises.csv")),
-            pd.read_csv(folder / "concept_counts.csv", keep_default_na=False),
+            trend=table("category_trend.csv"),
+            contrast=table("category_contrast.csv"),
+            distinct=pd.read_csv(folder / "distinct_concepts.csv"),
+            ranges=table("run_count_ranges.csv"),
+            agreement=table("run_agreement.csv"),
+            checks=table("headline_checks.csv"),
+            rises=table("stability_rises.csv"),
+            counts=pd.read_csv(folder / "concept_counts.csv", keep_default_na=False),
         )
 
 

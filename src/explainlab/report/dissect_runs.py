@@ -34,7 +34,7 @@ class AnalysisSources:
         return cls(data["kind"], list(data.get("caveats", [])), canonical, data.get("runs", {}))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunStability:
     """The stability tables of an analysis whose models have several runs."""
 
@@ -51,17 +51,18 @@ class RunStability:
 
     @classmethod
     def read(cls, folder: Path, sources: AnalysisSources) -> RunStability | None:
-        names = (
-            "run_agreement.csv",
-            "run_count_ranges.csv",
-            "concept_stability.csv",
-            "stability_by_similarity.csv",
-            "stability_findings.csv",
-        )
-        if not all((folder / name).is_file() for name in names):
+        files = {
+            "agreement": "run_agreement.csv",
+            "ranges": "run_count_ranges.csv",
+            "concepts": "concept_stability.csv",
+            "by_similarity": "stability_by_similarity.csv",
+            "findings": "stability_findings.csv",
+        }
+        if not all((folder / name).is_file() for name in files.values()):
             return None
         # concepts are words ("none", "nan" ...), and a finding may have no layer
-        return cls(sources, *(pd.read_csv(folder / n, keep_default_na=False) for n in names))
+        tables = {f: pd.read_csv(folder / n, keep_default_na=False) for f, n in files.items()}
+        return cls(sources=sources, **tables)
 
     def model(self, label: str) -> str:
         return self.sources.canonical.get(label, label)

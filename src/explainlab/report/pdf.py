@@ -192,7 +192,7 @@ class _AppendixMark(Flowable):
         self.report.main_pages = self.canv.getPageNumber() - 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Report:
     """A report under construction; ``save(path)`` writes the PDF atomically."""
 

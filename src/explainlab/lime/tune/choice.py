@@ -42,7 +42,7 @@ def pareto_front(points: pd.DataFrame, cost: str = COST) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Choice:
     picked: dict[str, pd.Series]  # image key -> its chosen trial row
     reasons: dict[str, str]  # image key -> why that one
@@ -137,7 +137,16 @@ def choose(trials: pd.DataFrame, settings: TuneSettings) -> Choice:
     time_met = cost_kept <= settings.time_ratio + 1e-9
     reasons = {k: _reason(picked[k], bases[k], len(options[k]) - 1, floor) for k in keys}
     verdict = _verdict(iou_kept, cost_kept, iou_met, time_met, settings)
-    return Choice(picked, reasons, verdict, iou_kept, cost_kept, iou_met, time_met, bases)
+    return Choice(
+        picked=picked,
+        reasons=reasons,
+        verdict=verdict,
+        iou_kept=iou_kept,
+        cost_kept=cost_kept,
+        iou_met=iou_met,
+        time_met=time_met,
+        baselines=bases,
+    )
 
 
 def _ratio(a: float, b: float) -> float:

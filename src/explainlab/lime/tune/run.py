@@ -35,7 +35,7 @@ from explainlab.stages import get_stage
 from explainlab.versions import LIME_PACKAGES
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TuneOutcome:
     folder: Path
     summary: pd.DataFrame
@@ -88,7 +88,14 @@ def tune(
         summary, choice = _choose_and_write(keys, settings, folder, model.name)
         runfolder.write_json(folder / "hypothesis.json", hypothesis)
         prices.save(folder / "cost_model.json")
-    return TuneOutcome(stage.final, summary, opened.failures, False, choice, hypothesis)
+    return TuneOutcome(
+        folder=stage.final,
+        summary=summary,
+        failures=opened.failures,
+        skipped=False,
+        choice=choice,
+        hypothesis=hypothesis,
+    )
 
 
 def _search_all(samples, stage, images, classifier, references, settings, prices, name) -> None:
@@ -198,12 +205,12 @@ def _verdict_record(choice: Choice) -> dict[str, Any]:
 
 def _read_outcome(folder: Path, failures: list[Failure]) -> TuneOutcome:
     return TuneOutcome(
-        folder,
-        pd.read_csv(folder / "summary.csv"),
-        failures,
-        True,
-        json.loads((folder / "choice.json").read_text()),
-        json.loads((folder / "hypothesis.json").read_text()),
+        folder=folder,
+        summary=pd.read_csv(folder / "summary.csv"),
+        failures=failures,
+        skipped=True,
+        choice=json.loads((folder / "choice.json").read_text()),
+        hypothesis=json.loads((folder / "hypothesis.json").read_text()),
     )
 
 
