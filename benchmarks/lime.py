@@ -7,7 +7,7 @@
 2. The whole explain_instance on the offline model (EfficientNet-Lite0, lime's defaults).
 3. The tuner's candidates evaluated per minute on the offline model: before, each candidate
    a plain lime run (as the tuner ran them); after, candidates that share a segmentation
-   and hide colour explained from one set of model outputs (explainlab.lime.sharing). The
+   and hide colour explained from one set of model outputs (explainlab.assignment.sharing). The
    same candidates (two groups of the default search space); "before" runs every
    ``BEFORE_EVERY``-th of them, which gives its rate.
 Each line prints lime's seconds, ours, the ratio and the largest weight difference.
@@ -19,14 +19,14 @@ import time
 
 import numpy as np
 
+from explainlab.assignment.evaluation import evaluate
+from explainlab.assignment.settings import SearchSpace
+from explainlab.assignment.sharing import evaluate_many
+from explainlab.assignment.tune.space import members
 from explainlab.images import load_samples, mission_sources
 from explainlab.lime.classifier import ModelClassifier
-from explainlab.lime.evaluation import evaluate
 from explainlab.lime.explain import make_explainer
 from explainlab.lime.params import complete, from_readable
-from explainlab.lime.settings import SearchSpace
-from explainlab.lime.sharing import evaluate_many
-from explainlab.lime.tune.space import members
 from explainlab.models import load_model
 
 BEFORE_EVERY = 6

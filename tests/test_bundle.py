@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from explainlab.bundle import bundle_name, make_bundle
+from explainlab.assignment.bundle import bundle_name, make_bundle
 from explainlab.errors import InputError
 
 

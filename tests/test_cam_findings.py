@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from explainlab.report.cam_findings import (
+from explainlab.assignment.report.cam_findings import (
     CamTables,
     choose,
     gradcam_ablationcam,

@@ -85,6 +85,7 @@ def _parse(*argv: str) -> argparse.Namespace:
 def test_every_cli_default_is_its_settings_default():
     """A command given no options builds exactly the settings dataclass's defaults: the
     command line never retypes a default by hand."""
+    from explainlab.assignment.settings import ReferenceSettings, TuneSettings
     from explainlab.cam import cli as cam_cli
     from explainlab.cam.settings import CamSettings
     from explainlab.compare import cli as compare_cli
@@ -92,7 +93,7 @@ def test_every_cli_default_is_its_settings_default():
     from explainlab.dissect import cli as dissect_cli
     from explainlab.dissect.settings import DissectSettings
     from explainlab.lime import cli as lime_cli
-    from explainlab.lime.settings import LimeSettings, ReferenceSettings, TuneSettings
+    from explainlab.lime.settings import LimeSettings
 
     assert cam_cli.settings_from_args(_parse("cam")) == CamSettings()
     assert compare_cli.settings_from_args(_parse("compare")) == CompareSettings()

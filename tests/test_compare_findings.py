@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from explainlab.report import compare_findings as rules
+from explainlab.assignment.report import compare_findings as rules
 
 CORR = {
     m: {"rho": 0.1, "p": 0.8, "n": 10}

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 
 from explainlab import plotting
+from explainlab.assignment.report import dissect_findings as rules
 from explainlab.dissect import figures, progression
 from explainlab.dissect.categories import CategoryMap
 from explainlab.dissect.stability import RunGroup
 from explainlab.dissect.tables import Descriptions
-from explainlab.report import dissect_findings as rules
 
 
 def _run(model: str, run: str, layers: dict[str, list[str]]) -> Descriptions:

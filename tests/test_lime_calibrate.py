@@ -11,20 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainlab.cli import build_parser, main
-from explainlab.errors import ConfigError
-from explainlab.images import MISSION_KEYS
-from explainlab.lime import cli as lime_cli
-from explainlab.lime.agreement import agreement_table, best_hypothesis, spearman
-from explainlab.lime.calibrate import (
+from explainlab.assignment.agreement import agreement_table, best_hypothesis, spearman
+from explainlab.assignment.calibrate import (
     hypothesis_sentence,
     latest_calibration,
     latest_path,
     tuning_hypothesis,
 )
-from explainlab.lime.hypotheses import HYPOTHESES
-from explainlab.lime.settings import HYPOTHESIS_NAMES, CalibrationSettings
-from explainlab.lime.submissions import load_submissions, shipped_submissions
+from explainlab.assignment.hypotheses import HYPOTHESES
+from explainlab.assignment.settings import HYPOTHESIS_NAMES, CalibrationSettings
+from explainlab.assignment.submissions import load_submissions, shipped_submissions
+from explainlab.cli import build_parser, main
+from explainlab.errors import ConfigError
+from explainlab.images import MISSION_KEYS
+from explainlab.lime import cli as lime_cli
 from tuning import fixed_cost_model
 
 

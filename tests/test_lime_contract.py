@@ -15,9 +15,15 @@ from lime.lime_image import LimeImageExplainer
 from lime.wrappers.scikit_image import SegmentationAlgorithm
 from sklearn.linear_model import BayesianRidge, Ridge
 
+from explainlab.assignment import safepickle
+from explainlab.assignment.export import write_export
+from explainlab.assignment.validate import (
+    TrivialClassifier,
+    dry_run_image,
+    report_lines,
+    validate_file,
+)
 from explainlab.images import MISSION_KEYS
-from explainlab.lime import safepickle
-from explainlab.lime.export import write_export
 from explainlab.lime.params import (
     GRADER_SIGNATURE,
     ParamFile,
@@ -27,7 +33,6 @@ from explainlab.lime.params import (
     load_param_file,
     notes,
 )
-from explainlab.lime.validate import TrivialClassifier, dry_run_image, report_lines, validate_file
 
 
 def _submissions(mirror: Path) -> list[dict]:

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from explainlab import runfolder
+from explainlab.assignment.tune.figures import save_pareto_plot
 from explainlab.lime import figures
-from explainlab.lime.tune.figures import save_pareto_plot
 from explainlab.plotting import PRINT_WIDTH_IN, legibility_problems
 
 

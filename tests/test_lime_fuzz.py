@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from explainlab.assignment.export import write_export
+from explainlab.assignment.score import load_candidates
+from explainlab.assignment.validate import validate_file
 from explainlab.cli import main
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import MISSION_KEYS
-from explainlab.lime.export import write_export
 from explainlab.lime.params import GRADER_SIGNATURE, ParamFile, errors, load_param_file
-from explainlab.lime.score import load_candidates
-from explainlab.lime.validate import validate_file
 
 SEED = 14
 FLIPS = 20

@@ -1,6 +1,6 @@
 """Report 3's findings from hand-made tables: planted numbers give the expected finding,
 the opposite numbers the opposite one (or the 'not supported' one); and the derived
-tables they read (explainlab.lime.summary)."""
+tables they read (explainlab.assignment.summary)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 
 import pandas as pd
 
-from explainlab.lime import summary
-from explainlab.report.lime_findings import (
+from explainlab.assignment import summary
+from explainlab.assignment.report.lime_findings import (
     LimeNumbers,
     findings,
     hypothesis_finding,
@@ -18,7 +18,7 @@ from explainlab.report.lime_findings import (
     pickle_finding,
     tuner_missed,
 )
-from explainlab.report.lime_report import agreement_rows
+from explainlab.assignment.report.lime_report import agreement_rows
 
 TARGETS = {"iou_ratio": 0.9, "time_ratio": 0.3, "image_floor": 0.5}
 

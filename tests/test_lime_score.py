@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainlab.assignment.export import write_export
+from explainlab.assignment.reference import REFERENCE_SEED_BASE, consensus
+from explainlab.assignment.score import load_candidates, score
+from explainlab.assignment.settings import ReferenceSettings
+from explainlab.assignment.tune import pareto_front
 from explainlab.cli import main
 from explainlab.images import mission_sources
 from explainlab.lime.classifier import ModelClassifier
-from explainlab.lime.export import write_export
 from explainlab.lime.params import load_param_file
-from explainlab.lime.reference import REFERENCE_SEED_BASE, consensus
-from explainlab.lime.score import load_candidates, score
-from explainlab.lime.settings import ReferenceSettings
-from explainlab.lime.tune import pareto_front
 from tuning import fixed_cost_model
 
 REFERENCE = ReferenceSettings(seeds=1, num_samples=24, batch_size=25)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from lime.lime_image import LimeImageExplainer
 
+from explainlab.assignment.sharing import SampleGroup, evaluate_many, group_key
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.params import complete, errors, from_readable
-from explainlab.lime.sharing import SampleGroup, evaluate_many, group_key
 
 SIZE = 48
 

@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from explainlab.assignment.submit import SubmitError, submit
 from explainlab.cli import main
 from explainlab.images import MISSION_KEYS
 from explainlab.lime.params import complete
-from explainlab.lime.submit import SubmitError, submit
 
 
 class Grader(BaseHTTPRequestHandler):

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainlab.lime.cost import Work, explain_work, model_calls, regression_work
+from explainlab.assignment.cost import Work, explain_work, model_calls, regression_work
+from explainlab.assignment.settings import ReferenceSettings, SearchSpace, TuneSettings
+from explainlab.assignment.tune import choose, tune
+from explainlab.assignment.tune.space import DEFAULT_GROUP, groups, members
 from explainlab.lime.params import load_param_file
-from explainlab.lime.settings import ReferenceSettings, SearchSpace, TuneSettings
-from explainlab.lime.tune import choose, tune
-from explainlab.lime.tune.space import DEFAULT_GROUP, groups, members
 from tuning import fixed_cost_model, red_in_box_model, red_sources
 
 # --- counted cost ----------------------------------------------------------------------

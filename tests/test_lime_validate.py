@@ -13,12 +13,12 @@ import pytest
 from lime.wrappers.scikit_image import SegmentationAlgorithm
 from sklearn.linear_model import Ridge
 
+from explainlab.assignment import safepickle
+from explainlab.assignment.export import write_export
+from explainlab.assignment.validate import validate_file
 from explainlab.cli import main
 from explainlab.images import MISSION_KEYS
-from explainlab.lime import safepickle
-from explainlab.lime.export import write_export
 from explainlab.lime.params import ParamFile, complete, errors, load_param_file
-from explainlab.lime.validate import validate_file
 
 
 def _small_params(**extra):
@@ -200,7 +200,7 @@ def test_functions_and_lambdas_are_refused(tmp_path, function):
     obj, problems = validate_file(_write(tmp_path, params), run=False)
     assert obj is None and "outside the allow-list" in _messages(problems)
     # The same dict in memory (e.g. before export) is refused by the parameter checks.
-    from explainlab.lime.validate import validate_object
+    from explainlab.assignment.validate import validate_object
 
     text = _messages(validate_object(params, "in memory", run=False))
     assert "orange: segmentation_fn" in text and "lambdas and local functions" in text

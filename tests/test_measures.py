@@ -230,11 +230,11 @@ def toy_measure():
 
 
 def test_a_toy_measure_reaches_the_tables_and_report_4(toy_measure, tmp_path):
+    from explainlab.assignment.report import compare_report
+    from explainlab.assignment.report.common import RunFacts
     from explainlab.compare.run import run_compare
     from explainlab.compare.settings import CompareSettings
     from explainlab.images import IMAGENET_GEOMETRY
-    from explainlab.report import compare_report
-    from explainlab.report.common import RunFacts
     from explainlab.report.pdf import TEXT_WIDTH
     from helpers import RedInBoxNet, red_patches_image
     from test_compare_support import classifier_fn, sample_of, write_cam_result, write_lime_result

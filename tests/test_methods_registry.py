@@ -78,7 +78,7 @@ def test_builtin_costs_are_the_stage_table_of_before():
 
 
 def test_builtin_cost_sentences_are_the_report_text_of_before():
-    from explainlab.report.cam_findings import _cost
+    from explainlab.assignment.report.cam_findings import _cost
 
     for channels, c in ((2048, " (2048)"), (None, "")):
         for impl in ("fast", "library"):
@@ -345,8 +345,8 @@ def test_the_toy_is_compared_with_lime(toy_run):
 
 
 def test_the_toy_is_in_the_reports(toy_run):
-    from explainlab.report import cam_report, compare_report
-    from explainlab.report.common import RunFacts
+    from explainlab.assignment.report import cam_report, compare_report
+    from explainlab.assignment.report.common import RunFacts
 
     run, _, _ = toy_run
     facts = RunFacts.read(run)

@@ -67,5 +67,5 @@ def test_run_the_shipped_offline_config_by_name(installed, tmp_path, mirror):
     run_dir = tmp_path / "results" / "offline"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["run"]["stages"] == ["cam"]
-    assert manifest["config_file"].endswith("explainlab/configs/offline.toml")
+    assert manifest["config_file"].endswith("explainlab/assignment/configs/offline.toml")
     assert (run_dir / "cam" / "goldfish" / "gradcam.npy").is_file()

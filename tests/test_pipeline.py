@@ -261,8 +261,8 @@ def test_figures_print_legibly(offline_run, figure_log):
 
 
 def test_reports_are_sized_for_sharing(offline_run, tmp_path):
-    from explainlab.bundle import make_bundle
-    from explainlab.report.build import MAX_COMBINED_BYTES, MAX_REPORT_BYTES
+    from explainlab.assignment.bundle import make_bundle
+    from explainlab.assignment.report.build import MAX_COMBINED_BYTES, MAX_REPORT_BYTES
 
     run_dir, _ = offline_run
     for name in MAIN_PAGES:

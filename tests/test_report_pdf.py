@@ -74,9 +74,9 @@ def test_table_headers_are_never_broken_mid_word():
 def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
     """The offline fallback's report 1: both ResNet18s of the reference runs, said on
     every page, with the label stability measured between the runs."""
+    from explainlab.assignment.report import dissect_report
+    from explainlab.assignment.report.common import RunFacts
     from explainlab.dissect.analysis import analyze_reference_runs
-    from explainlab.report import dissect_report
-    from explainlab.report.common import RunFacts
 
     run = tmp_path / "run"
     analyze_reference_runs(run, "the dissection needs files that are not available here (x)")

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from PIL import Image
 
+from explainlab.assignment.cost import CostModel, segmentation_key
+from explainlab.assignment.settings import SEGMENTATIONS
 from explainlab.images import Geometry, ImageSource
-from explainlab.lime.cost import CostModel, segmentation_key
-from explainlab.lime.settings import SEGMENTATIONS
 from explainlab.models.registry import LoadedModel, ModelSpec
 from helpers import RedInBoxNet, red_patches_image
 

@@ -28,9 +28,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.lime.cli",
     "explainlab.dissect.cli",
     "explainlab.compare.cli",
-    "explainlab.report.cli",
+    "explainlab.assignment.report.cli",
     "explainlab.run_cli",
-    "explainlab.bundle_cli",
+    "explainlab.assignment.bundle_cli",
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2

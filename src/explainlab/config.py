@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from explainlab import configs
+from explainlab.assignment.settings import ScoreboardSettings, TuneSettings
 from explainlab.cam.settings import CamSettings
 from explainlab.compare.settings import CompareSettings
 from explainlab.dissect.settings import DissectSettings
 from explainlab.errors import ConfigError
-from explainlab.lime.settings import LimeSettings, ScoreboardSettings, TuneSettings
+from explainlab.lime.settings import LimeSettings
 from explainlab.settings import ImageSettings, ModelFile, RunSettings, from_table, plain
 from explainlab.stages import STAGE_NAMES
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explainlab.assignment.settings import TUNED
 from explainlab.config import RunConfig
 from explainlab.errors import MissingAssetsError
 from explainlab.images import Failure, ImageSource
-from explainlab.lime.settings import TUNED
 from explainlab.models import LoadedModel, load_model, resolve_device
 from explainlab.stages import get_stage, stage_dir
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explainlab import fallback, manifest
+from explainlab.assignment.settings import TUNED
 from explainlab.config import RunConfig, load_config
 from explainlab.context import Context, StageResult
 from explainlab.errors import ConfigError
 from explainlab.images import Failure, ImageSource, resolve_sources
-from explainlab.lime.settings import TUNED
 from explainlab.models import resolve_device
 from explainlab.runlock import hold_run_folder
 from explainlab.stages import STAGE_NAMES, STAGES, stage_dir

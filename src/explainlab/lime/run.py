@@ -28,12 +28,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
+from explainlab.assignment.export import write_export
 from explainlab.errors import ExplainlabError
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.explain import explain
-from explainlab.lime.export import write_export
 from explainlab.lime.figures import save_figures
 from explainlab.lime.params import ParamFile, load_param_file, to_readable
 from explainlab.lime.settings import LimeSettings
