@@ -25,7 +25,7 @@ from explainlab.assignment.validate import (
 )
 from explainlab.images import MISSION_KEYS
 from explainlab.lime.params import (
-    GRADER_SIGNATURE,
+    LIME_SIGNATURE,
     ParamFile,
     check_params,
     errors,
@@ -111,7 +111,7 @@ def test_labels_and_top_labels_are_judged_as_lime_judges_them(params):
 
 
 def test_progress_bar_is_accepted_as_the_grader_takes_it_and_dropped_locally(tmp_path):
-    assert GRADER_SIGNATURE["progress_bar"] is True and lacking_here() == ("progress_bar",)
+    assert LIME_SIGNATURE["progress_bar"] is True and lacking_here() == ("progress_bar",)
     problems = check_params({"progress_bar": False}, "img")
     assert not errors(problems) and len(notes(problems)) == 1
     assert "local runs (dry run, score, tune) drop it" in notes(problems)[0].message
@@ -193,7 +193,7 @@ def test_the_exported_pickle_holds_no_numpy_on_any_form(tmp_path):
             loaded = safepickle.loads_untrusted(data, "exported")
             assert not errors(validate_file(export.pickle_path, run=False)[1])
             for key in MISSION_KEYS:  # the same values, as builtins
-                given = param_file.params_for(key, seed=0, grader=True)[0]
+                given = param_file.params_for(key, seed=0, newest=True)[0]
                 for param, value in loaded[key].items():
                     _assert_same_value(value, given[param], f"{trial} {name} {key} {param}")
 

@@ -20,7 +20,7 @@ from explainlab.assignment.validate import validate_file
 from explainlab.cli import main
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import MISSION_KEYS
-from explainlab.lime.params import GRADER_SIGNATURE, ParamFile, errors, load_param_file
+from explainlab.lime.params import LIME_SIGNATURE, ParamFile, errors, load_param_file
 
 SEED = 14
 FLIPS = 20
@@ -30,7 +30,7 @@ VALUES = [
     {"class": "Ridge", "alpha": "x"}, {"algo_type": "quickshift", "kernel_size": "big"},
     {"class": "Ridge", "fit": 1}, [1, 2, 3, 4], [256, 0, 0], "\x00", "é" * 50,
 ]  # fmt: skip
-NAMES = [*GRADER_SIGNATURE, "mask_num_features", "image", "classifier_fn", "num_smaples", ""]
+NAMES = [*LIME_SIGNATURE, "mask_num_features", "image", "classifier_fn", "num_smaples", ""]
 
 
 def _random_table(rng: np.random.Generator) -> dict:

@@ -27,7 +27,7 @@ from explainlab.assignment import safepickle
 from explainlab.errors import InputError
 from explainlab.images import MISSION_KEYS
 from explainlab.lime.params import (
-    GRADER_CLASSES,
+    MODEL_CLASSES,
     Problem,
     check_params,
     errors,
@@ -130,7 +130,7 @@ def dry_run(params: Mapping[str, Any], where: str) -> list[Problem]:
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("always")
         try:
-            explainer.explain_instance(dry_run_image(), TrivialClassifier(GRADER_CLASSES), **params)
+            explainer.explain_instance(dry_run_image(), TrivialClassifier(MODEL_CLASSES), **params)
         except Exception as exc:  # any failure of lime with these parameters is the finding
             problems.append(
                 Problem(

@@ -1,8 +1,8 @@
 """Every check of one image's parameters (object form): all problems, not only the first,
-each an error (the grader's lime would refuse it), a warning (it runs, but worth knowing)
-or a note (what the lime installed here lacks). Parameters are checked against the
-grader's ``explain_instance`` as the assignment prints it
-(:data:`explainlab.lime.params.objects.GRADER_SIGNATURE`), not only the installed one."""
+each an error (lime's newest would refuse it), a warning (it runs, but worth knowing)
+or a note (what the lime installed here lacks). Parameters are checked against lime's
+newest ``explain_instance`` (its repository's)
+(:data:`explainlab.lime.params.objects.LIME_SIGNATURE`), not only the installed one."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from lime.wrappers.scikit_image import SegmentationAlgorithm
 from explainlab.lime.params.objects import (
     EXTRA_KEYS,
     FORBIDDEN_KEYS,
-    GRADER_CLASSES,
-    GRADER_SIGNATURE,
+    LIME_SIGNATURE,
+    MODEL_CLASSES,
     REGRESSORS,
     SEGMENTATION_FUNCTIONS,
     arg_names,
@@ -101,14 +101,14 @@ def check_params(params: Mapping[str, Any], where: str) -> list[Problem]:
         elif name in EXTRA_KEYS:
             if not (_is_int(value) and value >= 1):
                 problems.append(problem_at(at, f"must be an integer >= 1, got {show(value)}"))
-        elif name not in GRADER_SIGNATURE:
-            close = difflib.get_close_matches(name, list(GRADER_SIGNATURE), n=1)
+        elif name not in LIME_SIGNATURE:
+            close = difflib.get_close_matches(name, list(LIME_SIGNATURE), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(
                 problem_at(
                     at,
                     f"not a parameter of explain_instance as the assignment prints it{hint}; "
-                    f"accepted: {', '.join(GRADER_SIGNATURE)}",
+                    f"accepted: {', '.join(LIME_SIGNATURE)}",
                 )
             )
         elif name in lacking_here():
@@ -119,13 +119,13 @@ def check_params(params: Mapping[str, Any], where: str) -> list[Problem]:
 
 
 def _check_lacking_here(name: str, value: Any, at: tuple[str, str]) -> list[Problem]:
-    """A parameter of the grader's explain_instance that the installed lime lacks."""
+    """A parameter of lime's newest explain_instance that the installed lime lacks."""
     if name == "progress_bar" and not _is_bool(value):
         return [problem_at(at, f"must be True or False, got {show(value)}")]
     return [
         problem_at(
             at,
-            f"accepted: the grader's explain_instance takes it; lime {lime_version()} "
+            f"accepted: lime's newest explain_instance takes it; lime {lime_version()} "
             "installed here has no such argument, so local runs (dry run, score, tune) "
             "drop it",
             "note",
@@ -178,7 +178,7 @@ def _check_value(
 
 def _top_labels_set(params: Mapping[str, Any]) -> bool:
     """lime explains the top classes (and ignores ``labels``) when top_labels is truthy."""
-    value = params.get("top_labels", GRADER_SIGNATURE["top_labels"])
+    value = params.get("top_labels", LIME_SIGNATURE["top_labels"])
     try:
         return bool(value)
     except Exception:  # an array's truth is ambiguous: lime would fail on top_labels
@@ -197,19 +197,19 @@ def _check_top_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]
         ]
     if value is not None and not _is_int(value):
         return [problem_at(at, f"must be None or an integer >= 1, got {show(value)}")]
-    if value is not None and value <= -GRADER_CLASSES:
+    if value is not None and value <= -MODEL_CLASSES:
         return [problem_at(at, f"{value}: argsort()[{-value}:] leaves no class to explain")]
     if value is not None and value < 0:
         return [
             problem_at(
                 at,
                 f"{value}: lime explains all classes but the {-value} least likely "
-                f"(argsort()[{-value}:]), {GRADER_CLASSES + value} regressions: slow",
+                f"(argsort()[{-value}:]), {MODEL_CLASSES + value} regressions: slow",
                 "warning",
             )
         ]
     if not value:
-        labels = params.get("labels", GRADER_SIGNATURE["labels"])
+        labels = params.get("labels", LIME_SIGNATURE["labels"])
         return [
             problem_at(
                 at,
@@ -222,7 +222,7 @@ def _check_top_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]
 
 
 def _class_indices(value: Any) -> bool:
-    """A non-empty collection of class indices of the grader's model, as lime iterates it
+    """A non-empty collection of class indices of an ImageNet model, as lime iterates it
     (numpy indexing: -1 is the last class)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(
         value, Sequence | set | frozenset | np.ndarray
@@ -230,17 +230,15 @@ def _class_indices(value: Any) -> bool:
         return False
     if isinstance(value, np.ndarray) and value.ndim != 1:
         return False
-    return len(value) > 0 and all(
-        _is_int(v) and -GRADER_CLASSES <= v < GRADER_CLASSES for v in value
-    )
+    return len(value) > 0 and all(_is_int(v) and -MODEL_CLASSES <= v < MODEL_CLASSES for v in value)
 
 
 def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) -> list[Problem]:
     if _top_labels_set(params):
-        # lime 0.2.0.1 and the grader's: `if top_labels: top = argsort(...)`: labels unused
-        if _class_indices(value) and _same_labels(value, GRADER_SIGNATURE["labels"]):
+        # lime 0.2.0.1 and its newest: `if top_labels: top = argsort(...)`: labels unused
+        if _class_indices(value) and _same_labels(value, LIME_SIGNATURE["labels"]):
             return []
-        top = params.get("top_labels", GRADER_SIGNATURE["top_labels"])
+        top = params.get("top_labels", LIME_SIGNATURE["top_labels"])
         return [
             problem_at(
                 at,
@@ -256,7 +254,7 @@ def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) ->
                 problem_at(
                     at,
                     f"{show(value)}: negative indices count from the last class (-1 is class "
-                    f"{GRADER_CLASSES - 1})",
+                    f"{MODEL_CLASSES - 1})",
                     "warning",
                 )
             ]
@@ -266,7 +264,7 @@ def _check_labels(value: Any, at: tuple[str, str], params: Mapping[str, Any]) ->
     else:
         reason = (
             f"lime explains exactly these classes: it needs a non-empty list of class "
-            f"indices in [0, {GRADER_CLASSES}) (of the grader's model), got {show(value)}"
+            f"indices in [0, {MODEL_CLASSES}) (of an ImageNet model), got {show(value)}"
         )
     return [problem_at(at, f"with top_labels=None (or 0) {reason}")]
 
@@ -314,7 +312,7 @@ def check_segmentation(value: Any, at: tuple[str, str]) -> list[Problem]:
             problem_at(
                 at,
                 f"{_describe(value)} is not allowed: lambdas and local functions cannot be "
-                "pickled or unpickled by the grader; use lime.wrappers.scikit_image."
+                "pickled or unpickled elsewhere; use lime.wrappers.scikit_image."
                 "SegmentationAlgorithm('quickshift' | 'slic' | 'felzenszwalb', ...)",
             )
         ]
@@ -362,7 +360,7 @@ def check_segmentation(value: Any, at: tuple[str, str]) -> list[Problem]:
                 problem_at(
                     at,
                     f"{algo} parameter {key!r} is named differently in other scikit-image "
-                    "versions: the grader's version may fail with TypeError",
+                    "versions: another machine's version may fail with TypeError",
                     "warning",
                 )
             )

@@ -29,19 +29,19 @@ class ParamFile:
         return {**self.defaults, **self.images.get(key, {})}
 
     def params_for(
-        self, key: str, *, seed: int | None = None, grader: bool = False
+        self, key: str, *, seed: int | None = None, newest: bool = False
     ) -> tuple[dict[str, Any], int | None]:
         """Fresh objects (every explain_instance argument, in signature order) and the
         file's mask_num_features for ``key`` (None if not given). ``seed`` fills
         random_seed where the file leaves it None. The installed lime's arguments only,
-        unless ``grader``: then also those only the grader's lime takes (``progress_bar``)
+        unless ``newest``: then also those only lime's newest takes (``progress_bar``)
         where the file sets them: what the pickle holds."""
         table = self.readable_for(key)
         mask_k = table.pop("mask_num_features", None)
         params, problems = from_readable(table, f"{self.source}: {key}")
         if errors(problems):  # checked on load; here only if built by hand
             raise ConfigError("\n".join(map(str, errors(problems))))
-        full = complete(params, grader=grader)
+        full = complete(params, newest=newest)
         if full["random_seed"] is None and seed is not None:
             full["random_seed"] = int(seed)
         return full, mask_k

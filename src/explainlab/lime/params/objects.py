@@ -1,11 +1,11 @@
-"""What ``explain_instance`` accepts (the grader's, as the assignment prints it, and the
+"""What ``explain_instance`` accepts (lime's newest, from its repository, and the
 lime installed here), and the objects a parameter set holds: lime's
 ``SegmentationAlgorithm`` and scikit-learn's linear regressors, built strictly.
 
-The grader's contract is the signature the assignment prints (lime's own, from its
-repository: ``..., random_seed=None, progress_bar=True``). lime 0.2.0.1, the last release
+The contract is lime's newest signature, from its repository
+(``..., random_seed=None, progress_bar=True``). lime 0.2.0.1, the last release
 on PyPI and the one installed here, lacks ``progress_bar``: a parameter set may hold it
-(the grader takes it), and every local run (dry run, scoreboard, tuner) drops it."""
+(lime's newest takes it), and every local run (dry run, scoreboard, tuner) drops it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from sklearn import linear_model
 from explainlab.errors import ConfigError
 from explainlab.versions import package_versions
 
-# What the grader passes itself; never part of the parameters.
+# What the caller of explain_instance passes itself; never part of the parameters.
 FORBIDDEN_KEYS: tuple[str, ...] = ("image", "classifier_fn")
 # Keys a parameter file may hold that are not explain_instance arguments.
 EXTRA_KEYS: tuple[str, ...] = ("mask_num_features",)
@@ -52,8 +52,8 @@ REGRESSORS: dict[str, type] = {
 }
 
 
-# explain_instance(image, classifier_fn, ...) as the assignment prints it: the grader's lime.
-GRADER_SIGNATURE: dict[str, Any] = {
+# explain_instance(image, classifier_fn, ...) of lime's newest version (its repository).
+LIME_SIGNATURE: dict[str, Any] = {
     "labels": (1,),
     "hide_color": None,
     "top_labels": 5,
@@ -66,7 +66,7 @@ GRADER_SIGNATURE: dict[str, Any] = {
     "random_seed": None,
     "progress_bar": True,
 }
-GRADER_CLASSES = 1000  # the grader explains an ImageNet classifier (ResNet50): 1000 outputs
+MODEL_CLASSES = 1000  # the parameters explain an ImageNet classifier: 1000 outputs
 
 
 def lime_version() -> str:
@@ -86,9 +86,9 @@ def explain_defaults() -> dict[str, Any]:
 
 
 def lacking_here() -> tuple[str, ...]:
-    """The grader's explain_instance parameters that the installed lime does not take
+    """lime's newest explain_instance parameters that the installed lime does not take
     (``progress_bar`` under lime 0.2.0.1): accepted in a parameter set, dropped locally."""
-    return tuple(name for name in GRADER_SIGNATURE if name not in explain_defaults())
+    return tuple(name for name in LIME_SIGNATURE if name not in explain_defaults())
 
 
 def local_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,11 +198,11 @@ def plain_value(value: Any) -> Any:
     return value
 
 
-def complete(params: Mapping[str, Any], *, grader: bool = False) -> dict[str, Any]:
+def complete(params: Mapping[str, Any], *, newest: bool = False) -> dict[str, Any]:
     """Every explain_instance parameter of the installed lime, its default where not given,
-    in signature order: what a local run passes. ``grader``: also those the grader's lime
+    in signature order: what a local run passes. ``newest``: also those lime's newest
     takes and the installed one lacks, where ``params`` sets them (the pickle keeps them)."""
     full = {name: params.get(name, default) for name, default in explain_defaults().items()}
-    if grader:
+    if newest:
         full |= {name: params[name] for name in lacking_here() if name in params}
     return full
