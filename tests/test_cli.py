@@ -85,6 +85,7 @@ def _parse(*argv: str) -> argparse.Namespace:
 def test_every_cli_default_is_its_settings_default():
     """A command given no options builds exactly the settings dataclass's defaults: the
     command line never retypes a default by hand."""
+    from explainlab.assignment import cli as assignment_cli
     from explainlab.assignment.settings import ReferenceSettings, TuneSettings
     from explainlab.cam import cli as cam_cli
     from explainlab.cam.settings import CamSettings
@@ -99,8 +100,11 @@ def test_every_cli_default_is_its_settings_default():
     assert compare_cli.settings_from_args(_parse("compare")) == CompareSettings()
     assert lime_cli.lime_settings(_parse("lime")) == LimeSettings()
     assert lime_cli.lime_settings(_parse("lime", "run")) == LimeSettings()
-    assert lime_cli.tune_settings(_parse("lime", "tune")) == TuneSettings()
-    assert lime_cli.reference_settings(_parse("lime", "score", "defaults")) == ReferenceSettings()
+    assert assignment_cli.tune_settings(_parse("lime", "tune")) == TuneSettings()
+    assert (
+        assignment_cli.reference_settings(_parse("lime", "score", "defaults"))
+        == ReferenceSettings()
+    )
     assert dissect_cli.settings_from_args(_parse("dissect", "run")) == DissectSettings()
 
 

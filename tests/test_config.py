@@ -69,8 +69,13 @@ def test_run_config_tables_are_the_registered_stages():
     """Every stage with settings reads them from the run config table it declares."""
     import dataclasses
 
-    from explainlab.config import RunConfig
+    from explainlab.config import config_class
     from explainlab.stages import STAGES
 
-    tables = {f.name for f in dataclasses.fields(RunConfig)} - {"run", "images", "models", "source"}
+    tables = {f.name for f in dataclasses.fields(config_class())} - {
+        "run",
+        "images",
+        "models",
+        "source",
+    }
     assert {s.table for s in STAGES if s.table} == tables

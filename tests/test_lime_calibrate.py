@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainlab.assignment import cli as assignment_cli
 from explainlab.assignment.agreement import agreement_table, best_hypothesis, spearman
 from explainlab.assignment.calibrate import (
     hypothesis_sentence,
@@ -24,7 +25,6 @@ from explainlab.assignment.submissions import load_submissions, shipped_submissi
 from explainlab.cli import build_parser, main
 from explainlab.errors import ConfigError
 from explainlab.images import MISSION_KEYS
-from explainlab.lime import cli as lime_cli
 from tuning import fixed_cost_model
 
 
@@ -135,7 +135,7 @@ def test_the_tuner_takes_the_best_hypothesis_of_the_latest_calibration(own_cache
 
 def test_calibrate_cli_defaults_are_the_settings_defaults():
     args = build_parser().parse_args(["lime", "calibrate"])
-    assert lime_cli.calibration_settings(args) == CalibrationSettings()
+    assert assignment_cli.calibration_settings(args) == CalibrationSettings()
 
 
 def test_calibrate_two_submissions_on_two_images_offline(

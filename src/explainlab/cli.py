@@ -19,18 +19,17 @@ import traceback
 from collections.abc import Sequence
 
 from explainlab import __version__, faults
+from explainlab.cli_common import package_commands
 from explainlab.errors import ExplainlabError
 
-# Subcommand modules, in the order of the data flow.
+# Subcommand modules, in the order of the data flow (then those packages add).
 COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.assets_cli",
     "explainlab.cam.cli",
     "explainlab.lime.cli",
     "explainlab.dissect.cli",
     "explainlab.compare.cli",
-    "explainlab.assignment.report.cli",
     "explainlab.run_cli",
-    "explainlab.assignment.bundle_cli",
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
@@ -48,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"show the traceback of an error (also {faults.DEBUG_ENV}=1)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in (*COMMAND_MODULES, *package_commands()):
         importlib.import_module(name).register(subparsers)
     return parser
 

@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explainlab import packages
 from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
+from explainlab.stages import resolve_path
 
 if TYPE_CHECKING:  # the command line imports no stage code (nor torch) to parse
     from explainlab.images import Failure
@@ -271,3 +273,33 @@ def writes_into(
 def reads_only(parser: argparse.ArgumentParser) -> None:
     """Declare that a command writes into no run folder (it takes no lock)."""
     parser.set_defaults(run_folder=None)
+
+
+# What packages add to the command line: whole commands (modules with ``register``), and
+# actions of an existing command ("module:function(actions)", by the command's name).
+_COMMANDS: list[str] = []
+_ACTIONS: dict[str, list[str]] = {}
+
+
+def register_command(module: str) -> None:
+    """Add the subcommands that ``module``'s ``register(subparsers)`` defines."""
+    if module not in _COMMANDS:
+        _COMMANDS.append(module)
+
+
+def register_actions(command: str, adder: str) -> None:
+    """Add actions to ``command`` (``adder``: "module:function(actions)")."""
+    if adder not in _ACTIONS.setdefault(command, []):
+        _ACTIONS[command].append(adder)
+
+
+def package_commands() -> list[str]:
+    packages.load()
+    return list(_COMMANDS)
+
+
+def add_package_actions(command: str, actions: argparse._SubParsersAction) -> None:
+    """The actions packages add to ``command``, registered on its subparsers."""
+    packages.load()
+    for adder in _ACTIONS.get(command, []):
+        resolve_path(adder)(actions)

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explainlab.assignment.settings import TUNED
 from explainlab.config import RunConfig
 from explainlab.errors import MissingAssetsError
 from explainlab.images import Failure, ImageSource
+from explainlab.lime.settings import param_source
 from explainlab.models import LoadedModel, load_model, resolve_device
 from explainlab.stages import get_stage, stage_dir
 
@@ -67,9 +67,10 @@ class Context:
         return self.models[name]
 
     def lime_params(self) -> str:
-        """The run's LIME parameter file: the tune stage's choice, a file, or '' (defaults)."""
+        """The run's LIME parameter file: one a stage wrote, a file, or '' (defaults)."""
         params = self.config.lime.params
-        return str(self.folder("tune") / "params.json") if params == TUNED else params
+        source = param_source(params)
+        return str(self.folder(source.stage) / source.file) if source else params
 
     def stage_options(self, stage: str) -> dict[str, Any]:
         """What every image stage's runner takes from the run: the image size limit,

@@ -15,23 +15,15 @@ from explainlab.config import RunConfig
 from explainlab.errors import MissingAssetsError
 from explainlab.images import resolve_sources
 from explainlab.models import require_weights
+from explainlab.stages import all_stages, get_stage
 
-OFFLINE_CONFIG = "offline"  # the shipped config whose tables are the stand-ins
-# The config table whose model each model-bound stage explains (compare: cam's maps;
-# the scoreboard: the LIME stage's parameters, on lime's model).
-STAGE_MODEL: dict[str, str] = {
-    "cam": "cam",
-    "tune": "tune",
-    "lime": "lime",
-    "scoreboard": "lime",
-    "compare": "cam",
-}
-# The tables that follow a model's table when a stand-in replaces its model.
-STAND_IN_TABLES: dict[str, tuple[str, ...]] = {
-    "cam": ("cam", "compare"),
-    "tune": ("tune",),
-    "lime": ("lime",),
-}
+OFFLINE_CONFIG = "offline"  # the shipped config (of a package) whose tables are the stand-ins
+
+
+def stand_in_tables(table: str) -> tuple[str, ...]:
+    """The tables that follow model table ``table`` when a stand-in replaces its model:
+    those of the stages that explain that model and stand in with it."""
+    return tuple(s.table for s in all_stages() if s.model == table and s.stands_in and s.table)
 
 
 @dataclass
@@ -57,7 +49,7 @@ def preflight(config: RunConfig) -> Preflight:
     found = Preflight(images=_missing_images(config.images.sources))
     checked: dict[str, MissingAssetsError | None] = {}
     for stage in config.run.stages:
-        table = STAGE_MODEL.get(stage)
+        table = get_stage(stage).model
         if table is None:
             continue
         name = getattr(config, table).model
@@ -93,7 +85,7 @@ def stand_in_config(config: RunConfig, missing: Preflight, offline: RunConfig) -
     """The user's config with each table whose model is missing taken from ``offline``
     (with the tables that follow it), and the run renamed ``<name>-stand-in``; stages,
     images and every other table stay the user's."""
-    tables = {t for table in missing.models for t in STAND_IN_TABLES[table]}
+    tables = {t for table in missing.models for t in stand_in_tables(table)}
     if not tables:
         return config
     run = dataclasses.replace(config.run, name=f"{config.run.name}-stand-in")
@@ -113,7 +105,7 @@ def message(
     ]
     stand_in = ""
     if found.models:
-        replaced = sorted({t for table in found.models for t in STAND_IN_TABLES[table]})
+        replaced = sorted({t for table in found.models for t in stand_in_tables(table)})
         models = sorted({getattr(asked, t).model for t in found.models})
         stand_ins = sorted({getattr(config, t).model for t in found.models})
         files = sorted({name for error in found.models.values() for name in error.names})

@@ -63,13 +63,7 @@ def run_identity(ctx: Context, started: str, device: str) -> dict[str, Any]:
             if ctx.dissect_missing
             else None
         ),
-        "seeds": {
-            "run": config.run.seed,
-            "lime": config.lime.seed,
-            "tune": config.tune.seed,
-            "compare": config.compare.seed,
-            "dissect": config.dissect.seed,
-        },
+        "seeds": {"run": config.run.seed, **_table_seeds(config)},
         "device": device,
         "started": started,
         "code": git_commit(),
@@ -120,3 +114,13 @@ def write_run_manifest(
             "failures": failures,
         },
     )
+
+
+def _table_seeds(config: Any) -> dict[str, int]:
+    """The seed of each stage table that has one."""
+    tables = config.to_dict()
+    return {
+        name: t["seed"]
+        for name, t in tables.items()
+        if name != "run" and isinstance(t, dict) and "seed" in t
+    }

@@ -1,10 +1,11 @@
 """The whole run: every asked stage of a config, in the order of the data flow.
 
-    dissect ─────────────────────────────────────────────────────┐
-    cam ──────────────────────────────────┐                      ├─► report
-    tune ─► lime (+ pickle) ─► scoreboard ┴─► compare ───────────┘
+    dissect ──────────────┐
+    cam ───────┐          ├─► (a package's stages: the assignment's report)
+    lime ──────┴─► compare┘
 
-The stages are declared in :mod:`explainlab.stages`; each caches itself (unchanged
+The stages are declared in :mod:`explainlab.stages` (a package adds its own there: the
+assignment adds tune before lime, its scoreboard after it, and the reports at the end); each caches itself (unchanged
 settings and inputs mean it is skipped, an interrupted stage resumes from its finished
 items, ``force`` recomputes it from nothing). The pipeline adds what belongs to the run
 as a whole: one writer per run folder (:mod:`explainlab.runlock`), one check of every
@@ -21,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explainlab import fallback, manifest
-from explainlab.assignment.settings import TUNED
 from explainlab.config import RunConfig, load_config
 from explainlab.context import Context, StageResult
 from explainlab.errors import ConfigError
 from explainlab.images import Failure, ImageSource, resolve_sources
 from explainlab.models import resolve_device
 from explainlab.runlock import hold_run_folder
-from explainlab.stages import STAGE_NAMES, STAGES, stage_dir
+from explainlab.stages import all_stages, stage_dir, stage_names
 
 
 @dataclass
@@ -60,11 +60,11 @@ def run_pipeline(
     ``strict``, replaced by its stand-in: a missing model by the offline configuration's
     (EfficientNet-Lite0), a missing dissection input by the analysis of published
     results. ``strict`` makes it an error, and so do missing images (no stand-in)."""
-    unknown = sorted(set(force) - set(STAGE_NAMES))
+    unknown = sorted(set(force) - set(stage_names()))
     if unknown:
         raise ConfigError(
             f"--force: unknown stage(s) {', '.join(unknown)}",
-            hint=f"stages: {', '.join(STAGE_NAMES)}",
+            hint=f"stages: {', '.join(stage_names())}",
         )
     check_reads(config)
     with hold_run_folder(config.run_dir):
@@ -99,13 +99,10 @@ def _run_with_stand_ins(
 def check_reads(config: RunConfig) -> None:
     """Each asked stage's inputs from earlier stages are asked too or already there."""
     asked = set(config.run.stages)
-    for spec in STAGES:
-        # the reports are built from whichever results are there
-        if spec.name not in asked or spec.name == "report":
+    for spec in all_stages():
+        if spec.name not in asked or not spec.reads_required:
             continue
-        for read in spec.reads:
-            if read == "tune" and config.lime.params != TUNED:
-                continue  # only a tuned parameter file comes from the tune stage
+        for read in spec.reads_under(config):
             if read in asked or stage_dir(config.run_dir, read).is_dir():
                 continue
             raise ConfigError(
@@ -119,10 +116,10 @@ def _run(ctx: Context) -> RunOutcome:
     config = ctx.config
     started = manifest.now()
     device = resolve_device(config.run.device)
-    asked = [s for s in STAGES if s.name in config.run.stages]
+    asked = [s for s in all_stages() if s.name in config.run.stages]
     for spec in asked:  # loaded once, before any stage: the manifest names their weights
-        if spec.name in fallback.STAGE_MODEL:
-            ctx.model(getattr(config, fallback.STAGE_MODEL[spec.name]).model)
+        if spec.model:
+            ctx.model(getattr(config, spec.model).model)
     identity = manifest.run_identity(ctx, started, str(device))
     outcome = RunOutcome(config, ctx.stand_in)
     for spec in asked:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from explainlab.cli_common import add_images_arg, reads_only, report_failures
-from explainlab.stages import STAGE_NAMES
+from explainlab.stages import stage_names
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stages",
         nargs="+",
-        choices=STAGE_NAMES,
+        choices=stage_names(),
         default=None,
         help="run these stages only (default: the config's [run] stages)",
     )
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="STAGE",
         help="recompute this stage from nothing, even if up to date (repeatable; "
-        f"stages: {', '.join(STAGE_NAMES)})",
+        f"stages: {', '.join(stage_names())})",
     )
     p.set_defaults(handler=_handle)
     reads_only(p)  # the pipeline holds the config's run folder itself (library first)

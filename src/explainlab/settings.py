@@ -12,11 +12,11 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from explainlab.errors import ConfigError
-from explainlab.stages import STAGE_NAMES
+from explainlab.stages import stage_names
 
 T = TypeVar("T")
 
@@ -30,16 +30,18 @@ class RunSettings:
     output_root: str = "results"
     device: str = "auto"
     seed: int = 0
-    stages: tuple[str, ...] = STAGE_NAMES  # the stages to run (always in data-flow order)
+    # the stages to run (always in data-flow order); default: all, the packages' included
+    stages: tuple[str, ...] = field(default_factory=stage_names)
 
     def validate(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ValueError("name must be a plain folder name")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError("device must be auto, cpu or cuda[:N]")
-        unknown = [s for s in self.stages if s not in STAGE_NAMES]
+        known = stage_names()
+        unknown = [s for s in self.stages if s not in known]
         if unknown:
-            raise ValueError(f"stages must be among {', '.join(STAGE_NAMES)}; got {unknown}")
+            raise ValueError(f"stages must be among {', '.join(known)}; got {unknown}")
 
 
 @dataclass(frozen=True)

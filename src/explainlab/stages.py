@@ -8,7 +8,11 @@ needs them, so this module (and the config that validates ``[run] stages`` with 
 stays free of torch and the stages' libraries. A runner takes the run's
 :class:`explainlab.context.Context` and returns a :class:`explainlab.context.StageResult`;
 an estimate takes the Context and returns one line (or None), printed on a CPU when,
-and only when, the stage has work to do."""
+and only when, the stage has work to do.
+
+The core declares its own stages here; a package (:mod:`explainlab.packages`) adds its
+stages with :func:`register_stage` when it is imported, which happens the first time
+the registry is read (``STAGES``, ``STAGE_NAMES``, :func:`get_stage`)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from explainlab import packages
 
 
 @dataclass(frozen=True)
@@ -28,21 +34,33 @@ class StageSpec:
     estimate: str | None  # "module:function(ctx) -> str | None"
     reads: tuple[str, ...]  # the stages whose outputs it reads
     about: str  # one line for --help and the README
+    # "module:function(config) -> tuple[str, ...]": the stages it reads under a config
+    # besides ``reads`` (a parameter file another stage writes)
+    reads_of: str | None = None
+    # False: it is built from whichever of its reads' outputs are there
+    reads_required: bool = True
+    model: str | None = None  # the config table whose model it explains
+    # its table is the offline config's when that model stands in (explainlab.fallback)
+    stands_in: bool = False
 
     def load_runner(self) -> Callable[[Any], Any]:
-        return _resolve(self.runner)
+        return resolve_path(self.runner)
 
     def load_estimate(self) -> Callable[[Any], str | None] | None:
-        return _resolve(self.estimate) if self.estimate else None
+        return resolve_path(self.estimate) if self.estimate else None
+
+    def reads_under(self, config: Any) -> tuple[str, ...]:
+        """The stages whose outputs it reads under ``config``."""
+        return self.reads + (tuple(resolve_path(self.reads_of)(config)) if self.reads_of else ())
 
 
-def _resolve(path: str) -> Callable[..., Any]:
+def resolve_path(path: str) -> Callable[..., Any]:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-# In the order of the data flow (the order a run takes them in).
-STAGES: tuple[StageSpec, ...] = (
+# The core's stages, in the order of the data flow (the order a run takes them in).
+_STAGES: list[StageSpec] = [
     StageSpec(
         "dissect",
         "dissect",
@@ -60,15 +78,8 @@ STAGES: tuple[StageSpec, ...] = (
         "explainlab.cam.stage:estimate",
         (),
         "predictions and each chosen CAM method's map per image",
-    ),
-    StageSpec(
-        "tune",
-        "lime_tune",
-        "tune",
-        "explainlab.assignment.tune.stage:run_stage",
-        "explainlab.assignment.tune.stage:estimate",
-        (),
-        "search LIME parameters per image for IoU against time",
+        model="cam",
+        stands_in=True,
     ),
     StageSpec(
         "lime",
@@ -76,17 +87,11 @@ STAGES: tuple[StageSpec, ...] = (
         "lime",
         "explainlab.lime.stage:run_stage",
         "explainlab.lime.stage:estimate",
-        ("tune",),  # its parameters, when [lime] params = "tuned"
+        (),
         "LIME explanations per image, and the parameter pickle",
-    ),
-    StageSpec(
-        "scoreboard",
-        "lime_score",
-        "scoreboard",
-        "explainlab.assignment.scoreboard:run_stage",
-        "explainlab.assignment.scoreboard:estimate",
-        ("tune",),  # the run's parameters, when [lime] params = "tuned"
-        "score the run's LIME parameters (and lime's defaults) as the grader would",
+        reads_of="explainlab.lime.settings:param_reads",  # a parameter file a stage wrote
+        model="lime",
+        stands_in=True,
     ),
     StageSpec(
         "compare",
@@ -96,26 +101,44 @@ STAGES: tuple[StageSpec, ...] = (
         "explainlab.compare.stage:estimate",
         ("cam", "lime"),
         "agreement of CAM and LIME, complexity, faithfulness, sanity check",
+        model="cam",
+        stands_in=True,
     ),
-    StageSpec(
-        "report",
-        "reports",
-        None,
-        "explainlab.assignment.report.stage:run_stage",
-        None,
-        ("dissect", "cam", "lime", "scoreboard", "compare"),
-        "the PDF reports, built from the run's own numbers",
-    ),
-)
-STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
-_BY_NAME = {s.name: s for s in STAGES}
+]
+
+
+def register_stage(spec: StageSpec, *, after: str) -> None:
+    """Add a package's stage to the data flow right after stage ``after`` (``""``: first)."""
+    if any(s.name == spec.name for s in _STAGES):
+        raise ValueError(f"stage {spec.name!r} is registered twice")
+    at = 0 if not after else [s.name for s in _STAGES].index(after) + 1
+    _STAGES.insert(at, spec)
+
+
+def all_stages() -> tuple[StageSpec, ...]:
+    """Every stage, the packages' included, in the order of the data flow."""
+    packages.load()
+    return tuple(_STAGES)
+
+
+def stage_names() -> tuple[str, ...]:
+    return tuple(s.name for s in all_stages())
+
+
+def __getattr__(name: str) -> Any:
+    # STAGES and STAGE_NAMES are read when used, after the packages have registered
+    if name == "STAGES":
+        return all_stages()
+    if name == "STAGE_NAMES":
+        return stage_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_stage(name: str) -> StageSpec:
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}") from None
+    for spec in all_stages():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown stage {name!r}; stages: {', '.join(stage_names())}")
 
 
 def stage_dir(run_dir: Path | str, name: str) -> Path:

@@ -13,7 +13,7 @@ from explainlab import runfolder
 from explainlab.errors import InputError
 from explainlab.stages import stage_dir
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # explainlab/ (this is explainlab/assignment/)
 CODE_SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt"}
 CODE_NAMES = {"Makefile", "run"}
 # From a run folder, by stage (None: the run folder itself): what a reader of the

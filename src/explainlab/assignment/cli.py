@@ -33,17 +33,44 @@ from explainlab.cli_common import (
     writes_into,
 )
 from explainlab.errors import ConfigError
-from explainlab.lime.cli import (
-    _add_cost_model_args,
-    _add_no_dry_run_arg,
-    _cost_model,
-    _positive_float,
-)
 from explainlab.lime.settings import LimeSettings
 from explainlab.settings import field_default
 
 EXIT_INVALID = 2
 TOKEN_ENV = "EXPLAINLAB_LIME_TOKEN"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _add_no_dry_run_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--no-dry-run", action="store_true", help=help)
+
+
+def _add_cost_model_args(p: argparse.ArgumentParser) -> None:
+    """The model and the cost model as the tune settings name them (the tuner's defaults)."""
+    add_settings(p, TuneSettings, only=("model", "cost_model"))
+
+
+def _cost_model(args: argparse.Namespace) -> str:
+    return given(args, TuneSettings).get("cost_model", field_default(TuneSettings, "cost_model"))
+
+
+def register_actions(actions: argparse._SubParsersAction) -> None:
+    """The assignment's actions of ``explainlab lime``."""
+    for add in (
+        _register_export,
+        _register_validate,
+        _register_submit,
+        _register_score,
+        _register_tune,
+        _register_calibrate,
+    ):
+        add(actions)
 
 
 def _register_export(actions: argparse._SubParsersAction) -> None:

@@ -31,7 +31,7 @@ def mission_params(param_file: ParamFile, *, seed: int | None) -> dict[str, dict
     ``seed`` fills random_seed where the file leaves it None (as our runs do). Portable:
     builtins, not numpy (see the module docstring)."""
     return {
-        key: portable(param_file.params_for(key, seed=seed, grader=True)[0]) for key in MISSION_KEYS
+        key: portable(param_file.params_for(key, seed=seed, newest=True)[0]) for key in MISSION_KEYS
     }
 
 
@@ -54,3 +54,8 @@ def write_export(param_file: ParamFile, path: Path, *, seed: int | None = 0) -> 
     json_path = path.with_suffix(".json")
     runfolder.write_json(json_path, {k: to_readable(v) for k, v in params.items()})
     return Export(path, json_path, params, notes)
+
+
+def write_run_pickle(param_file: ParamFile, folder: Path, seed: int) -> None:
+    """The lime stage's pickle, ``<run>/lime/params.pkl`` (and its twin), as it finishes."""
+    write_export(param_file, folder / "params.pkl", seed=seed)

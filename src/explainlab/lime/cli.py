@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import argparse
 
-from explainlab.assignment.settings import TuneSettings
 from explainlab.cli_common import (
     add_device_arg,
     add_force_arg,
     add_images_arg,
     add_out_arg,
+    add_package_actions,
     add_settings,
-    given,
     load_model_arg,
     report_failures,
     settings_from,
     writes_into,
 )
 from explainlab.lime.settings import LimeSettings
-from explainlab.settings import field_default
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -37,8 +28,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     add_out_arg(p)
 
 
-def _add_no_dry_run_arg(p: argparse.ArgumentParser, help: str) -> None:
-    p.add_argument("--no-dry-run", action="store_true", help=help)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,11 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_dispatch)
     writes_into(p, lambda args: args.out)
     actions = p.add_subparsers(dest="lime_action", metavar="ACTION")
-    for add in (_register_run, _register_export, _register_validate, _register_submit):
-        add(actions)
-    _register_score(actions)
-    _register_tune(actions)
-    _register_calibrate(actions)
+    _register_run(actions)
+    add_package_actions("lime", actions)  # the assignment's export, validate, submit, ...
 
 
 def _register_run(actions: argparse._SubParsersAction) -> None:
@@ -73,13 +59,8 @@ def _register_run(actions: argparse._SubParsersAction) -> None:
     writes_into(run, lambda args: args.out)
 
 
-def _add_cost_model_args(p: argparse.ArgumentParser) -> None:
-    """The model and the cost model as the tune settings name them (the tuner's defaults)."""
-    add_settings(p, TuneSettings, only=("model", "cost_model"))
 
 
-def _cost_model(args: argparse.Namespace) -> str:
-    return given(args, TuneSettings).get("cost_model", field_default(TuneSettings, "cost_model"))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -93,7 +74,7 @@ def lime_settings(args: argparse.Namespace) -> LimeSettings:
 
 def _handle_run(args: argparse.Namespace) -> int:
     from explainlab.images import resolve_sources
-    from explainlab.lime.run import run_lime, summary_lines
+    from explainlab.lime.run import output_lines, run_lime, summary_lines
 
     settings = lime_settings(args)
     outcome = run_lime(
@@ -108,7 +89,7 @@ def _handle_run(args: argparse.Namespace) -> int:
         print(f"up to date (same settings, parameters and images): {outcome.folder}")
     print("\n".join(summary_lines(outcome)))
     print(
-        f"\nper image: {outcome.folder}/<image>/; tables: timings.csv, explanations.csv; "
-        f"parameter pickle: {outcome.folder}/params.pkl"
+        f"\nper image: {outcome.folder}/<image>/; tables: timings.csv, explanations.csv"
+        + "".join(f"; {line}" for line in output_lines(outcome.folder))
     )
     return report_failures(outcome.failures)

@@ -12,7 +12,8 @@ Layout (one folder per image key)::
     lime/<key>/*.png           boundaries, positive, evidence, weights, panel
     lime/timings.csv           key, seconds
     lime/explanations.csv      one row per image: class, probability, seconds, superpixels, R²
-    lime/params.pkl, .json     the parameter pickle of the ten mission keys and its JSON twin
+    lime/...                   what packages add as the stage finishes (the assignment: the
+                               parameter pickle params.pkl and its JSON twin)
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
-from explainlab.assignment.export import write_export
 from explainlab.errors import ExplainlabError
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
@@ -36,10 +36,10 @@ from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.explain import explain
 from explainlab.lime.figures import save_figures
 from explainlab.lime.params import ParamFile, load_param_file, to_readable
-from explainlab.lime.settings import LimeSettings
+from explainlab.lime.settings import LimeSettings, outputs
 from explainlab.models import LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS
-from explainlab.stages import get_stage
+from explainlab.stages import get_stage, resolve_path
 from explainlab.versions import LIME_PACKAGES
 
 
@@ -62,7 +62,7 @@ def run_lime(
     force: bool = False,
     on_start: Callable[[], None] | None = None,
 ) -> LimeOutcome:
-    """One LIME explanation per image, and the parameter pickle, under ``<run_dir>/lime/``."""
+    """One LIME explanation per image under ``<run_dir>/lime/`` (and the packages' outputs)."""
     param_file = load_param_file(settings.params)
     model = model or load_model(settings.model, device)
     # the parameter file by its name (for the reports) and its content (per image), so a
@@ -105,7 +105,8 @@ def run_lime(
         items = [json.loads((folder / k / "item.json").read_text()) for k in done]
         runfolder.write_csv(folder / "timings.csv", timings_frame(items))
         runfolder.write_csv(folder / "explanations.csv", explanations_frame(items))
-        write_export(param_file, folder / "params.pkl", seed=settings.seed)
+        for writer, _ in outputs():  # what packages add (the assignment: the parameter pickle)
+            resolve_path(writer)(param_file, folder, settings.seed)
     return _outcome(stage.final, failures)
 
 
@@ -223,3 +224,8 @@ def summary_lines(outcome: LimeOutcome) -> list[str]:
             f"{row.num_segments:5d} {row.seconds:8.2f}"
         )
     return lines
+
+
+def output_lines(folder: Path) -> list[str]:
+    """The summary lines of the files packages add to ``folder``."""
+    return [line.format(folder=folder) for _, line in outputs()]

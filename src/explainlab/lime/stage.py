@@ -10,7 +10,7 @@ from explainlab import estimate as estimates
 from explainlab.context import Context, StageResult
 from explainlab.images import ImageSource
 from explainlab.lime.params import ParamFile, load_param_file
-from explainlab.lime.run import run_lime, summary_lines
+from explainlab.lime.run import output_lines, run_lime, summary_lines
 
 
 def total_samples(param_file: ParamFile, sources: Sequence[ImageSource]) -> int:
@@ -33,10 +33,7 @@ def run_stage(ctx: Context) -> StageResult:
         model=ctx.model(settings.model),
         **ctx.stage_options("lime"),
     )
-    lines = [
-        *summary_lines(outcome),
-        f"parameter pickle: {outcome.folder / 'params.pkl'} (+ params.json)",
-    ]
+    lines = [*summary_lines(outcome), *output_lines(outcome.folder)]
     return StageResult(
         lines, outcome.skipped, outcome.failures, {"params": settings.params or "lime defaults"}
     )
