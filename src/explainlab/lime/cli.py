@@ -28,8 +28,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     add_out_arg(p)
 
 
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "lime",
@@ -57,10 +55,6 @@ def _register_run(actions: argparse._SubParsersAction) -> None:
     _add_run_args(run)
     run.set_defaults(lime_handler=_handle_run)
     writes_into(run, lambda args: args.out)
-
-
-
-
 
 
 def _dispatch(args: argparse.Namespace) -> int:

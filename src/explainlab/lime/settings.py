@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from explainlab import packages
-
 from explainlab.settings import setting
 
 EXPLAINERS: tuple[str, ...] = ("fast", "lime")
