@@ -165,6 +165,7 @@ def test_a_bad_value_is_refused_as_a_config_would_be(capsys):
 
 
 def test_the_earlier_spellings_still_work():
+    from explainlab.assignment import cli as assignment_cli
     from explainlab.compare import cli as compare_cli
     from explainlab.dissect import cli as dissect_cli
     from explainlab.lime import cli as lime_cli
@@ -179,9 +180,9 @@ def test_the_earlier_spellings_still_work():
         dissect_cli.settings_from_args(_parse("dissect", "run", "--workers", "0")).num_workers == 0
     )
     assert lime_cli.lime_settings(_parse("lime", "--mask-features", "3")).mask_num_features == 3
-    reference = lime_cli.reference_settings(
+    reference = assignment_cli.reference_settings(
         _parse("lime", "score", "f", "--reference-samples", "9")
     )
     assert reference.num_samples == 9
-    tune = lime_cli.tune_settings(_parse("lime", "tune", "--segmentations", "slic30", "default"))
+    tune = assignment_cli.tune_settings(_parse("lime", "tune", "--segmentations", "slic30", "default"))
     assert tune.space.segmentations[1] is None and tune.space.segmentations[0]["n_segments"] == 30

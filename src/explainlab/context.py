@@ -27,7 +27,7 @@ class StageResult:
     facts: dict[str, Any] = field(default_factory=dict)  # key numbers for the manifest
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
     """What every stage of one run shares: config, inputs, loaded models."""
 

@@ -74,7 +74,7 @@ def run_pipeline(
             raise missing  # every missing file at once; the images have no stand-in
         sources = resolve_sources(list(config.images.sources))
         if missing is None:
-            return _run(Context(config, sources, frozenset(force)))
+            return _run(Context(config=config, sources=sources, force=frozenset(force)))
         return _run_with_stand_ins(config, sources, found, force, offline_config)
 
 
@@ -93,7 +93,15 @@ def _run_with_stand_ins(
     text, stand_in = fallback.message(asked, config, found, str(offline_config))
     print(f"\n{text}\n", file=sys.stderr)
     with hold_run_folder(config.run_dir):  # <name>-stand-in when a model stands in
-        return _run(Context(config, sources, frozenset(force), stand_in, found.dissect))
+        return _run(
+            Context(
+                config=config,
+                sources=sources,
+                force=frozenset(force),
+                stand_in=stand_in,
+                dissect_missing=found.dissect,
+            )
+        )
 
 
 def check_reads(config: RunConfig) -> None:

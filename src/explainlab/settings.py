@@ -24,7 +24,7 @@ DEFAULT_MAX_PIXELS = 120_000_000  # larger images are refused (decompression bom
 MIN_PIXELS = 224 * 224
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSettings:
     name: str = "default"
     output_root: str = "results"

@@ -25,7 +25,7 @@ from typing import Any
 from explainlab import packages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StageSpec:
     name: str
     folder: str  # its output folder, relative to the run folder
@@ -62,45 +62,45 @@ def resolve_path(path: str) -> Callable[..., Any]:
 # The core's stages, in the order of the data flow (the order a run takes them in).
 _STAGES: list[StageSpec] = [
     StageSpec(
-        "dissect",
-        "dissect",
-        "dissect",
-        "explainlab.dissect.stage:run_stage",
-        "explainlab.dissect.stage:estimate",
-        (),
-        "label every unit of the chosen layers with a concept (CLIP-Dissect), then analyse",
+        name="dissect",
+        folder="dissect",
+        table="dissect",
+        runner="explainlab.dissect.stage:run_stage",
+        estimate="explainlab.dissect.stage:estimate",
+        reads=(),
+        about="label every unit of the chosen layers with a concept (CLIP-Dissect), then analyse",
     ),
     StageSpec(
-        "cam",
-        "cam",
-        "cam",
-        "explainlab.cam.stage:run_stage",
-        "explainlab.cam.stage:estimate",
-        (),
-        "predictions and each chosen CAM method's map per image",
+        name="cam",
+        folder="cam",
+        table="cam",
+        runner="explainlab.cam.stage:run_stage",
+        estimate="explainlab.cam.stage:estimate",
+        reads=(),
+        about="predictions and each chosen CAM method's map per image",
         model="cam",
         stands_in=True,
     ),
     StageSpec(
-        "lime",
-        "lime",
-        "lime",
-        "explainlab.lime.stage:run_stage",
-        "explainlab.lime.stage:estimate",
-        (),
-        "LIME explanations per image, and the parameter pickle",
+        name="lime",
+        folder="lime",
+        table="lime",
+        runner="explainlab.lime.stage:run_stage",
+        estimate="explainlab.lime.stage:estimate",
+        reads=(),
+        about="LIME explanations per image, and the parameter pickle",
         reads_of="explainlab.lime.settings:param_reads",  # a parameter file a stage wrote
         model="lime",
         stands_in=True,
     ),
     StageSpec(
-        "compare",
-        "compare",
-        "compare",
-        "explainlab.compare.stage:run_stage",
-        "explainlab.compare.stage:estimate",
-        ("cam", "lime"),
-        "agreement of CAM and LIME, complexity, faithfulness, sanity check",
+        name="compare",
+        folder="compare",
+        table="compare",
+        runner="explainlab.compare.stage:run_stage",
+        estimate="explainlab.compare.stage:estimate",
+        reads=("cam", "lime"),
+        about="agreement of CAM and LIME, complexity, faithfulness, sanity check",
         model="cam",
         stands_in=True,
     ),

@@ -18,13 +18,13 @@ from explainlab.stages import StageSpec, register_stage
 
 register_stage(
     StageSpec(
-        "tune",
-        "lime_tune",
-        "tune",
-        "explainlab.assignment.tune.stage:run_stage",
-        "explainlab.assignment.tune.stage:estimate",
-        (),
-        "search LIME parameters per image for IoU against time",
+        name="tune",
+        folder="lime_tune",
+        table="tune",
+        runner="explainlab.assignment.tune.stage:run_stage",
+        estimate="explainlab.assignment.tune.stage:estimate",
+        reads=(),
+        about="search LIME parameters per image for IoU against time",
         model="tune",
         stands_in=True,
     ),
@@ -32,13 +32,13 @@ register_stage(
 )
 register_stage(
     StageSpec(
-        "scoreboard",
-        "lime_score",
-        "scoreboard",
-        "explainlab.assignment.scoreboard:run_stage",
-        "explainlab.assignment.scoreboard:estimate",
-        (),
-        "score the run's LIME parameters (and lime's defaults) as the grader would",
+        name="scoreboard",
+        folder="lime_score",
+        table="scoreboard",
+        runner="explainlab.assignment.scoreboard:run_stage",
+        estimate="explainlab.assignment.scoreboard:estimate",
+        reads=(),
+        about="score the run's LIME parameters (and lime's defaults) as the grader would",
         reads_of="explainlab.lime.settings:param_reads",  # the run's tuned parameters
         model="lime",
     ),
@@ -46,13 +46,13 @@ register_stage(
 )
 register_stage(
     StageSpec(
-        "report",
-        "reports",
-        None,
-        "explainlab.assignment.report.stage:run_stage",
-        None,
-        ("dissect", "cam", "lime", "scoreboard", "compare"),
-        "the PDF reports, built from the run's own numbers",
+        name="report",
+        folder="reports",
+        table=None,
+        runner="explainlab.assignment.report.stage:run_stage",
+        estimate=None,
+        reads=("dissect", "cam", "lime", "scoreboard", "compare"),
+        about="the PDF reports, built from the run's own numbers",
         reads_required=False,  # built from whichever results are there
     ),
     after="compare",

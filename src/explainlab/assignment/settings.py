@@ -48,7 +48,7 @@ class ReferenceSettings:
             raise ValueError("seeds >= 1, num_samples >= 2 and batch_size >= 1 are required")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchSpace:
     num_samples: tuple[int, ...] = setting((50, 100, 150, 200, 300, 400), "num_samples values")
     segmentations: tuple[dict[str, Any] | None, ...] = setting(
@@ -104,7 +104,7 @@ class CalibrationSettings:
             raise ValueError("seed must be >= 0")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TuneSettings:
     model: str = "resnet50"
     budget_minutes: float = setting(

@@ -16,7 +16,7 @@ EXPLAINERS: tuple[str, ...] = ("fast", "lime")
 DEFAULT_MASK_K = 5  # get_image_and_mask's num_features default
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LimeSettings:
     model: str = "resnet50"
     # empty: lime's own defaults for every image
