@@ -184,5 +184,7 @@ def test_the_earlier_spellings_still_work():
         _parse("lime", "score", "f", "--reference-samples", "9")
     )
     assert reference.num_samples == 9
-    tune = assignment_cli.tune_settings(_parse("lime", "tune", "--segmentations", "slic30", "default"))
+    tune = assignment_cli.tune_settings(
+        _parse("lime", "tune", "--segmentations", "slic30", "default")
+    )
     assert tune.space.segmentations[1] is None and tune.space.segmentations[0]["n_segments"] == 30
