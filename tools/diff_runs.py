@@ -5,12 +5,13 @@
 Arrays (.npy) and the pickle must be bitwise equal; CSV and JSON tables equal once the
 columns and keys that hold wall-clock timings, dates, paths or package versions are left
 out (they differ between any two runs); a PDF's text must be equal line for line, except
-lines that print such timings. Figures (.png/.jpg) are compared bitwise and listed apart,
+numbers (listed, for a person to check that they are the timings a report prints). Figures (.png/.jpg) are compared bitwise and listed apart,
 since a panel prints its timings. Exits 1 when anything that must match differs."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import json
 import re
@@ -46,25 +47,59 @@ def same_csv(a: Path, b: Path) -> bool:
     return left[keep].equals(right[keep])
 
 
-def same_json(a: Path, b: Path) -> bool:
-    return _strip(json.loads(a.read_text())) == _strip(json.loads(b.read_text()))
+# What names the run itself (its commit, folder, config file, when it was written).
+IDENTITY = {"code", "written", "config_file", "output_root"}
 
 
-def pdf_lines(path: Path) -> list[str]:
+def same_json(a: Path, b: Path, runs: tuple[Path, Path]) -> bool:
+    def read(path: Path, run_dir: Path):
+        text = path.read_text().replace(str(run_dir), "<run>")
+        return _strip(_drop(json.loads(text)))
+
+    return read(a, runs[0]) == read(b, runs[1])
+
+
+def _drop(value):
+    if isinstance(value, dict):
+        return {k: _drop(v) for k, v in value.items() if k not in IDENTITY}
+    if isinstance(value, list):
+        return [_drop(v) for v in value]
+    return value
+
+
+def pdf_words(path: Path, run_dir: Path) -> list[str]:
+    """A PDF's words, the run folder's path left out (every page's footer names it)."""
     from pypdf import PdfReader
 
-    text = "\n".join(
-        page.extract_text() or "" for page in PdfReader(io.BytesIO(path.read_bytes())).pages
-    )
-    # timings and dates change from run to run
-    return [
-        line
-        for line in text.splitlines()
-        if not re.search(r"\d+(\.\d+)?\s*(s|min|ms)\b|\d{4}-\d{2}-\d{2}", line)
-    ]
+    pages = PdfReader(io.BytesIO(path.read_bytes())).pages
+    text = " ".join(page.extract_text() or "" for page in pages).replace(str(run_dir), "<run>")
+    return text.split()
 
 
-def compare(a: Path, b: Path) -> tuple[str, bool]:
+NUMBER = re.compile(r"^[×x]?-?\d[\d,.]*%?[),.;:]*$")
+
+
+def pdf_verdict(a: Path, b: Path, runs: tuple[Path, Path]) -> str:
+    """'same text', 'same text but numbers: ...' (for a person to check that they are
+    the timings a report prints) or 'DIFFERENT text: ...'."""
+    left, right = pdf_words(a, runs[0]), pdf_words(b, runs[1])
+    changed: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            changed.append((" ".join(left[i1:i2]), " ".join(right[j1:j2])))
+    if not changed:
+        return "same text"
+    words = [w for pair in changed for part in pair for w in part.split()]
+    shown = "; ".join(f"{x!r} -> {y!r}" for x, y in changed[:12])
+    if len(changed) == len([p for p in changed if p[0] and p[1]]) and all(
+        NUMBER.match(w) for w in words
+    ):
+        return f"same text but numbers: {shown}"
+    return f"DIFFERENT text: {shown}"
+
+
+def compare(a: Path, b: Path, runs: tuple[Path, Path]) -> tuple[str, bool]:
     """(verdict, must_match) for the pair of files."""
     suffix = a.suffix.lower()
     if suffix == ".npy":
@@ -73,9 +108,10 @@ def compare(a: Path, b: Path) -> tuple[str, bool]:
     if suffix == ".csv":
         return ("same" if same_csv(a, b) else "DIFFERENT"), True
     if suffix == ".json":
-        return ("same" if same_json(a, b) else "DIFFERENT"), True
+        return ("same" if same_json(a, b, runs) else "DIFFERENT"), True
     if suffix == ".pdf":
-        return ("same text" if pdf_lines(a) == pdf_lines(b) else "DIFFERENT text"), True
+        verdict = pdf_verdict(a, b, runs)
+        return verdict, verdict.startswith("DIFFERENT")
     if suffix in (".pkl", ".md", ".txt", ".toml"):
         return ("same" if a.read_bytes() == b.read_bytes() else "DIFFERENT"), suffix == ".pkl"
     return ("same" if a.read_bytes() == b.read_bytes() else "differs"), False
@@ -100,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"only {where}: {rel}")
             failed += 1
             continue
-        verdict, must = compare(args.before / rel, args.after / rel)
-        counts[verdict] = counts.get(verdict, 0) + 1
-        if not verdict.startswith("same"):
-            print(f"{verdict}{'' if must else ' (figure or note)'}: {rel}")
+        verdict, must = compare(args.before / rel, args.after / rel, (args.before, args.after))
+        kind = verdict.split(":")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+        if verdict != "same" and verdict != "same text":
+            print(f"{rel}: {verdict}{'' if must else ' (to look at: figure, note or timings)'}")
             failed += must
     print(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
     print("must-match files differing or missing:", failed)
