@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import re
 import sys
 import types
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explainlab import packages
+from explainlab.errors import unknown_name
 from explainlab.settings import DEFAULT_MAX_PIXELS, from_table
 from explainlab.stages import resolve_path
 
@@ -147,11 +147,7 @@ def one_of(choices: Sequence[str] | Mapping[str, Any], noun: str) -> Callable[[s
 
     def choose(text: str) -> Any:
         if text not in known:
-            close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise argparse.ArgumentTypeError(
-                f"unknown {noun} {text!r}{hint}; known: {', '.join(known)}"
-            )
+            raise argparse.ArgumentTypeError(unknown_name(noun, text, known))
         return choices[text] if isinstance(choices, Mapping) else text
 
     return choose

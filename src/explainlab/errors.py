@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 
 class ExplainlabError(Exception):
     """Base class: a message naming what failed, and an optional hint on what to do."""
@@ -76,3 +79,10 @@ class WriteError(OSError):
         self.target = target
         self.what = what  # e.g. "item 'kite' of stage cam"
         self.cause_filename = cause.filename  # the file the OS named, if any
+
+
+def unknown_name(noun: str, name: str, known: Sequence[str]) -> str:
+    """ "unknown <noun> 'gradcma' (did you mean gradcam?); known: ..." (registries, the CLI)."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return f"unknown {noun} {name!r}{hint}; known: {', '.join(known)}"

@@ -6,6 +6,7 @@ registers what it adds; the core never names one."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from importlib.metadata import entry_points
 
 GROUP = "explainlab.packages"
@@ -22,3 +23,12 @@ def load() -> list[str]:
                 _loaded.append(point.value)
                 importlib.import_module(point.value)
     return list(_loaded)
+
+
+def import_modules(package: str, skip: tuple[str, ...] = ("registry",)) -> None:
+    """Import every public module of ``package`` (but ``skip``): a registry's members
+    register themselves when imported."""
+    path = importlib.import_module(package).__path__
+    for info in pkgutil.iter_modules(path):
+        if not info.name.startswith("_") and info.name not in skip:
+            importlib.import_module(f"{package}.{info.name}")

@@ -10,13 +10,13 @@ first listed."""
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from explainlab import packages
+from explainlab.errors import unknown_name
 
 # What a measure compares: the inputs its compute function takes.
 COMPARES: dict[str, str] = {
@@ -133,12 +133,8 @@ def _load_builtin() -> None:
     if _LOADED:
         return
     _LOADED = True  # first: the families' own registrations come back here
-    import explainlab.measures as package
-
     try:
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_") and info.name != "registry":
-                importlib.import_module(f"{package.__name__}.{info.name}")
+        packages.import_modules("explainlab.measures")
     except BaseException:
         _LOADED = False
         raise
@@ -160,10 +156,7 @@ def get_measure(name: str) -> MeasureSpec:
     _load_builtin()
     spec = _REGISTRY.get(name)
     if spec is None:
-        known = measure_names()
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown measure {name!r}{hint}; known: {', '.join(known)}")
+        raise ValueError(unknown_name("measure", name, measure_names()))
     return spec
 
 

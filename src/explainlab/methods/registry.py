@@ -16,14 +16,15 @@ name as parameters, and return the (H, W) float32 map in [0, 1]."""
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import pkgutil
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
+
+from explainlab import packages
+from explainlab.errors import unknown_name
 
 KINDS: tuple[str, ...] = ("cam", "gradient", "perturbation", "surrogate")
 OURS = "ours"  # the reference of a method that no library implements
@@ -127,11 +128,7 @@ def _load_builtin() -> None:
     global _LOADED
     if _LOADED:
         return
-    import explainlab.methods as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_") and info.name != "registry":
-            importlib.import_module(f"{package.__name__}.{info.name}")
+    packages.import_modules("explainlab.methods")
     _LOADED = True
 
 
@@ -155,9 +152,7 @@ def unknown_method_message(
 ) -> str:
     """ "unknown CAM method 'gradcma' (did you mean gradcam?); known: ..." """
     known = method_names(kind) if known is None else known
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return f"unknown {_kind_word(kind)}method {name!r}{hint}; known: {', '.join(known)}"
+    return unknown_name(f"{_kind_word(kind)}method", name, known)
 
 
 def get_method(name: str, kind: str | None = None) -> MethodSpec:
