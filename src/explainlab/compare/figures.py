@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from explainlab import runfolder
 from explainlab.compare.complexity import LABELS, SIMPLER_WHEN
 from explainlab.measures import get_measure, measures
+from explainlab.measures.faithfulness import auc
 from explainlab.methods import colour_of, method_names, title_of
 from explainlab.plotting import PRINT_WIDTH_IN, close, overlay
 
@@ -370,7 +371,7 @@ def save_curves(curves: pd.DataFrame, path: Path, heading: str) -> Path:
         for method in in_order(set(part["method"])):
             rows = part[part["method"] == method]
             mean = rows.groupby("fraction")["prob"].mean()
-            area = float(np.trapezoid(mean.values, mean.index))
+            area = auc(mean.index.to_numpy(), mean.to_numpy())
             ax.plot(
                 mean.index,
                 mean.values,
