@@ -259,13 +259,7 @@ def _explain(
 
 
 def _prediction(model: LoadedModel, x: torch.Tensor) -> dict[str, Any]:
-    probabilities = model.probabilities(x)[0]
-    values, ids = probabilities.topk(min(TOP_K, len(probabilities)))
-    return {
-        "top_ids": [int(i) for i in ids],
-        "top_names": [model.class_names[int(i)] for i in ids],
-        "top_probs": [float(v) for v in values],
-    }
+    return model.top_classes(x, min(TOP_K, len(model.class_names)))
 
 
 def _provenance(model: LoadedModel, known: bool, item: _Input) -> dict[str, Any]:

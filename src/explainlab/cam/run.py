@@ -52,16 +52,12 @@ class CamOutcome:
 
 
 def predict(model: LoadedModel, sample: Sample, k: int = TOP_K) -> dict:
-    probs = model.probabilities(sample.tensor[None])[0]
-    values, ids = probs.topk(k)
     return {
         "key": sample.key,
         "path": str(sample.path),
         "true_id": sample.class_id,
         "true_name": model.class_names[sample.class_id] if sample.class_id is not None else None,
-        "top_ids": [int(i) for i in ids],
-        "top_names": [model.class_names[int(i)] for i in ids],
-        "top_probs": [float(v) for v in values],
+        **model.top_classes(sample.tensor[None], k),
     }
 
 

@@ -202,6 +202,16 @@ class LoadedModel:
         ]
         return torch.cat(out)
 
+    def top_classes(self, x: torch.Tensor, k: int) -> dict[str, list]:
+        """The ``k`` most probable classes of the first image of ``x``: ``top_ids``,
+        ``top_names``, ``top_probs``."""
+        values, ids = self.probabilities(x[:1])[0].topk(k)
+        return {
+            "top_ids": [int(i) for i in ids],
+            "top_names": [self.class_names[int(i)] for i in ids],
+            "top_probs": [float(v) for v in values],
+        }
+
 
 def load_model(
     name: str,
