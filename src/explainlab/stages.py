@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,9 @@ class StageSpec:
 
 
 def resolve_path(path: str) -> Callable[..., Any]:
+    """``"module:name"`` (or ``"module:Class.attribute"``) imported and looked up."""
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return reduce(getattr, name.split("."), importlib.import_module(module))
 
 
 # The core's stages, in the order of the data flow (the order a run takes them in).

@@ -16,15 +16,14 @@ name as parameters, and return the (H, W) float32 map in [0, 1]."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 from explainlab import packages
 from explainlab.errors import unknown_name
+from explainlab.stages import resolve_path
 
 KINDS: tuple[str, ...] = ("cam", "gradient", "perturbation", "surrogate")
 OURS = "ours"  # the reference of a method that no library implements
@@ -75,7 +74,7 @@ class MethodSpec:
         target = getattr(self, attribute)
         if target is None or target == OURS:
             raise ValueError(f"method {self.name!r} has no {attribute}")
-        return _resolve(target) if isinstance(target, str) else target
+        return resolve_path(target) if isinstance(target, str) else target
 
     def cost_clause(self, channels: int | None, impl: str) -> str:
         """``cost_text`` (``library_cost_text`` for the library's, where given) filled in."""
@@ -83,11 +82,6 @@ class MethodSpec:
         if impl != "fast" and self.library_cost_text:
             text = self.library_cost_text
         return text.format(channels=f" ({channels})" if channels else "")
-
-
-def _resolve(path: str) -> Callable[..., Any]:
-    module, _, name = path.partition(":")
-    return reduce(getattr, name.split("."), importlib.import_module(module))
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
