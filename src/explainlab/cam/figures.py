@@ -19,6 +19,7 @@ from explainlab.plotting import HEATMAP_CMAP, PRINT_WIDTH_IN, close, overlay
 
 GRID_FONT_PT = 7.5  # the grid's labels, at the size it prints
 OVERLAY_ALPHA = 0.5  # plotting.overlay's default: the crop's share of an overlay
+PANEL_COLUMNS = 6  # pictures on one line of a panel (the crop and five maps)
 
 
 def save_crop(crop: np.ndarray, path: Path) -> Path:
@@ -58,19 +59,31 @@ def save_panel(
     title: str,
     path: Path,
 ) -> Path:
-    """Original crop and one overlay per method, a shared colour bar, the prediction as title."""
+    """Original crop and one overlay per method, a shared colour bar, the prediction as
+    title; more than :data:`PANEL_COLUMNS` pictures wrap onto further lines."""
     n = len(maps) + 1
-    fig, axes = plt.subplots(1, n, figsize=(3.0 * n + 0.6, 3.4), layout="constrained")
+    columns = min(n, PANEL_COLUMNS)
+    lines = -(-n // columns)
+    fig, grid = plt.subplots(
+        lines,
+        columns,
+        figsize=(3.0 * columns + 0.6, 3.4 * lines),
+        layout="constrained",
+        squeeze=False,
+    )
+    axes = grid.ravel()
     axes[0].imshow(crop)
     axes[0].set_title(f"input ({crop.shape[1]}×{crop.shape[0]} crop)")
-    for ax, (method, saliency) in zip(axes[1:], maps.items(), strict=True):
+    for ax, (method, saliency) in zip(axes[1:n], maps.items(), strict=True):
         ax.imshow(overlay(crop, saliency))
         ax.set_title(f"{title_of(method)} ({seconds[method]:.2f} s)")
-    for ax in axes:
+    for ax in axes[:n]:
         ax.set_xticks([])
         ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.set_axis_off()
     mappable = plt.cm.ScalarMappable(norm=colors.Normalize(0, 1), cmap=HEATMAP_CMAP)
-    fig.colorbar(mappable, ax=axes[1:], shrink=0.85, label="normalised saliency")
+    fig.colorbar(mappable, ax=list(axes[1:]), shrink=0.85 / lines, label="normalised saliency")
     fig.suptitle(title)
     runfolder.save_figure(fig, path)
     close(fig)
