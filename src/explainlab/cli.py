@@ -25,6 +25,7 @@ from explainlab.errors import ExplainlabError
 # Subcommand modules, in the order of the data flow (then those packages add).
 COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.assets_cli",
+    "explainlab.methods_cli",
     "explainlab.explain_cli",
     "explainlab.cam.cli",
     "explainlab.lime.cli",
