@@ -22,7 +22,7 @@ def _count(at_zero: int, at_one: int) -> str:
 
 
 def passes_text(spec: MethodSpec, impl: str = "fast") -> str:
-    """"1 forward + 1 backward", "C forward" (C: the target layer's channels)."""
+    """ "1 forward + 1 backward", "C forward" (C: the target layer's channels)."""
     zero: Passes = spec.passes(0, impl)
     one: Passes = spec.passes(1, impl)
     text = f"{_count(zero.forward, one.forward)} forward"
@@ -46,10 +46,7 @@ def rows() -> list[Row]:
     for spec in methods():
         reference = "ours (no library has it)" if spec.reference == OURS else spec.reference
         ours, library = passes_text(spec, "fast"), passes_text(spec, "library")
-        if spec.fast is not None:
-            fast = "yes" if ours == library else f"yes ({ours})"
-        else:
-            fast = "no"
+        fast = "no" if spec.fast is None else "yes" if ours == library else f"yes ({ours})"
         listed.append(Row(spec.title, spec.name, spec.kind, reference, library, fast))
     return listed
 
@@ -67,7 +64,10 @@ def plain() -> str:
     """The table in aligned columns, for a terminal."""
     table = [COLUMNS, *((r.title, r.name, r.kind, r.reference, r.passes, r.fast) for r in rows())]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in table
-    ) + "\n"
+    return (
+        "\n".join(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in table
+        )
+        + "\n"
+    )
