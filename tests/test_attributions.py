@@ -6,6 +6,7 @@ LIME's superpixels; xl.explain on EfficientNet-Lite0 with the goldfish."""
 
 from __future__ import annotations
 
+import copy
 import types
 
 import numpy as np
@@ -71,7 +72,7 @@ def _with_two_relus(model: nn.Module) -> nn.Module:
         identity = x if block.downsample is None else block.downsample(x)
         return block.relu_b(out + identity)
 
-    twin = __import__("copy").deepcopy(model)
+    twin = copy.deepcopy(model)
     for block in twin.modules():
         if isinstance(block, torchvision.models.resnet.BasicBlock):
             block.relu_a, block.relu_b = nn.ReLU(), nn.ReLU()
