@@ -18,10 +18,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from explainlab.attributions.settings import AttributionSettings
 from explainlab.errors import InputError
 from explainlab.explanation import Explanation, LimeExplanation
 from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, sample_from
-from explainlab.methods import MethodSpec, get_method
+from explainlab.methods import OURS, MethodSpec, get_method
 from explainlab.models import LoadedModel, load_model, wrap
 
 DEFAULT_METHODS = ("gradcam",)  # the cheap one: one forward and one backward pass
@@ -62,6 +63,7 @@ def explain(
     impl: str = "fast",
     batch_size: int = 32,
     lime: LimeOptions | Mapping[str, Any] | None = None,
+    attributions: AttributionSettings | Mapping[str, Any] | None = None,
 ) -> list[Explanation]:
     """Each input explained by ``methods`` (names of the method registry; default
     :data:`DEFAULT_METHODS`) for ``target`` (an int, one per input, or None: each input's
@@ -75,13 +77,28 @@ def explain(
     :func:`~explainlab.models.load_model`. ``inputs``: a tensor (N, 3, H, W) or (3, H, W),
     already preprocessed; a path, PIL image or uint8 array; or a list of any of these.
     ``impl`` and ``batch_size`` go to the CAM methods, ``lime`` to LIME (a
-    :class:`LimeOptions` or a dict of its fields: ``{"params": {"num_samples": 300}}``)."""
+    :class:`LimeOptions` or a dict of its fields: ``{"params": {"num_samples": 300}}``),
+    ``attributions`` to the gradient and perturbation methods (an
+    :class:`~explainlab.attributions.settings.AttributionSettings` or a dict of its
+    fields: ``{"ig_steps": 20}``); their ``raw`` is captum's (RISE's) attribution of the
+    input, (C, H, W) on the CPU, and KernelSHAP's features are the superpixels LIME
+    segments the crop into with ``lime``'s parameters and seed."""
     from explainlab.cam.guards import model_kept
 
     specs = _methods(methods)
     items = _keyed(inputs)
     lime = lime if isinstance(lime, LimeOptions) else LimeOptions(**(lime or {}))
-    call = {"target": target, "layer": layer, "impl": impl, "batch_size": batch_size, "lime": lime}
+    if not isinstance(attributions, AttributionSettings):
+        attributions = AttributionSettings(**(attributions or {}))
+    attributions.validate()
+    call = {
+        "target": target,
+        "layer": layer,
+        "impl": impl,
+        "batch_size": batch_size,
+        "lime": lime,
+        "attributions": attributions,
+    }
     if isinstance(model, nn.Module):
         with model_kept(model):  # wrapping puts it in eval mode: leave it as it was found
             wrapped = wrap(model, geometry=_assumed_geometry(items), name=type(model).__name__)
@@ -108,7 +125,7 @@ def _methods(methods: Sequence[str] | str | None) -> list[MethodSpec]:
     )
     specs = [get_method(name) for name in dict.fromkeys(names)]
     for spec in specs:
-        if spec.kind != "cam" and spec.name != "lime":
+        if spec.kind == "surrogate" and spec.name != "lime":
             raise ValueError(f"{spec.title} ({spec.kind}) cannot be computed by explain yet")
     return specs
 
@@ -204,6 +221,7 @@ def _explain(
     impl: str,
     batch_size: int,
     lime: LimeOptions,
+    attributions: AttributionSettings,
 ) -> list[Explanation]:
     """``known``: whether the model's preprocessing is known (not a plain module's)."""
     from explainlab.cam.methods import cam_map
@@ -234,7 +252,12 @@ def _explain(
                 )
                 maps[spec.name] = result.map
                 used[spec.name] = {"impl": result.impl, "note": result.note}
-            else:  # LIME, the one other method explain computes (see _methods)
+            elif spec.kind in ATTRIBUTION_KINDS:
+                raw[spec.name], maps[spec.name] = _attribution(
+                    spec, model, x, chosen, attributions, where=where, item=item, lime=lime
+                )
+                used[spec.name] = {"impl": _attribution_impl(spec), "note": ""}
+            else:  # LIME, the one surrogate method explain computes (see _methods)
                 raw[spec.name] = lime_run.explain(item, chosen, provenance)
                 maps[spec.name] = _lime_map(raw[spec.name])
                 used[spec.name] = {"impl": lime.explainer, "note": _lime_note(item)}
@@ -281,6 +304,52 @@ def _provenance(model: LoadedModel, known: bool, item: _Input) -> dict[str, Any]
         "preprocessing": preprocessing,
         "source": item.source,
     }
+
+
+# --- gradient and perturbation attributions ---------------------------------------------
+
+ATTRIBUTION_KINDS = ("gradient", "perturbation")
+
+
+def _attribution(
+    spec: MethodSpec,
+    model: LoadedModel,
+    x: torch.Tensor,
+    target: int,
+    settings: AttributionSettings,
+    *,
+    where: Any,
+    item: _Input,
+    lime: LimeOptions,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """The method's raw attribution of the one input ``x`` (C, H, W) and its map."""
+    from explainlab.attributions.compute import attribute
+
+    segments = _lime_segments(item, lime)[None] if spec.name == "kernelshap" else None
+    result = attribute(
+        spec.name,
+        model.module,
+        x,
+        target,
+        settings,
+        layer=where.layer if spec.layer else None,
+        reshape=where.reshape if spec.layer else None,
+        segments=segments,
+    )
+    return result.raw[0], result.maps[0]
+
+
+def _attribution_impl(spec: MethodSpec) -> str:
+    """``captum`` for captum's methods, ``ours`` for our own (RISE)."""
+    return "ours" if spec.reference == OURS else spec.reference.partition(".")[0]
+
+
+def _lime_segments(item: _Input, lime: LimeOptions) -> np.ndarray:
+    """The superpixels LIME segments this input's crop into with ``lime``'s parameters."""
+    from explainlab.lime.segments import lime_segments
+
+    params, _ = _param_file(lime.params).params_for(item.key, seed=lime.seed)
+    return lime_segments(item.crop, params)
 
 
 # --- LIME ---------------------------------------------------------------------------------

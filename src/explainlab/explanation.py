@@ -22,7 +22,8 @@ class Explanation:
     input, a picture of the tensor (un-normalised with the model's mean and std where its
     preprocessing is known, else min-max scaled). ``raw`` holds a method's own
     attribution where it has one beyond the map (``raw["lime"]``: a
-    :class:`LimeExplanation`)."""
+    :class:`LimeExplanation`; a gradient or perturbation method's: its (C, H, W) tensor,
+    as captum returns it)."""
 
     key: str
     crop: np.ndarray  # (H, W, 3) uint8
@@ -38,7 +39,8 @@ class Explanation:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def save(self, folder: str | Path) -> Path:
-        """``<method>.npy`` and ``.png`` overlays, ``panel.png`` and ``item.json``; LIME's
+        """``<method>.npy`` and ``.png`` overlays, ``panel.png`` and ``item.json``; the
+        gradient and perturbation methods' raw attributions as ``<method>_raw.npy``; LIME's
         superpixels, mask, weights and figures under ``lime/``."""
         from explainlab.cam.figures import save_overlay, save_panel
 
@@ -46,6 +48,9 @@ class Explanation:
         for method, saliency in self.maps.items():
             runfolder.save_npy(folder / f"{method}.npy", saliency)
             save_overlay(self.crop, saliency, folder / f"{method}.png")
+        for method, attribution in self.raw.items():
+            if isinstance(attribution, torch.Tensor):  # captum's (RISE's): (C, H, W)
+                runfolder.save_npy(folder / f"{method}_raw.npy", attribution.numpy())
         title = f"{self.key}: {self.target_name}  [{self.provenance.get('model', '')}]"
         save_panel(self.crop, self.maps, self.seconds, title, folder / "panel.png")
         runfolder.write_json(folder / "item.json", self._record())
