@@ -23,7 +23,7 @@ def test_methods_expand_kinds_and_all_without_repeats():
 
 
 def test_an_unknown_method_names_the_close_ones():
-    with pytest.raises(InputError, match=r"did you mean gradcam\?"):
+    with pytest.raises(InputError, match=r"did you mean gradcam\b"):
         chosen_methods(["gradcma"])
 
 
