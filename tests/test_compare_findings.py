@@ -132,9 +132,7 @@ def test_too_few_images_is_a_missed_target_not_a_finding():
     c["verdict"] = "undetermined"
     few = summary(images=2, complexity=c)
     assert rules.complexity(few) is None
-    assert [m.target for m in rules.missed(few)] == [
-        "a test of whether simple images agree more"
-    ]
+    assert [m.target for m in rules.missed(few)] == ["a test of whether simple images agree more"]
     assert rules.missed(summary()) == []
 
 
@@ -161,3 +159,79 @@ def test_sanity_verdicts():
 
 def test_choose_gives_three_to_five_findings():
     assert 3 <= len(rules.choose(summary())) <= 5
+
+
+def test_the_family_reason_names_the_methods_compared_from_the_registry():
+    """A method registered by the test alone is named, in its own words, in the reason."""
+    from explainlab.methods import MethodSpec, Passes, register, unregister
+
+    toy = MethodSpec(
+        name="toycam",
+        title="ToyCAM",
+        colour="#F0E442",
+        kind="cam",
+        layer=True,
+        passes=lambda channels, impl: Passes(forward=1),
+        reference="ours",
+        compute=lambda *args, **kwargs: None,
+        about="weights each channel by a planted constant",
+        cost_text="runs one forward pass",
+    )
+    register(toy)
+    try:
+        means = numbers()["agreement_mean"]
+        means["toycam"] = {"iou_area": 0.45, "iou_area_chance": 0.09}
+        found = rules.family(
+            summary(cam_methods=["gradcam", "scorecam", "toycam"], agreement_mean=means)
+        )
+    finally:
+        unregister("toycam")
+    assert found is not None and found.claim == "ToyCAM agrees most with LIME, Grad-CAM least."
+    assert "ToyCAM weights each channel by a planted constant" in found.reason
+    assert "ScoreCAM weights each channel by the class's softmax score" in found.reason
+    assert "AblationCAM" not in found.reason  # not compared: not named
+
+
+def test_the_record_round_trips_through_summary_json():
+    record = summary()
+    assert record.findings and CompareFindings.of(record.to_json()) == record
+    stored = numbers() | {"findings": [{"claim": "C", "evidence": "E", "reason": "R"}]}
+    assert [f.claim for f in CompareFindings.of(stored).findings] == ["C"]  # as written
+
+
+def test_summary_txt_and_report_4_state_the_same_findings(tmp_path):
+    """Both render the one record: every finding's words are in both, none retyped."""
+    import json
+
+    import pandas as pd
+    from pypdf import PdfReader
+
+    from explainlab.assignment.report import compare_report
+    from explainlab.assignment.report.common import RunFacts
+    from explainlab.compare.summary import text
+    from explainlab.report.markup import markdown
+
+    means = numbers()["agreement_mean"]
+    means["scorecam"]["iou_area"] = 0.40  # ranked: the family finding too
+    record = summary(agreement_mean=means, label_mismatches=["img3"])
+    folder = tmp_path / "compare"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(record.to_json()))
+    pd.DataFrame(
+        [
+            {"key": k, "method": m, "measure": name, "value": v}
+            for k in record.keys
+            for m in record.cam_methods
+            for name, v in record.agreement_mean[m].items()
+        ]
+    ).to_csv(folder / "agreement.csv", index=False)
+    pdf = compare_report.build(RunFacts.read(tmp_path), tmp_path / "4.pdf")
+    report = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(str(pdf)).pages)
+    summary_txt = " ".join(text(record).split())
+    for finding in record.findings:
+        for part in (finding.claim, finding.evidence, finding.reason):
+            words = " ".join(markdown(part).split())
+            assert words in summary_txt
+            assert words.replace("**", "").replace("*", "") in report
+    assert "CAM and LIME explain different classes for img3" in summary_txt
+    assert "CAM and LIME explain different classes for img3" in report

@@ -39,3 +39,13 @@ def join_names(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def pretty_key(key: str) -> str:
+    """An image's key as report text names it: ``goldfish_2`` -> "goldfish 2"."""
+    return key.replace("_", " ")
+
+
+def is_true(value: object) -> bool:
+    """A correctness value as a run's CSV holds it (bool, 'True', 1) or in memory."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
