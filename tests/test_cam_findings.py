@@ -1,4 +1,4 @@
-"""Report 2's finding rules on hand-made tables: planted numbers give the expected
+"""The CAM finding rules on hand-made tables: planted numbers give the expected
 finding, the opposite numbers the opposite (or the 'not supported') one."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from explainlab.assignment.report.cam_findings import (
+from explainlab.cam.findings import (
     CamTables,
     choose,
     gradcam_ablationcam,
@@ -89,7 +89,8 @@ def tables(
         focus=focus_rows,
         predictions=predictions,
         layer="layer4.2",
-        impl="fast",
+        impls=dict.fromkeys(METHODS, "fast"),
+        device="cpu",
         where="cam",
     )
 
@@ -148,12 +149,12 @@ def test_misclassified_images_are_named_with_the_class_their_maps_explain():
 
 
 def test_timing_names_the_slowest_and_its_factor():
-    f = timing(tables(seconds=(0.1, 1.0, 10.0)), "cpu")
+    f = timing(tables(seconds=(0.1, 1.0, 10.0)))
     assert f.claim.startswith("ScoreCAM is the slowest, ×100 the time of Grad-CAM")
     assert "Grad-CAM 0.10 s, AblationCAM 1.00 s, ScoreCAM 10.00 s" in f.evidence
-    f = timing(tables(seconds=(2.0, 1.0, 1.5)), "cuda")
+    f = timing(tables(seconds=(2.0, 1.0, 1.5)))
     assert f.claim.startswith("Grad-CAM is the slowest, ×2.0 the time of AblationCAM")
 
 
 def test_three_to_five_findings():
-    assert 3 <= len(choose(tables(), "cpu")) <= 5
+    assert 3 <= len(choose(tables())) <= 5

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainlab.cam import findings
 from explainlab.cam.figures import GridRow, grid_figure, read_crop, save_overlay
+from explainlab.cam.findings import CamFindings
 from explainlab.cam.summary import (
     agreement_table,
     focus_table,
@@ -95,31 +97,66 @@ def _cam_folder(tmp_path, grid: list[int] | None):
         for method in ("gradcam", "scorecam"):
             np.save(cam / key / f"{method}.npy", blob(16, 2, 2, 4))
             rows.append({"key": key, "method": method, "impl": "fast", "seconds": 0.5})
-        item = {"key": key} | ({"grid": grid, "channels": 8} if grid else {})
+        item = {"key": key, "layer": "features"} | ({"grid": grid, "channels": 8} if grid else {})
+        item["impl"] = {"gradcam": {"impl": "fast"}, "scorecam": {"impl": "library"}}
         (cam / key / "item.json").write_text(json.dumps(item))
     pd.DataFrame(rows).to_csv(cam / "timings.csv", index=False)
+    pd.DataFrame(
+        {
+            "key": ["a", "b"],
+            "true_id": [1, 2],
+            "true_name": ["one", "two"],
+            "top1_id": [1, 3],
+            "top1_name": ["one", "three"],
+            "top1_prob": [0.9, 0.6],
+            "top1_correct": [True, False],
+            "target_id": [1, 3],
+        }
+    ).to_csv(cam / "predictions.csv", index=False)
     return cam
 
 
-def test_summarise_writes_what_read_summary_reads(tmp_path):
+def test_the_stage_writes_what_read_summary_reads(tmp_path):
     cam = _cam_folder(tmp_path, [4, 4])
     assert read_summary(cam) is None  # a folder made before the summary
-    written = summarise(cam, ["a", "b"], ["gradcam", "scorecam"], cam)
+    record = findings.write(
+        cam, ["a", "b"], ["gradcam", "scorecam"], cam, device="cpu", where="cam"
+    )
     read = read_summary(cam)
-    assert read["summary.json"] == {
-        "images": 2,
-        "crop": [16, 16],
-        "grid": [4, 4],
-        "channels": 8,
-        "cell_px": 4.0,
-    }
+    facts = {"images": 2, "crop": [16, 16], "grid": [4, 4], "channels": 8, "cell_px": 4.0}
+    assert read["summary.json"].items() >= facts.items()  # the grid facts, then the record
+    assert CamFindings.read(cam) == record and record.findings
+    written = summarise(cam, ["a", "b"], ["gradcam", "scorecam"], tmp_path / "again")
     pd.testing.assert_frame_equal(read["focus.csv"], written["focus.csv"])
+
+
+def test_summary_txt_states_the_records_findings_and_what_computed_the_maps(tmp_path):
+    """What computed the maps is what the images' item.json record, not what was asked:
+    here Grad-CAM by the fast variant, ScoreCAM by the library."""
+    cam = _cam_folder(tmp_path, [4, 4])
+    record = findings.write(
+        cam, ["a", "b"], ["gradcam", "scorecam"], cam, device="cpu", where="cam"
+    )
+    assert record.impls == {"gradcam": "fast", "scorecam": "library"}
+    phrase = (
+        "Grad-CAM (pytorch-grad-cam's, by our exact fast variants) and ScoreCAM (pytorch-grad-cam)"
+    )
+    assert record.methods_phrase() == phrase
+    summary_txt = (cam / "summary.txt").read_text()
+    assert phrase in summary_txt
+    for finding in record.findings:
+        assert f"- {finding.markdown()}" in summary_txt
+    timing = next(f for f in record.findings if "slowest" in f.claim)
+    assert "ScoreCAM the whole network once per channel (8)" in timing.reason
 
 
 def test_a_folder_without_a_recorded_grid_says_so(tmp_path):
     cam = _cam_folder(tmp_path, None)
-    facts = summarise(cam, ["a", "b"], ["gradcam", "scorecam"], tmp_path / "tables")
-    assert facts["summary.json"]["grid"] is None and facts["summary.json"]["cell_px"] is None
+    record = findings.write(
+        cam, ["a", "b"], ["gradcam", "scorecam"], tmp_path / "tables", device="", where="t"
+    )
+    assert record.grid is None and record.cell_px is None
+    assert "does not record the grid" in record.findings[0].claim
 
 
 def test_the_crop_is_recovered_from_an_overlay(tmp_path):

@@ -1,4 +1,4 @@
-"""Report 4's finding rules on hand-made summaries: planted numbers give the expected
+"""The comparison's finding rules on hand-made summaries: planted numbers give the expected
 finding, the opposite numbers the opposite or the "not supported" one."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import copy
 
 import pytest
 
-from explainlab.assignment.report import compare_findings as rules
+from explainlab.compare import findings as rules
+from explainlab.compare.findings import CompareFindings
 
 CORR = {
     m: {"rho": 0.1, "p": 0.8, "n": 10}
@@ -15,7 +16,7 @@ CORR = {
 }
 
 
-def summary(**changes) -> dict:
+def numbers(**changes) -> dict:
     base = {
         "images": 10,
         "keys": [f"img{i}" for i in range(10)],
@@ -27,6 +28,7 @@ def summary(**changes) -> dict:
         },
         "above_chance": {"gradcam": 9, "scorecam": 9},
         "cam_grid": [7, 7],
+        "crop": 224,
         "iou_area_ceiling": 0.8,
         "complexity": {
             "correlations": copy.deepcopy(CORR),
@@ -38,9 +40,9 @@ def summary(**changes) -> dict:
             "critical_rho": 0.6319,
         },
         "faithfulness_mean": {
-            "gradcam": {"deletion_auc": 0.2, "insertion_auc": 0.8},
-            "lime": {"deletion_auc": 0.3, "insertion_auc": 0.7},
-            "random": {"deletion_auc": 0.35, "insertion_auc": 0.5},
+            "gradcam": {"images": 10, "deletion_auc": 0.2, "insertion_auc": 0.8},
+            "lime": {"images": 10, "deletion_auc": 0.3, "insertion_auc": 0.7},
+            "random": {"images": 10, "deletion_auc": 0.35, "insertion_auc": 0.5},
         },
         "faithfulness_paired": {
             "methods": ["gradcam", "lime"],
@@ -63,8 +65,13 @@ def summary(**changes) -> dict:
     return base
 
 
+def summary(**changes) -> CompareFindings:
+    """The record of those numbers (its findings chosen by the rules)."""
+    return CompareFindings.of(numbers(**changes))
+
+
 def test_iou_above_chance_with_the_grid_as_reason():
-    found = rules.agreement(summary(), crop=224)
+    found = rules.agreement(summary())
     assert "more than chance" in found.claim
     assert "0.25" in found.evidence and "0.09" in found.evidence and "9 of 10" in found.evidence
     assert "7×7 grid" in found.reason and "224×224" in found.reason and "0.80" in found.reason
@@ -72,27 +79,27 @@ def test_iou_above_chance_with_the_grid_as_reason():
 
 
 def test_iou_at_chance_says_so():
-    found = rules.agreement(summary(above_chance={"gradcam": 4}), crop=224)
+    found = rules.agreement(summary(above_chance={"gradcam": 4}))
     assert "no better than chance" in found.claim
 
 
 def test_without_a_grid_the_reason_stays_general():
-    numbers = summary()
-    del numbers["cam_grid"], numbers["iou_area_ceiling"]
-    reason = rules.agreement(numbers, crop=None).reason
+    planted = numbers()
+    del planted["cam_grid"], planted["iou_area_ceiling"], planted["crop"]
+    reason = rules.agreement(CompareFindings.of(planted)).reason
     assert "coarse grid" in reason and "7" not in reason
 
 
 def test_ceiling_decides_what_the_gap_is():
-    near = rules.agreement(summary(iou_area_ceiling=0.3), crop=224).reason
-    far = rules.agreement(summary(iou_area_ceiling=0.8), crop=224).reason
+    near = rules.agreement(summary(iou_area_ceiling=0.3)).reason
+    far = rules.agreement(summary(iou_area_ceiling=0.8)).reason
     assert "much of the shortfall is that resolution" in near
     assert "disagreement about where the evidence lies" in far
 
 
 def test_cam_methods_ranked_only_when_they_differ():
     assert rules.family(summary()) is None  # 0.25 against 0.27: alike
-    means = summary()["agreement_mean"]
+    means = numbers()["agreement_mean"]
     means["scorecam"]["iou_area"] = 0.40
     found = rules.family(summary(agreement_mean=means))
     assert found is not None and found.claim.startswith("ScoreCAM agrees most")
@@ -106,7 +113,7 @@ def test_no_significant_rho_is_not_supported():
 
 @pytest.mark.parametrize("direction", ["supporting", "against"])
 def test_a_significant_rho_follows_its_direction(direction):
-    c = summary()["complexity"]
+    c = numbers()["complexity"]
     c["correlations"]["edge_density"] = {"rho": -0.8, "p": 0.005, "n": 10}
     c["significant"] = ["edge_density"]
     c["supporting"] = ["edge_density"] if direction == "supporting" else []
@@ -120,14 +127,12 @@ def test_a_significant_rho_follows_its_direction(direction):
 
 
 def test_too_few_images_is_a_missed_target_not_a_finding():
-    c = summary()["complexity"]
+    c = numbers()["complexity"]
     c["correlations"] = {m: {"rho": None, "p": None, "n": 2} for m in CORR}
     c["verdict"] = "undetermined"
-    numbers = summary(images=2, complexity=c)
-    assert rules.complexity(numbers) is None
-    assert [m.target for m in rules.missed(numbers)] == [
-        "a test of whether simple images agree more"
-    ]
+    few = summary(images=2, complexity=c)
+    assert rules.complexity(few) is None
+    assert [m.target for m in rules.missed(few)] == ["a test of whether simple images agree more"]
     assert rules.missed(summary()) == []
 
 
@@ -147,10 +152,86 @@ def test_faithfulness_winner_follows_the_paired_counts():
 def test_sanity_verdicts():
     found = rules.sanity(summary())
     assert "depends on the model's weights" in found.claim and "only partly" in found.reason
-    s = summary()["sanity"]
+    s = numbers()["sanity"]
     s["final"]["lime"]["verdict"] = "barely changes"
     assert rules.sanity(summary(sanity=s)).claim.startswith("LIME fail")
 
 
 def test_choose_gives_three_to_five_findings():
-    assert 3 <= len(rules.choose(summary(), 224)) <= 5
+    assert 3 <= len(rules.choose(summary())) <= 5
+
+
+def test_the_family_reason_names_the_methods_compared_from_the_registry():
+    """A method registered by the test alone is named, in its own words, in the reason."""
+    from explainlab.methods import MethodSpec, Passes, register, unregister
+
+    toy = MethodSpec(
+        name="toycam",
+        title="ToyCAM",
+        colour="#F0E442",
+        kind="cam",
+        layer=True,
+        passes=lambda channels, impl: Passes(forward=1),
+        reference="ours",
+        compute=lambda *args, **kwargs: None,
+        about="weights each channel by a planted constant",
+        cost_text="runs one forward pass",
+    )
+    register(toy)
+    try:
+        means = numbers()["agreement_mean"]
+        means["toycam"] = {"iou_area": 0.45, "iou_area_chance": 0.09}
+        found = rules.family(
+            summary(cam_methods=["gradcam", "scorecam", "toycam"], agreement_mean=means)
+        )
+    finally:
+        unregister("toycam")
+    assert found is not None and found.claim == "ToyCAM agrees most with LIME, Grad-CAM least."
+    assert "ToyCAM weights each channel by a planted constant" in found.reason
+    assert "ScoreCAM weights each channel by the class's softmax score" in found.reason
+    assert "AblationCAM" not in found.reason  # not compared: not named
+
+
+def test_the_record_round_trips_through_summary_json():
+    record = summary()
+    assert record.findings and CompareFindings.of(record.to_json()) == record
+    stored = numbers() | {"findings": [{"claim": "C", "evidence": "E", "reason": "R"}]}
+    assert [f.claim for f in CompareFindings.of(stored).findings] == ["C"]  # as written
+
+
+def test_summary_txt_and_report_4_state_the_same_findings(tmp_path):
+    """Both render the one record: every finding's words are in both, none retyped."""
+    import json
+
+    import pandas as pd
+    from pypdf import PdfReader
+
+    from explainlab.assignment.report import compare_report
+    from explainlab.assignment.report.common import RunFacts
+    from explainlab.compare.summary import text
+    from explainlab.report.markup import markdown
+
+    means = numbers()["agreement_mean"]
+    means["scorecam"]["iou_area"] = 0.40  # ranked: the family finding too
+    record = summary(agreement_mean=means, label_mismatches=["img3"])
+    folder = tmp_path / "compare"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(record.to_json()))
+    pd.DataFrame(
+        [
+            {"key": k, "method": m, "measure": name, "value": v}
+            for k in record.keys
+            for m in record.cam_methods
+            for name, v in record.agreement_mean[m].items()
+        ]
+    ).to_csv(folder / "agreement.csv", index=False)
+    pdf = compare_report.build(RunFacts.read(tmp_path), tmp_path / "4.pdf")
+    report = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(str(pdf)).pages)
+    summary_txt = " ".join(text(record).split())
+    for finding in record.findings:
+        for part in (finding.claim, finding.evidence, finding.reason):
+            words = " ".join(markdown(part).split())
+            assert words in summary_txt
+            assert words.replace("**", "").replace("*", "") in report
+    assert "CAM and LIME explain different classes for img3" in summary_txt
+    assert "CAM and LIME explain different classes for img3" in report

@@ -10,6 +10,7 @@ import pandas as pd
 
 from explainlab.assignment import summary
 from explainlab.assignment.report.lime_findings import (
+    LimeFindings,
     LimeNumbers,
     findings,
     hypothesis_finding,
@@ -164,3 +165,16 @@ def test_the_agreement_table_marks_the_hypothesis_used():
     assert rows[0] == ["crop", "7", "0.57", "0.90", "0.50", "0.96"]
     assert rows[1][:3] == ["full (used)", "7", "0.75"] and rows[1][3] == "n/a"
     assert agreement_rows({"name": "crop", "calibration": None}) == []
+
+
+def test_summary_md_renders_the_record_report_3_prints():
+    """One record: the text summary states its findings and missed target in its words."""
+    time = {"met": False, "iou_met": True, "iou_kept": 0.95, "cost_kept": 0.6}
+    numbers = _numbers(choice=time, tuned=_tuned(ratios=(0.45, 1.0)))
+    record = LimeFindings.of(numbers)
+    assert record.findings == tuple(findings(numbers))
+    assert record.missed == (tuner_missed(numbers),)
+    text = record.markdown()
+    for item in (*record.missed, *record.findings):
+        assert f"- {item.markdown()}" in text
+    assert "<b>" not in text and "**Target not met:" in text

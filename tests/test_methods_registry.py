@@ -80,7 +80,7 @@ def test_builtin_costs_are_the_stage_table_of_before():
 
 
 def test_builtin_cost_sentences_are_the_report_text_of_before():
-    from explainlab.assignment.report.cam_findings import _cost
+    from explainlab.cam.findings import cost as _cost
 
     for channels, c in ((2048, " (2048)"), (None, "")):
         for impl in ("fast", "library"):

@@ -12,7 +12,8 @@ Layout (one folder per image key)::
     cam/predictions.csv        top-5 ids, names, probabilities (also copied to <run>/)
     cam/timings.csv            seconds per image per method
     cam/focus.csv, method_agreement.csv, method_summary.csv, pair_summary.csv,
-    cam/summary.json           what the maps say, per method and pair (:mod:`summary`)
+    cam/summary.json           what the maps say, per method and pair (:mod:`summary`), and
+    cam/summary.txt            the findings (:mod:`findings`)
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import torch
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
+from explainlab.cam import findings
 from explainlab.cam.figures import save_crop, save_overlay, save_panel
 from explainlab.cam.methods import cam_map
 from explainlab.cam.settings import CamSettings
-from explainlab.cam.summary import summarise
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
 from explainlab.methods import title_of
@@ -138,7 +139,9 @@ def run_cam(
         items = [json.loads((folder / k / "item.json").read_text()) for k in keys]
         runfolder.write_csv(folder / "predictions.csv", predictions_frame(items))
         runfolder.write_csv(folder / "timings.csv", timings_frame(items, settings.impl))
-        summarise(folder, keys, settings.methods, folder)
+        findings.write(
+            folder, keys, settings.methods, folder, device=model.device.type, where="cam"
+        )
     outcome = _outcome(stage.final, failures)
     runfolder.write_csv(Path(run_dir) / "predictions.csv", outcome.predictions)
     return outcome

@@ -1,7 +1,8 @@
 """What the CAM maps of a run say, as tables: how focused each method's maps are, how far
 the methods agree, what each costs, and the grid the maps come from.
 
-Written by the CAM stage (and by report 2 for a cam folder made before this module)::
+Written by the CAM stage (and by report 2 for a cam folder made before this module),
+with the findings record :mod:`explainlab.cam.findings` makes of them::
 
     focus.csv             key, method, focus: share of the crop at >= half the map's maximum
     method_agreement.csv  key, pair, method_a, method_b, rho (Spearman, whole maps),
@@ -11,7 +12,9 @@ Written by the CAM stage (and by report 2 for a cam folder made before this modu
     pair_summary.csv      per method pair: rho mean/min/max, mean IoU, median peak distance
     per_image.csv         per image: focus of each method, rho of each pair, their mean rho
     summary.json          images, crop (H, W), grid (h, w) of the target layer's maps,
-                          channels, cell_px (crop pixels per grid cell)
+                          channels, cell_px (crop pixels per grid cell); then the findings
+                          record (:class:`~explainlab.cam.findings.CamFindings`)
+    summary.txt           the findings, as report 2 states them
 """
 
 from __future__ import annotations
@@ -158,7 +161,8 @@ def grid_facts(cam: Path, keys: Sequence[str], crop: tuple[int, int]) -> dict[st
 def summarise(
     cam: Path, keys: Sequence[str], methods: Sequence[str], out: Path
 ) -> dict[str, pd.DataFrame | dict]:
-    """Every table of this module for the maps under ``cam``, written into ``out``."""
+    """Every table of this module for the maps under ``cam``, written into ``out``, and
+    the grid facts (``summary.json``'s first keys)."""
     maps = read_maps(cam, keys, methods)
     timings = pd.read_csv(Path(cam) / "timings.csv")
     focus, agreement = focus_table(maps), agreement_table(maps)
@@ -174,9 +178,7 @@ def summarise(
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         runfolder.write_csv(out / name, frame)
-    facts = grid_facts(cam, keys, tuple(crop))
-    runfolder.write_json(out / "summary.json", facts)
-    return {**tables, "summary.json": facts}
+    return {**tables, "summary.json": grid_facts(cam, keys, tuple(crop))}
 
 
 def read_summary(folder: Path) -> dict[str, pd.DataFrame | dict] | None:

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from explainlab import runfolder
 from explainlab.compare import grid, sanity, summary
 from explainlab.compare.explainers import cam_explainer, lime_explainer
+from explainlab.compare.findings import CompareFindings
 from explainlab.compare.image import compare_image, rng_for
 from explainlab.compare.inputs import ImageInputs, digests, image_keys, read_image
 from explainlab.compare.sanity import Explainer
@@ -194,7 +195,7 @@ def grid_resolution(
         key: grid.ceiling_iou(item.lime.mask, size, rng_for(settings.seed, key, "ceiling"))
         for key, item in inputs.items()
     }
-    return Resolution(size, ceilings)
+    return Resolution(size, ceilings, crop=model.geometry.crop)
 
 
 def _needs_model(settings: CompareSettings) -> bool:
@@ -326,4 +327,4 @@ def _outcome(folder: Path, failures: list[Failure], skipped: bool = False) -> Co
 
 
 def summary_lines(outcome: CompareOutcome) -> list[str]:
-    return summary.text(outcome.summary).rstrip("\n").splitlines()
+    return summary.text(CompareFindings.of(outcome.summary)).rstrip("\n").splitlines()

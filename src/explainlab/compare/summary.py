@@ -1,7 +1,10 @@
-"""Key numbers of the compare stage: a small JSON for the report stage, and a text summary."""
+"""The compare stage's key numbers (:func:`key_numbers`, from its tables) and the text
+summary, ``summary.txt``: one renderer of the findings record
+(:class:`~explainlab.compare.findings.CompareFindings`) that report 4 renders too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,18 +15,22 @@ from explainlab.compare.figures import title
 from explainlab.compare.findings import (
     CHANGED_BELOW,
     HEADLINE,
-    MISMATCH,
     RANDOM,
     UNCHANGED_ABOVE,
+    CompareFindings,
     FaithfulnessRow,
     Sanity,
     beats_column,
+    mismatch_note,
+    ranked_measures,
     sanity_verdict,
     verdict_measure,
     wins_key,
 )
 from explainlab.compare.settings import LIME
 from explainlab.measures import MeasureSpec, get_measure, measures, table_columns
+from explainlab.report.findings import markdown_lines
+from explainlab.report.markup import markdown
 
 if TYPE_CHECKING:
     from explainlab.compare.tables import Resolution
@@ -51,6 +58,7 @@ def key_numbers(
     keys: list[str],
     methods: list[str],
     primary: str,
+    threshold: float,
     agreement: pd.DataFrame,
     correlations: pd.DataFrame,
     answer: Answer,
@@ -88,10 +96,12 @@ def key_numbers(
         },
         "label_mismatches": label_mismatches,
         "failures": failures,
+        "threshold": threshold,
     }
     if resolution is not None:
         out["cam_grid"] = list(resolution.grid)
         out["iou_area_ceiling"] = float(np.nanmean(list(resolution.ceilings.values())))
+        out["crop"] = resolution.crop
     if faithfulness is not None:
         out["faithfulness_mean"] = (
             faithfulness_table(faithfulness).set_index("method").to_dict(orient="index")
@@ -127,7 +137,7 @@ def above_chance(agreement: pd.DataFrame) -> dict[str, int]:
 def paired_wins(faith: pd.DataFrame, a: str, b: str) -> dict[str, Any]:
     """Image by image, how often ``a``'s map is more faithful than ``b``'s by each
     faithfulness measure (the images both have)."""
-    specs = [s for s in measures("map") if s.direction != "neither"]
+    specs = ranked_measures()
     table = faith.pivot_table(index="key", columns="method", values=[s.name for s in specs])
     pairs = {s.name: table[s.name][[a, b]].dropna() for s in specs}
     return {
@@ -160,40 +170,39 @@ def faithfulness_table(faith: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def text(numbers: dict[str, Any]) -> str:
-    """The human-readable summary.txt."""
+def text(record: CompareFindings) -> str:
+    """summary.txt: the tables of means, then the findings, as report 4 states them."""
     columns = table_columns("map-mask")
     lines = [
-        f"explainlab compare: {numbers['images']} images, model {numbers['model'] or '?'}",
+        f"explainlab compare: {record.images} images, model {record.model or '?'}",
         "",
         "Agreement with LIME (mean over images):",
         f"  {'method':12s} " + " ".join(f"{c.short:>{c.text_width}s}" for c in columns),
     ]
-    for method, m in numbers["agreement_mean"].items():
+    for method, m in record.agreement_mean.items():
         lines.append(
             f"  {title(method):12s} "
             + " ".join(f"{_f(m.get(c.name)):>{c.text_width}s}" for c in columns)
         )
-    lines += ["", "Complexity vs IoU (" + numbers["complexity"]["iou"] + "):"]
-    for name, c in numbers["complexity"]["correlations"].items():
-        lines.append(f"  {LABELS[name]:32s} rho {_f(c['rho'], '+.2f'):>6s}  p {_f(c['p'], '.3g')}")
-    lines += ["", numbers["complexity"]["paragraph"]]
-    if "faithfulness_mean" in numbers:
-        lines += faithfulness_text(numbers["faithfulness_mean"])
-    sanity = Sanity.of(numbers)
-    if sanity is not None:
-        lines += sanity_text(sanity)
-    if numbers["label_mismatches"]:
-        lines += ["", f"{MISMATCH}: " + ", ".join(numbers["label_mismatches"])]
-    if numbers["failures"]:
-        lines += ["", "Not compared:"] + [f"  - {f}" for f in numbers["failures"]]
+    lines += ["", "Complexity vs IoU (" + record.complexity.iou + "):"]
+    for name, c in record.complexity.correlations.items():
+        lines.append(f"  {LABELS[name]:32s} rho {_f(c.rho, '+.2f'):>6s}  p {_f(c.p, '.3g')}")
+    lines += ["", record.complexity.paragraph]
+    if record.faithfulness:
+        lines += faithfulness_text(record.faithfulness)
+    if record.sanity is not None:
+        lines += sanity_text(record.sanity)
+    lines += ["", "Findings:", *markdown_lines(record.findings, record.missed)]
+    if record.label_mismatches:
+        lines += ["", markdown(mismatch_note(record.label_mismatches))]
+    if record.failures:
+        lines += ["", "Not compared:"] + [f"  - {f}" for f in record.failures]
     return "\n".join(lines) + "\n"
 
 
-def faithfulness_text(means: dict[str, dict[str, Any]]) -> list[str]:
+def faithfulness_text(rows: Sequence[FaithfulnessRow]) -> list[str]:
     specs = measures("map")
-    rows = FaithfulnessRow.rows([{"method": m, **f} for m, f in means.items()])
-    beats = [s for s in specs if s.direction != "neither"]
+    beats = ranked_measures()
     wording = ", ".join(f"{s.short}: {s.better}" for s in beats)
     lines = [
         "",

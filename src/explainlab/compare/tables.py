@@ -11,7 +11,7 @@ import pandas as pd
 
 from explainlab import runfolder
 from explainlab.compare import complexity, figures, summary
-from explainlab.compare.findings import HEADLINE
+from explainlab.compare.findings import HEADLINE, CompareFindings
 from explainlab.compare.settings import CompareSettings
 from explainlab.images import Failure
 from explainlab.measures import get_measure
@@ -26,10 +26,12 @@ def concat(folder: Path, keys: Sequence[str], name: str) -> pd.DataFrame | None:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The CAM layer's grid (h, w) and, per image, the IoU it allows (:mod:`.grid`)."""
+    """The CAM layer's grid (h, w) and, per image, the IoU it allows (:mod:`.grid`), for
+    maps on a ``crop`` × ``crop`` image."""
 
     grid: tuple[int, int]
     ceilings: dict[str, float]
+    crop: int
 
 
 def write_all(
@@ -74,6 +76,7 @@ def write_all(
         keys=keys,
         methods=methods,
         primary=primary,
+        threshold=settings.threshold,
         agreement=agreement,
         correlations=corr,
         answer=answer,
@@ -83,8 +86,9 @@ def write_all(
         failures=[f"{f.key}: {f.error}" for f in failures],
         resolution=resolution,
     )
-    runfolder.write_json(folder / "summary.json", numbers)
-    runfolder.write_text(folder / "summary.txt", summary.text(numbers))
+    record = CompareFindings.of(numbers)
+    runfolder.write_json(folder / "summary.json", record.to_json())
+    runfolder.write_text(folder / "summary.txt", summary.text(record))
 
 
 def overview_table(

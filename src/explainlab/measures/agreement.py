@@ -73,7 +73,7 @@ MASKS_TEST = "tests/test_masks.py::test_iou_and_dice_equal_scikit_learn_on_rando
 @measure(
     name="iou_threshold",
     title="IoU at the fixed threshold",
-    label="IoU (≥ 0.5)",
+    label="IoU (≥ {threshold:g})",
     short="IoU thr",
     compares="map-mask",
     direction="higher",

@@ -47,7 +47,9 @@ class MeasureSpec:
     test: str  # the test that checks it against that reference: "tests/file.py::test_name"
     compute: Callable[..., float]  # the function (its inputs: see COMPARES)
     about: str = ""  # one line: what it measures (default: the function's docstring)
-    label: str = ""  # report 4's table header (default: title)
+    # report 4's table header (default: title); "{threshold:g}" in it: the run's fixed CAM
+    # threshold (:meth:`heading`)
+    label: str = ""
     short: str = ""  # summary.txt's header, ASCII (default: label)
     chance: str | None = None  # the measure giving its chance level, shown right after it
     tables: str = "image"  # one of TABLES (agreement measures)
@@ -63,6 +65,10 @@ class MeasureSpec:
         object.__setattr__(self, "label", self.label or self.title)
         object.__setattr__(self, "short", self.short or self.label)
         object.__setattr__(self, "text_width", self.text_width or len(self.short) + 1)
+
+    def heading(self, threshold: float) -> str:
+        """The label, with the run's fixed CAM ``threshold`` where it names one."""
+        return self.label.format(threshold=threshold)
 
     @property
     def better(self) -> str:

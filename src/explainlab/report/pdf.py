@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from explainlab import runfolder
+from explainlab.report.markup import text
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 1.8 * cm
@@ -123,11 +123,6 @@ def _styles() -> dict[str, ParagraphStyle]:
             "bullet", parent=body, leftIndent=12, bulletIndent=2, spaceAfter=2
         ),
     }
-
-
-def text(value: Any) -> str:
-    """Escape a value for a reportlab paragraph (which reads a small XML subset)."""
-    return escape(str(value), quote=False)
 
 
 CELL_PADDING = 12.0  # points: reportlab's default 6 pt on each side of a table cell

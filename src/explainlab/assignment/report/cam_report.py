@@ -1,9 +1,10 @@
 """Report 2: the CAM methods (Grad-CAM, AblationCAM, ScoreCAM ...) on the images of a run.
 
-Read the tables (the cam stage's summary, or the same computed into
-``reports/tables/2_cam/`` for a cam folder made before the stage wrote it) -> choose the
-findings (:mod:`cam_findings`) -> page 1 (question, setting, key figure, findings) and the
-main tables -> the appendix (per-image tables and every image's maps)."""
+A renderer of the CAM findings record (:class:`~explainlab.cam.findings.CamFindings`, the
+cam stage's summary.json, or the same computed into ``reports/tables/2_cam/`` for a cam
+folder made before the stage wrote it), as the stage's summary.txt is another: page 1
+(question, setting, key figure, the record's findings) and the main tables -> the
+appendix (per-image tables and every image's maps)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,19 @@ from reportlab.lib.units import cm
 from reportlab.platypus import CondPageBreak
 
 from explainlab import runfolder
-from explainlab.assignment.report.cam_findings import CamTables, choose, pair_title, title
 from explainlab.assignment.report.common import (
     RunFacts,
-    is_true,
     join_names,
     num,
     pct,
     pretty_key,
     verdict,
 )
+from explainlab.cam import findings
 from explainlab.cam.figures import GridRow, read_crop, save_grid
-from explainlab.cam.summary import HALF, read_summary, summarise
+from explainlab.cam.findings import CamFindings, CamTables, pair_title, prediction_table
+from explainlab.cam.summary import HALF
+from explainlab.methods import title_of as title
 from explainlab.report.findings import front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
@@ -42,47 +44,21 @@ APPENDIX_ROWS = 5  # images per appendix figure
 APPENDIX_WIDTH_IN = 6.2
 
 
-def true_rank(row: pd.Series) -> float:
-    """Where the true class stands in the top 5 (NaN: unknown class, or not in it)."""
-    for r in range(1, 6):
-        if pd.notna(row["true_id"]) and row.get(f"top{r}_id") == row["true_id"]:
-            return float(r)
-    return float("nan")
-
-
-def prediction_table(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The predictions with the true class's rank and top-1 correctness as a boolean."""
-    frame = predictions[["key", "true_id", "true_name", "top1_id", "top1_name", "top1_prob"]]
-    frame = frame.assign(
-        true_rank=[true_rank(r) for _, r in predictions.iterrows()],
-        correct=[is_true(v) for v in predictions["top1_correct"]],
-        target_id=predictions["target_id"],
-    )
-    return frame
-
-
-def read_tables(facts: RunFacts, tables: Path) -> tuple[CamTables, dict]:
+def read_tables(facts: RunFacts, tables: Path) -> tuple[CamFindings, CamTables, dict]:
     cam = stage_dir(facts.run_dir, "cam")
     recorded = runfolder.recorded_settings(cam)
     predictions = prediction_table(pd.read_csv(cam / "predictions.csv"))
     tables.mkdir(parents=True, exist_ok=True)
     runfolder.write_csv(tables / "predictions.csv", predictions)
-    found, where = read_summary(cam), "cam"
-    if found is None:  # a cam folder made before the stage wrote its summary
-        keys, methods = list(predictions["key"]), list(recorded["settings"]["methods"])
-        found, where = summarise(cam, keys, methods, tables), "reports/tables/2_cam"
-    t = CamTables(
-        summary=found["summary.json"],
-        methods=found["method_summary.csv"].set_index("method", drop=False),
-        pairs=found["pair_summary.csv"].set_index("pair", drop=False),
-        images=found["per_image.csv"],
-        focus=found["focus.csv"],
-        predictions=predictions,
-        layer=recorded["layer"],
-        impl=recorded["settings"]["impl"],
-        where=where,
+    record, t = findings.read(
+        cam,
+        list(predictions["key"]),
+        list(recorded["settings"]["methods"]),
+        tables,
+        device=str(facts.manifest.get("device", "device")),
+        where="reports/tables/2_cam",  # a cam folder made before the stage wrote its summary
     )
-    return t, recorded
+    return record, t, recorded
 
 
 def key_images(t: CamTables, rows: int = KEY_ROWS) -> dict[str, str]:
@@ -137,17 +113,15 @@ def grid_rows(
     return rows
 
 
-def setting(facts: RunFacts, t: CamTables, recorded: dict, model: str) -> str:
-    """What was done; a stand-in model is described once, by the stand-in sentence."""
+def setting(facts: RunFacts, record: CamFindings, recorded: dict, model: str) -> str:
+    """What was done, with what computed each method's maps (the run's records); a
+    stand-in model is described once, by the stand-in sentence."""
     stand_in = facts.stand_in_sentence(model)
     model_name = "the stand-in model" if stand_in else text(facts.model_description(model))
-    impl = "pytorch-grad-cam's, by our exact fast variants"
-    if t.impl != "fast":
-        impl = "pytorch-grad-cam"
     geometry = recorded.get("geometry") or {"resize": 256, "crop": 224}
     sentence = (
-        f"<b>What was done.</b> {join_names([title(m) for m in t.methods.index])} ({impl}) on "
-        f"{t.n} images with {model_name} at layer <b>{text(t.layer)}</b>, each explained for its "
+        f"<b>What was done.</b> {text(record.methods_phrase())} on {record.images} images "
+        f"with {model_name} at layer <b>{text(record.layer)}</b>, each explained for its "
         f"top-1 class on the model's crop (Resize({geometry['resize']}) → "
         f"CenterCrop({geometry['crop']})); maps min-max normalised to [0, 1]."
     )
@@ -251,7 +225,7 @@ def appendix(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> No
 
 def build(facts: RunFacts, out: Path) -> Path:
     tables, figures = out.parent / "tables" / "2_cam", out.parent / "figures" / "2_cam"
-    t, recorded = read_tables(facts, tables)
+    record, t, recorded = read_tables(facts, tables)
     model = recorded["model"]
     names = ", ".join(title(m) for m in t.methods.index)
     report = facts.new_report(f"CAMs: {names}", "report 2", facts.banner(model))
@@ -263,14 +237,13 @@ def build(facts: RunFacts, out: Path) -> Path:
         KEY_WIDTH_IN,
         per_row=KEY_ROWS,
     )
-    device = str(facts.manifest.get("device", "device"))
     front_page(
         report,
         question=QUESTION,
-        setting=setting(facts, t, recorded, model),
+        setting=setting(facts, record, recorded, model),
         figure=key_figure,
         caption=f"Maps (jet colour map, red = high) of {key_caption(t, keys)}.",
-        findings=choose(t, device),
+        findings=record.findings,
         appendix="every image's maps, shares and agreement.",
         figure_height=12 * cm,
     )

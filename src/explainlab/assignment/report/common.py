@@ -11,6 +11,11 @@ import pandas as pd
 
 from explainlab.images import Geometry
 from explainlab.models import MODELS
+from explainlab.report.markup import is_true as is_true  # the reports' formatting
+from explainlab.report.markup import join_names as join_names
+from explainlab.report.markup import num as num
+from explainlab.report.markup import pct as pct
+from explainlab.report.markup import pretty_key as pretty_key
 from explainlab.report.pdf import TEXT_WIDTH, Report, text
 
 ASSIGNMENT_MODEL = "resnet50"
@@ -71,33 +76,6 @@ def read_csv(path: Path) -> pd.DataFrame | None:
 def read_json(path: Path) -> dict[str, Any]:
     """A run's JSON file, empty when the file is absent (an older or partial run)."""
     return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
-
-
-def pct(x: float, digits: int = 0) -> str:
-    return "n/a" if x != x else f"{100 * x:.{digits}f}%"
-
-
-def num(x: Any, spec: str = ".2f") -> str:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return "n/a"
-    return "n/a" if value != value else format(value, spec)
-
-
-def join_names(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def pretty_key(key: str) -> str:
-    return key.replace("_", " ")
-
-
-def is_true(value: Any) -> bool:
-    """A correctness value as read from CSV (bool, 'True', 1) or in memory."""
-    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def verdict(correct: Any) -> str:

@@ -1,20 +1,18 @@
 """Report 4: how far Grad-CAM (and the CAM family) and LIME agree, and which is faithful.
 
-Page 1: the question, the overview figure and the findings of
-:mod:`explainlab.assignment.report.compare_findings`; the appendix: the tables, the other figures,
-the faithfulness and sanity details and the per-image panels."""
+A renderer of the comparison's findings record
+(:class:`~explainlab.compare.findings.CompareFindings`, the stage's summary.json), as
+summary.txt is another. Page 1: the question, the overview figure and the record's
+findings; the appendix: the tables, the other figures, the faithfulness and sanity
+details and the per-image panels."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from reportlab.lib.units import cm
 
-from explainlab import runfolder
-from explainlab.assignment.report import compare_findings
 from explainlab.assignment.report.common import (
     RunFacts,
     image_panels,
@@ -25,7 +23,12 @@ from explainlab.assignment.report.common import (
 )
 from explainlab.compare.complexity import LABELS, p_text
 from explainlab.compare.figures import title
-from explainlab.compare.findings import MISMATCH, FaithfulnessRow, Sanity, verdict_measure
+from explainlab.compare.findings import (
+    CompareFindings,
+    FaithfulnessRow,
+    mismatch_note,
+    verdict_measure,
+)
 from explainlab.measures import measures, table_columns
 from explainlab.report.findings import front_page
 from explainlab.report.pdf import PAGE_HEIGHT, TEXT_WIDTH, Report, text
@@ -40,27 +43,28 @@ APPENDIX = "tables per image, complexity, faithfulness and sanity details, each 
 
 def build(facts: RunFacts, out: Path) -> Path:
     folder = stage_dir(facts.run_dir, "compare")
-    numbers = json.loads((folder / "summary.json").read_text())
-    model = numbers["model"]
-    primary = title(numbers["primary_method"])
-    report = facts.new_report(f"{primary} and LIME compared", "report 4", facts.banner(model))
+    record = CompareFindings.read(folder)
+    primary = title(record.primary_method)
+    report = facts.new_report(
+        f"{primary} and LIME compared", "report 4", facts.banner(record.model or "")
+    )
     front_page(
         report,
         question=QUESTION,
-        setting=setting(facts, numbers),
+        setting=setting(facts, record),
         figure=folder / "overview.png",
         caption=CAPTION,
-        findings=compare_findings.choose(numbers, crop(facts.run_dir)),
-        missed=compare_findings.missed(numbers),
+        findings=record.findings,
+        missed=record.missed,
         appendix=APPENDIX,
         figure_height=0.3 * PAGE_HEIGHT,
     )
     report.appendix("Appendix: tables, further analyses, per-image comparisons")
-    agreement_tables(report, numbers, pd.read_csv(folder / "agreement.csv"))
-    complexity_section(report, numbers, folder)
-    faithfulness_section(report, numbers, folder)
-    sanity_section(report, numbers, folder)
-    panels(report, numbers, folder)
+    agreement_tables(report, record, pd.read_csv(folder / "agreement.csv"))
+    complexity_section(report, record, folder)
+    faithfulness_section(report, folder)
+    sanity_section(report, record, folder)
+    panels(report, record, folder)
     return report.save(out)
 
 
@@ -70,23 +74,14 @@ CAPTION = (
 )
 
 
-def crop(run_dir: Path) -> int | None:
-    """The crop the maps lie on, as the CAM stage recorded it."""
-    try:
-        recorded = runfolder.recorded_settings(stage_dir(run_dir, "cam"))
-        return int(recorded["geometry"]["crop"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def setting(facts: RunFacts, numbers: dict[str, Any]) -> str:
+def setting(facts: RunFacts, record: CompareFindings) -> str:
     """What was done, in one paragraph, with the one stand-in sentence where it applies."""
-    model = numbers["model"]
+    model = record.model or ""
     stand_in = facts.stand_in_sentence(model)
     who = "the model" if stand_in else text(facts.model_description(model))
-    methods = join_names([title(m) for m in numbers["cam_methods"]])
+    methods = join_names([title(m) for m in record.cam_methods])
     parts = [
-        f"On {numbers['images']} images, each CAM map of {who} ({methods}) is compared with "
+        f"On {record.images} images, each CAM map of {who} ({methods}) is compared with "
         "LIME's mask of positive superpixels on the same crop, by the <i>area-matched</i> IoU "
         "(the CAM's top pixels covering the mask's area: no threshold to choose), by deletion "
         "and insertion curves, and by randomising the model's weights."
@@ -105,10 +100,11 @@ def column_widths(measures_cm: list[float]) -> list[float]:
     return [w * scale for w in widths]
 
 
-def agreement_tables(report: Report, numbers: dict[str, Any], agreement: pd.DataFrame) -> None:
-    means, primary = numbers["agreement_mean"], numbers["primary_method"]
+def agreement_tables(report: Report, record: CompareFindings, agreement: pd.DataFrame) -> None:
+    means, primary = record.agreement_mean, record.primary_method
     report.paragraph(
-        "IoU is taken two ways: with the CAM binarised at half its maximum, and area-matched. "
+        f"IoU is taken two ways: with the CAM binarised at {record.threshold:g} of its "
+        "maximum, and area-matched. "
         "Pointing: the share of images whose CAM peak lies inside LIME's mask. ρ superpixels: "
         "the rank correlation between the CAM averaged per superpixel and LIME's weights "
         "(no mask, no threshold)."
@@ -117,9 +113,9 @@ def agreement_tables(report: Report, numbers: dict[str, Any], agreement: pd.Data
     report.table(
         [
             [title(m)] + [num(means[m].get(c.name)) for c in mean_columns]
-            for m in numbers["cam_methods"]
+            for m in record.cam_methods
         ],
-        header=["CAM method", *(c.label for c in mean_columns)],
+        header=["CAM method", *(c.heading(record.threshold) for c in mean_columns)],
         caption="Agreement with LIME, mean over the images (compare/summary.json).",
     )
     per_image = agreement[agreement["method"] == primary].pivot_table(
@@ -129,32 +125,28 @@ def agreement_tables(report: Report, numbers: dict[str, Any], agreement: pd.Data
     report.table(
         [
             [pretty_key(k)] + [num(r.get(c.name), c.image_format) for c in columns]
-            for k, r in per_image.reindex(numbers["keys"]).iterrows()
+            for k, r in per_image.reindex(list(record.keys)).iterrows()
         ],
-        header=["image", *(c.label for c in columns)],
+        header=["image", *(c.heading(record.threshold) for c in columns)],
         col_widths=column_widths([c.width_cm for c in columns]),
         caption=f"{title(primary)} vs LIME per image (compare/agreement.csv).",
     )
-    if numbers.get("label_mismatches"):
-        report.paragraph(
-            f"{MISMATCH} "
-            + text(join_names([pretty_key(k) for k in numbers["label_mismatches"]]))
-            + ": their agreement there compares explanations of two different decisions."
-        )
+    if record.label_mismatches:
+        report.paragraph(mismatch_note(record.label_mismatches))
 
 
-def complexity_section(report: Report, numbers: dict[str, Any], folder: Path) -> None:
+def complexity_section(report: Report, record: CompareFindings, folder: Path) -> None:
     report.heading("Do simple images agree more?")
-    c = numbers["complexity"]
-    report.paragraph(text(c["paragraph"]))
+    c = record.complexity
+    report.paragraph(text(c.paragraph))
     rows = [
-        [LABELS.get(m, m), num(v["rho"]), "n/a" if v["p"] is None else p_text(v["p"]), str(v["n"])]
-        for m, v in c["correlations"].items()
+        [LABELS.get(m, m), num(v.rho), "n/a" if v.p is None else p_text(v.p), str(v.n)]
+        for m, v in c.correlations.items()
     ]
     report.table(
         rows,
         header=["complexity measure", "Spearman ρ with IoU", "p", "images"],
-        caption=f"Complexity against {text(c['iou'])} (compare/correlations.csv).",
+        caption=f"Complexity against {text(c.iou)} (compare/correlations.csv).",
     )
     for name, caption in (
         ("complexity_scatter.png", "Each complexity measure against IoU, with the image names."),
@@ -165,7 +157,7 @@ def complexity_section(report: Report, numbers: dict[str, Any], folder: Path) ->
             report.figure(folder / name, caption=caption, max_height=0.6 * PAGE_HEIGHT)
 
 
-def faithfulness_section(report: Report, numbers: dict[str, Any], folder: Path) -> None:
+def faithfulness_section(report: Report, folder: Path) -> None:
     table = read_csv(folder / "faithfulness_summary.csv")
     if table is None:
         return
@@ -204,17 +196,18 @@ def _count(value: int | None, images: int) -> str:
     return "" if value is None else f"{value} of {images}"
 
 
-def sanity_section(report: Report, numbers: dict[str, Any], folder: Path) -> None:
-    s = Sanity.of(numbers)
+def sanity_section(report: Report, record: CompareFindings, folder: Path) -> None:
+    s = record.sanity
     if s is None:
         return
     specs = measures("sanity")
+    names = [spec.title for spec in specs]
     report.heading("Sanity check: model parameter randomisation")
     rule = s.rule(verdict_measure().label)
     report.paragraph(
         f"The model's blocks are re-initialised from the top down ({len(s.blocks)} block(s): "
         f"{text(join_names(list(s.blocks)))}; on {s.images} image(s)) and each method's map is "
-        "compared with its map for the trained model (Spearman ρ and SSIM). A map that barely "
+        f"compared with its map for the trained model ({text(join_names(names))}). A map that barely "
         "changes explains the image, not the model. After the whole cascade: "
         + "; ".join(
             f"{title(f.method)} "
@@ -233,10 +226,10 @@ def sanity_section(report: Report, numbers: dict[str, Any], folder: Path) -> Non
         )
 
 
-def panels(report: Report, numbers: dict[str, Any], folder: Path) -> None:
+def panels(report: Report, record: CompareFindings, folder: Path) -> None:
     report.heading("Per-image comparisons")
     report.paragraph(
-        "For each image: the CAM, its ≥ 0.5 region, LIME's mask, and their intersection and "
-        f"differences, for {join_names([title(m) for m in numbers['cam_methods']])}."
+        f"For each image: the CAM, its ≥ {record.threshold:g} region, LIME's mask, and their intersection and "
+        f"differences, for {join_names([title(m) for m in record.cam_methods])}."
     )
-    image_panels(report, folder, numbers["keys"], width=0.8 * TEXT_WIDTH, max_height=12 * cm)
+    image_panels(report, folder, list(record.keys), width=0.8 * TEXT_WIDTH, max_height=12 * cm)

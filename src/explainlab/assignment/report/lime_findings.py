@@ -1,7 +1,9 @@
-"""Report 3's findings, each chosen by a rule from the run's LIME numbers (:class:`LimeNumbers`):
-the pickle's parameters and their cost, the tuner's targets (a :class:`Missed` when it
-missed them), the local scoreboard's hypothesis about the grader's ground truth,
-superpixels and sampling noise, and images explained for a wrong class."""
+"""Report 3's findings record (:class:`LimeFindings`), each finding chosen by a rule from
+the run's LIME numbers (:class:`LimeNumbers`): the pickle's parameters and their cost, the
+tuner's targets (a :class:`Missed` when it missed them), the local scoreboard's hypothesis
+about the grader's ground truth, superpixels and sampling noise, and images explained for
+a wrong class. The record is written once beside the report's derived tables
+(``findings.json``); ``summary.md`` there and report 3 are its two renderers."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pandas as pd
 
 from explainlab.assignment.report.common import join_names, num, pretty_key
 from explainlab.assignment.settings import TuneSettings
-from explainlab.report.findings import Finding, Missed, file_ref
+from explainlab.report.findings import Finding, Missed, file_ref, markdown_lines
 from explainlab.report.pdf import text
 
 TABLES = "reports/tables/3_lime"
@@ -211,3 +213,28 @@ def findings(n: LimeNumbers) -> list[Finding]:
     chosen = [pickle_finding(n), hypothesis_finding(n), noise_finding(n)]
     wrong = misclassified_finding(n)
     return chosen + ([wrong] if wrong else [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimeFindings:
+    """What the run's LIME numbers show: the findings, and the tuner's missed target."""
+
+    findings: tuple[Finding, ...]
+    missed: tuple[Missed, ...]
+
+    @classmethod
+    def of(cls, n: LimeNumbers) -> LimeFindings:
+        missed = tuner_missed(n)
+        return cls(findings=tuple(findings(n)), missed=(missed,) if missed else ())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "missed": [m.to_dict() for m in self.missed],
+        }
+
+    def markdown(self) -> str:
+        """summary.md: the findings as report 3 states them."""
+        return (
+            "\n".join(["# LIME: findings", "", *markdown_lines(self.findings, self.missed)]) + "\n"
+        )

@@ -31,9 +31,8 @@ from explainlab.assignment.report.common import (
 from explainlab.assignment.report.lime_findings import (
     DEFAULT_TARGETS,
     TARGETS,
+    LimeFindings,
     LimeNumbers,
-    findings,
-    tuner_missed,
 )
 from explainlab.images import Geometry, center_crop, open_rgb
 from explainlab.lime.figures import overview_title, save_mask_overview
@@ -265,7 +264,11 @@ def build(facts: RunFacts, out: Path) -> Path:
     lime = stage_dir(facts.run_dir, "lime")
     recorded = runfolder.recorded_settings(lime)
     model = recorded["model"]
-    numbers, frames = read_numbers(facts.run_dir, out.parent / "tables" / out.stem)
+    tables = out.parent / "tables" / out.stem
+    numbers, frames = read_numbers(facts.run_dir, tables)
+    record = LimeFindings.of(numbers)  # beside the derived tables, with its text rendering
+    runfolder.write_json(tables / "findings.json", record.to_json())
+    runfolder.write_text(tables / "summary.md", record.markdown())
     geometry = Geometry.from_dict(recorded["geometry"])
     figure = mask_figure(
         lime, frames["explanations"], geometry, out.parent / "figures" / "lime_masks.png"
@@ -274,7 +277,6 @@ def build(facts: RunFacts, out: Path) -> Path:
     report = facts.new_report(
         "LIME explanations and the parameter pickle", "report 3", facts.banner(model)
     )
-    missed = tuner_missed(numbers)
     front_page(
         report,
         question=QUESTION,
@@ -282,8 +284,8 @@ def build(facts: RunFacts, out: Path) -> Path:
         figure=figure,
         caption=f"Each crop dimmed outside its LIME mask (top {k} positive superpixels), with "
         "the class explained (✓ its true class, ✗ not).",
-        findings=findings(numbers),
-        missed=[missed] if missed else [],
+        findings=record.findings,
+        missed=record.missed,
         appendix="per-image numbers, the tuner's search, each image's panel (the pickle: page 2).",
     )
     report.page_break()
