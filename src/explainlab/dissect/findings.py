@@ -232,7 +232,13 @@ class DissectFindings:
 
     @classmethod
     def read(cls, folder: Path) -> DissectFindings:
-        data = json.loads((Path(folder) / FINDINGS_FILE).read_text(encoding="utf-8"))
+        path = Path(folder) / FINDINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no findings record (an analysis written before there was one): "
+                "rerun the analysis (explainlab dissect analyze, or the run's dissect stage)"
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
         top = [
             TopConcepts(**{**t, "concepts": tuple(map(tuple, t["concepts"]))})
             for t in data.pop("top_concepts")
