@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from explainlab import plotting
-from explainlab.assignment.report import dissect_findings as rules
 from explainlab.dissect import figures, progression
+from explainlab.dissect import statements as rules
 from explainlab.dissect.categories import CategoryMap
 from explainlab.dissect.stability import RunGroup
 from explainlab.dissect.tables import Descriptions
@@ -180,3 +180,87 @@ def test_word_forms_take_the_category_of_their_name():
     assert cmap.category("bedrooms") == "scene" and cmap.category("buses") == "object"
     assert cmap.category("stripes") == "texture" and cmap.category("checker") == "texture"
     assert cmap.category("juvenile") == "other" and cmap.category("bus") == "object"
+
+
+def _planted_runs(folder):
+    """Two runs of two models, layer2 low-level and layer4 high-level; run b relabels the
+    units with the lowest similarity only, so agreement rises with the similarity."""
+    folder.mkdir(parents=True)
+    words = {
+        "resnet18": {"layer2": LOW * 2, "layer4": HIGH_OBJ * 2},
+        "resnet18_places365": {"layer2": LOW * 2, "layer4": HIGH_SCENE * 2},
+    }
+    for model, layers in words.items():
+        for run in ("a", "b"):
+            rows = [
+                (layer, u, "x" if run == "b" and u < 2 else w, 0.1 * (u + 1))
+                for layer, names in layers.items()
+                for u, w in enumerate(names)
+            ]
+            pd.DataFrame(rows, columns=["layer", "unit", "description", "similarity"]).to_csv(
+                folder / f"{model}_run_{run}.csv", index=False
+            )
+    return folder
+
+
+def _rendered(run):
+    """The record of ``run``'s analysis, its summary.md and report 1's text (one line)."""
+    from pypdf import PdfReader
+
+    from explainlab.assignment.report import dissect_report
+    from explainlab.assignment.report.common import RunFacts
+    from explainlab.dissect.findings import DissectFindings
+
+    folder = run / "dissect" / "analysis"
+    pdf = dissect_report.build(RunFacts.read(run), run / "1_dissection.pdf")
+    text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
+    summary = (folder / "summary.md").read_text()
+    return DissectFindings.read(folder), " ".join(summary.split()), " ".join(text.split())
+
+
+def test_summary_and_report_render_one_record(tmp_path, mirror, monkeypatch):
+    """summary.md and report 1 state the same findings from findings.json, and a threshold
+    of a rule, changed in its one place, changes both."""
+    from explainlab.dissect import statements
+    from explainlab.dissect.analysis import analyze_runs
+
+    runs = _planted_runs(tmp_path / "runs")
+    analyze_runs([runs], tmp_path / "run" / "dissect" / "analysis")
+    record, summary, report = _rendered(tmp_path / "run")
+    claims = [f.claim for f in record.headlines]
+    assert len(claims) == 4 and "turn from colours and textures to objects" in claims[0]
+    for statement in [
+        *claims,
+        *(f.evidence for f in record.headlines),
+        record.categories,
+        record.comparison,
+        record.over_represented,
+        record.stability,
+        record.rises,
+        record.checks,
+    ]:
+        assert statement and statement in summary and statement in report
+    assert "similarity is low" in summary and "similarity is low" in report
+    assert "ones to trust" in summary and "ones to trust" in report
+    monkeypatch.setattr(statements, "MOSTLY", 1.0)  # "rises" now needs every row
+    analyze_runs([runs], tmp_path / "run" / "dissect" / "analysis", force=True)
+    record, summary, report = _rendered(tmp_path / "run")
+    for said in (summary, report):
+        assert "similarity is low" not in said and "ones to trust" not in said
+    assert record.rises in summary and record.rises in report
+
+
+def test_report_of_a_single_model_analysis(tmp_path, mirror):
+    """One model, one run: no comparison, no stability, and still a report."""
+    from explainlab.dissect.analysis import analyze, reference_run_paths
+
+    run_a, _ = reference_run_paths(["resnet18"])
+    analyze([run_a], tmp_path / "run" / "dissect" / "analysis")
+    record, summary, report = _rendered(tmp_path / "run")
+    assert not record.comparison and not record.overlap and not record.stability
+    assert [f.claim for f in record.headlines] == [
+        "From layer2 to layer4 the units turn from colours and textures to objects and "
+        "scenes, in the one model and in the one run."
+    ]
+    assert record.headlines[0].claim in summary and record.headlines[0].claim in report
+    assert "Only one model was given" in summary and "resnet18 (run a) (ImageNet)" in report

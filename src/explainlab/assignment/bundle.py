@@ -38,6 +38,7 @@ RESULT_FILES: tuple[tuple[str | None, str], ...] = (
     ("dissect", "*/args.json"),
     ("dissect", "analysis/*.csv"),
     ("dissect", "analysis/summary.md"),
+    ("dissect", "analysis/findings.json"),
     ("compare", "*.csv"),
     ("compare", "summary.json"),
     ("compare", "summary.txt"),

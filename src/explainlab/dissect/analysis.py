@@ -9,7 +9,8 @@ Outputs go to ``<out>/`` (default ``<run>/dissect/analysis/``) through a resumab
 
     *.csv                 the tables (see ``tables.py``, ``stability.py``)
     *.png                 the figures (see ``figures.py``), montages when possible
-    summary.md            the findings in sentences generated from the tables
+    findings.json         the findings, one typed record computed from the tables
+    summary.md            that record rendered in markdown, with the tables' numbers
     sources.json          what was analysed (KINDS), its caveats, the runs of each model
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from explainlab import assets, runfolder
-from explainlab.dissect import figures, progression, stability, tables
+from explainlab.dissect import figures, progression, stability, statements, tables
 from explainlab.dissect.categories import CategoryMap, load_category_map
 from explainlab.dissect.montage import make_montages
 from explainlab.dissect.summary import SummaryInputs, write_summary
@@ -153,7 +154,7 @@ def analyze(
             "caveats": list(caveats),
             "kind": kind,
             "montage_concepts": montage_concepts,
-            "version": 3,
+            "version": 4,
         },
     )
     if force:
@@ -165,31 +166,38 @@ def analyze(
     computed = _compute(inputs, more_runs, refs, cmap)
     note = _label_notes(inputs, caveats)
     outcome = AnalysisOutcome(folder=stage.final)
+    frames = computed.frames()
+    runs_of = {g.model: g.names for g in computed.groups if len(g.runs) > 1}
+    findings = statements.state(
+        frames,
+        title=title,
+        kind=kind,
+        caveats=caveats,
+        models={d.label: d.model for d in inputs},
+        runs=runs_of,
+        category_sources=cmap.notes,
+    )
     with stage.finishing() as folder:
-        for name, frame in computed.frames().items():
+        for name, frame in frames.items():
             outcome.tables[name] = runfolder.write_csv(folder / name, frame)
         outcome.figures = _figures(folder, inputs, computed, note)
         montage_notes = _montages(folder, inputs, computed.counts, montage_concepts, outcome)
+        findings.write(folder)
         summary_inputs = SummaryInputs(
+            findings=findings,
             inputs=inputs,
             published=refs,
-            cmap=cmap,
-            counts=computed.counts,
             distinct=computed.distinct,
-            categories=computed.categories,
             concentration=computed.concentration,
             similarity=computed.similarity,
             overlap=computed.overlap,
-            over=computed.over,
             agreement=computed.agreement,
             fc=computed.fc,
             stability=computed.stable,
             self_agreement=computed.self_agreement,
-            verdicts=computed.verdicts,
             montages=[p.name for p in outcome.montages],
             montage_notes=montage_notes,
             files=[*outcome.tables, *outcome.figures],
-            caveats=list(caveats),
         )
         runfolder.write_text(folder / "summary.md", write_summary(summary_inputs, title))
         runfolder.write_json(
@@ -199,7 +207,7 @@ def analyze(
                 "title": title,
                 "caveats": list(caveats),
                 "models": [{"label": d.label, "model": d.model, "run": d.run} for d in inputs],
-                "runs": {g.model: g.names for g in computed.groups if len(g.runs) > 1},
+                "runs": runs_of,
                 "references": [d.label for d in refs],
             },
         )

@@ -1,20 +1,38 @@
-"""The findings of an analysis that ``summary.md`` and report 1 both state, as typed
-records computed once from its tables (in memory, or read back from its CSV files):
-the concepts' stability per layer, the headline findings checked in every replicate, and
-the verdicts against the reference runs. Their words are defined here or in
-:mod:`explainlab.dissect.stability`; the two renderers only format the numbers."""
+"""The findings of an analysis as one typed record, :class:`DissectFindings`: computed
+once from its tables (:func:`explainlab.dissect.statements.state`), written beside them
+as ``findings.json`` and read back. ``summary.md`` (:mod:`explainlab.dissect.summary`)
+and report 1 are two renderers of it: every sentence, word and threshold of a finding
+is in the record or defined here and in :mod:`explainlab.dissect.stability`; the
+renderers only lay it out. The fields are plain text (no markup): each renderer styles
+them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from explainlab.dissect.stability import FLIPS, PARTLY, STABLE
 
+FINDINGS_FILE = "findings.json"
 HEADLINE_KEY = ["finding", "model", "layer", "subject"]
 CLOSENESS = {True: ("as close", "as"), False: ("less close", "than")}  # word, comparison
+
+
+def pct(x: float) -> str:
+    """A share in percent: whole percents, one decimal below 1% ("n/a" for NaN)."""
+    if x != x:
+        return "n/a"
+    return f"{100 * x:.0f}%" if abs(x) >= 0.01 or x == 0 else f"{100 * x:.1f}%"
+
+
+def join_names(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return " and ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def truth(value: object) -> bool:
@@ -44,6 +62,14 @@ class ConceptStatus:
     stable: int
     partly: int
     flips: int
+
+    MEANING = (  # what each status means, said once wherever they are counted
+        f"A concept is {STABLE} when it labels the same units in every run, {PARTLY} when "
+        f"some of its units keep it, and it {FLIPS} when no unit keeps it in every run."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.stable} {STABLE}, {self.partly} {PARTLY} and {self.flips} {FLIPS}"
 
     @classmethod
     def of(cls, concepts: pd.DataFrame) -> ConceptStatus:
@@ -146,3 +172,86 @@ class ReferenceVerdict:
     def sentence(self) -> str:
         word, than = CLOSENESS[self.as_close]
         return f"{word} to the reference {than} the reference is to itself"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One headline finding: what the analysis shows, the numbers and the file they come
+    from, and why (for a claim the numbers do not support: why not)."""
+
+    claim: str
+    evidence: str
+    reason: str
+
+    def markdown(self) -> str:
+        return f"**{self.claim}** {self.evidence} *Why:* {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopConcepts:
+    """The concepts that label most units of one model's layer (or of all its layers)."""
+
+    model: str  # the label analysed
+    layer: str
+    units: int
+    concepts: tuple[tuple[str, int], ...]  # (concept, units), the most frequent first
+    stability: str = ""  # whether they are those of every run ("": one run)
+
+    def said(self, n: int) -> str:
+        """The first ``n``: ``'dotted' (23), 'stripe' (8)``."""
+        return ", ".join(f"'{c}' ({units})" for c, units in self.concepts[:n])
+
+
+@dataclass(frozen=True, kw_only=True)
+class DissectFindings:
+    """Everything an analysis states in sentences; a statement it cannot make (one model,
+    one run, no reference) is empty."""
+
+    title: str
+    kind: str  # what was analysed (analysis.KINDS)
+    caveats: tuple[str, ...]  # whose labels these are, when not computed here
+    models: dict[str, str]  # label analysed -> its canonical model
+    runs: dict[str, list[str]]  # model -> its run names, where it has several
+    headlines: tuple[Finding, ...]  # in the order of the question
+    top_concepts: tuple[TopConcepts, ...]
+    comparison: str  # which of two models has more distinct and object concepts, per layer
+    categories: str  # how many concepts have a category, and from where
+    category_sources: str  # the category sources checked
+    overlap: str  # the concepts both models use, per layer
+    over_represented: str  # the concepts most over-represented in each model
+    stability: str  # units labelled alike by every run, per model; the concept statuses
+    rises: str  # whether agreement rises with the similarity score
+    checks: str  # the headline findings that hold in every run
+    reference: str  # how many layers are as close to the reference as it is to itself
+    verdicts: tuple[ReferenceVerdict, ...] = field(default=())
+
+    def write(self, folder: Path) -> Path:
+        from explainlab import runfolder
+
+        return runfolder.write_json(Path(folder) / FINDINGS_FILE, asdict(self))
+
+    @classmethod
+    def read(cls, folder: Path) -> DissectFindings:
+        path = Path(folder) / FINDINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no findings record (an analysis written before there was one): "
+                "rerun the analysis (explainlab dissect analyze, or the run's dissect stage)"
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        top = [
+            TopConcepts(**{**t, "concepts": tuple(map(tuple, t["concepts"]))})
+            for t in data.pop("top_concepts")
+        ]
+        return cls(
+            **data
+            | {
+                "caveats": tuple(data["caveats"]),
+                "headlines": tuple(Finding(**f) for f in data["headlines"]),
+                "top_concepts": tuple(top),
+                "verdicts": tuple(ReferenceVerdict(**v) for v in data["verdicts"]),
+            }
+        )
+
+    def top(self, model: str, layer: str) -> TopConcepts | None:
+        return next((t for t in self.top_concepts if (t.model, t.layer) == (model, layer)), None)

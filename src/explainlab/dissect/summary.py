@@ -1,4 +1,6 @@
-"""``summary.md``: the findings of the analysis in sentences generated from its tables."""
+"""``summary.md``: the markdown renderer of an analysis's findings record
+(:class:`~explainlab.dissect.findings.DissectFindings`), with the numbers of its tables
+listed beside them. Report 1 renders the same record as a PDF."""
 
 from __future__ import annotations
 
@@ -7,47 +9,35 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from explainlab.dissect.categories import (
-    CATEGORIES,
-    OTHER,
-    SOURCE_NOT_BRODEN,
-    SOURCE_UNKNOWN,
-    CategoryMap,
+from explainlab.dissect.categories import CATEGORIES, OTHER
+from explainlab.dissect.findings import (
+    ConceptStatus,
+    DissectFindings,
+    Headlines,
+    pct,
+    run_list,
+    span,
 )
-from explainlab.dissect.findings import ConceptStatus, Headlines, ReferenceVerdict, run_list, span
 from explainlab.dissect.stability import FLIPS, StabilityTables
-from explainlab.dissect.tables import ALL_LAYERS, Descriptions, most_over_represented
+from explainlab.dissect.tables import ALL_LAYERS, Descriptions
 
 
 @dataclass(kw_only=True)
 class SummaryInputs:
+    findings: DissectFindings
     inputs: Sequence[Descriptions]
     published: Sequence[Descriptions]
-    cmap: CategoryMap
-    counts: pd.DataFrame
     distinct: pd.DataFrame
-    categories: pd.DataFrame
     concentration: pd.DataFrame
     similarity: pd.DataFrame
     overlap: pd.DataFrame
-    over: pd.DataFrame
     agreement: pd.DataFrame
     fc: pd.DataFrame
     stability: StabilityTables | None = None  # when a model has several runs
     self_agreement: pd.DataFrame = field(default_factory=pd.DataFrame)  # references' own
-    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # ours vs references
     montages: list[str] = field(default_factory=list)  # file names
     montage_notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # tables and figures, relative names
-    caveats: list[str] = field(default_factory=list)  # e.g. the offline fallback
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%" if x >= 0.01 or x == 0 else f"{100 * x:.1f}%"
-
-
-def _quote(items: Sequence[tuple[str, int]]) -> str:
-    return ", ".join(f"'{c}' ({n})" for c, n in items)
 
 
 def _trend(values: Sequence[float], layers: Sequence[str], what: str, fmt=str) -> str:
@@ -83,25 +73,27 @@ def _inputs(s: SummaryInputs) -> list[str]:
             f"{len(d.layers)} layers ({layers}); model `{d.model}`, classes: {d.dataset}."
         )
         lines.extend(f"  - note: {n}" for n in d.notes)
-    if s.caveats:
-        lines += ["", *[f"**Note:** {c}" for c in s.caveats]]
+    if s.findings.caveats:
+        lines += ["", *[f"**Note:** {c}" for c in s.findings.caveats]]
     return [*lines, ""]
+
+
+def _findings(s: SummaryInputs) -> list[str]:
+    if not s.findings.headlines:
+        return []
+    return ["## Findings", "", *[f"- {f.markdown()}" for f in s.findings.headlines], ""]
 
 
 def _most_frequent(s: SummaryInputs) -> list[str]:
     lines = ["## Concepts learned by most neurons", ""]
-    for d in s.inputs:
-        mine = s.counts[s.counts["model"] == d.label]
-        for layer in [*d.layers, *([ALL_LAYERS] if len(d.layers) > 1 else [])]:
-            part = mine[mine["layer"] == layer].head(5)
-            total = int(mine[mine["layer"] == layer]["units"].sum())
-            top = part.iloc[0]
-            where = "over all layers" if layer == ALL_LAYERS else f"{layer}"
-            lines.append(
-                f"- {d.label}, {where} ({total} units): the most frequent concept is "
-                f"'{top.concept}' ({top.units} units, {_pct(top.share)}); the top five: "
-                f"{_quote(list(zip(part.concept, part.units, strict=True)))}."
-            )
+    for t in s.findings.top_concepts:
+        where = "over all layers" if t.layer == ALL_LAYERS else t.layer
+        concept, units = t.concepts[0]
+        lines.append(
+            f"- {t.model}, {where} ({t.units} units): the most frequent concept is "
+            f"'{concept}' ({units} units, {pct(units / t.units)}); the top five: "
+            f"{t.said(5)}." + (f" [{t.stability}]" if t.stability else "")
+        )
     return [*lines, ""]
 
 
@@ -115,8 +107,8 @@ def _distinct(s: SummaryInputs) -> list[str]:
             lines.append(
                 f"- {d.label} {where}: {row.distinct_concepts} distinct concepts for {row.units} "
                 f"units ({row.distinct_concepts / row.units:.2f} per unit); {objects} of them "
-                f"({_pct(objects / row.distinct_concepts)}) are Broden objects, labelling "
-                f"{row.units_object} units ({_pct(row.units_object / row.units)}); "
+                f"({pct(objects / row.distinct_concepts)}) are Broden objects, labelling "
+                f"{row.units_object} units ({pct(row.units_object / row.units)}); "
                 + "; ".join(
                     f"{c} {getattr(row, f'distinct_{c}')}"
                     for c in (*CATEGORIES, OTHER)
@@ -132,22 +124,8 @@ def _distinct(s: SummaryInputs) -> list[str]:
         )
         if trend:
             lines.append(f"  {trend}")
-    used = s.categories
-    named = used[used["source"] != SOURCE_NOT_BRODEN]
-    unknown = used[used["source"] == SOURCE_UNKNOWN]
-    sources = sorted(set(named["source"]) - {SOURCE_UNKNOWN})
-    lines += [
-        "",
-        f"Categories: of the {len(used)} distinct concepts in these files, {len(named)} are "
-        f"Broden labels or ImageNet class names and {len(used) - len(named)} are neither (those "
-        "count as 'other'). "
-        f"Categories were taken from: {'; '.join(sources) or 'no source'}. "
-        f"{len(unknown)} Broden labels used here had no category in the files available offline "
-        "and also count as 'other'.",
-        "Sources checked: " + "; ".join(s.cmap.notes) + ".",
-        "",
-    ]
-    return lines
+    f = s.findings
+    return [*lines, "", *[x for x in (f.comparison, f.categories) if x], f.category_sources, ""]
 
 
 def _concentration(s: SummaryInputs) -> list[str]:
@@ -162,7 +140,7 @@ def _concentration(s: SummaryInputs) -> list[str]:
         lines.append(
             f"- {d.label}: in {last.layer} the labels carry {last.entropy_bits:.1f} bits "
             f"(an effective {last.effective_concepts:.0f} concepts; {last.normalized_entropy:.2f} of the "
-            f"maximum), and the five most frequent concepts label {_pct(last.top5_share)} of its units. "
+            f"maximum), and the five most frequent concepts label {pct(last.top5_share)} of its units. "
             + _trend(
                 list(part.normalized_entropy),
                 list(part.layer),
@@ -202,24 +180,9 @@ def _comparison(s: SummaryInputs) -> list[str]:
             lines.append(
                 f"- {where}: {row.shared} shared concepts (Jaccard {row.jaccard:.2f}), "
                 f"{row.only_a} only in {a}, {row.only_b} only in {b}; the shared concepts label "
-                f"{_pct(row.units_a_on_shared)} of {a}'s units and {_pct(row.units_b_on_shared)} of {b}'s."
+                f"{pct(row.units_a_on_shared)} of {a}'s units and {pct(row.units_b_on_shared)} of {b}'s."
             )
-        layer, top_a, top_b = most_over_represented(s.over, a, b)
-        lines.append(
-            f"- most over-represented in {a} ({layer}; units in {a} vs {b}): "
-            + ", ".join(
-                f"'{r.concept}' ({r.units_a} vs {r.units_b})" for r in top_a.itertuples(index=False)
-            )
-            + "."
-        )
-        lines.append(
-            f"- most over-represented in {b}: "
-            + ", ".join(
-                f"'{r.concept}' ({r.units_b} vs {r.units_a})" for r in top_b.itertuples(index=False)
-            )
-            + "."
-        )
-    return [*lines, ""]
+    return [*lines, "", s.findings.over_represented, ""]
 
 
 def _agreement(s: SummaryInputs) -> list[str]:
@@ -234,18 +197,18 @@ def _agreement(s: SummaryInputs) -> list[str]:
     for row in s.agreement.itertuples(index=False):
         same_cat = (
             f"; where both labels have a Broden category ({row.both_categorised} units) it is the "
-            f"same for {_pct(row.same_category_rate)}"
+            f"same for {pct(row.same_category_rate)}"
             if row.both_categorised
             else ""
         )
         top5 = (
-            f"; the published label is among our 5 best for {_pct(row.published_in_our_top5_rate)}"
+            f"; the published label is among our 5 best for {pct(row.published_in_our_top5_rate)}"
             if pd.notna(row.published_in_our_top5_rate)
             else ""
         )
         lines.append(
             f"- {row.model} vs {row.published}, {row.layer}: the same concept for {row.same_concept} "
-            f"of {row.units} units ({_pct(row.same_concept_rate)}){same_cat}{top5}."
+            f"of {row.units} units ({pct(row.same_concept_rate)}){same_cat}{top5}."
         )
     return [*lines, ""]
 
@@ -257,17 +220,17 @@ def _stability(s: SummaryInputs) -> list[str]:
     lines = [
         "## Label stability across runs",
         "",
-        "The runs of each model are compared unit by unit; the first is the one analysed above.",
+        "The runs of each model are compared unit by unit; the first is the one analysed above. "
+        + s.findings.stability,
         "",
     ]
     for group in st.groups:
-        runs = run_list(group.names)
-        lines += [f"**{group.model}** ({runs}):", ""]
+        lines += [f"**{group.model}** ({run_list(group.names)}):", ""]
         agree = st.agreement[st.agreement["model"] == group.model]
         lines.append(
             "- the same label in every run: "
             + "; ".join(
-                f"{r.layer} {r.same_label} of {r.units} units ({_pct(r.same_label_rate)})"
+                f"{r.layer} {r.same_label} of {r.units} units ({pct(r.same_label_rate)})"
                 for r in agree.itertuples(index=False)
                 if len(group.runs) == 2 or r.run_a == "all"
             )
@@ -288,14 +251,11 @@ def _stability(s: SummaryInputs) -> list[str]:
         lines.append("- distinct concepts per run: " + "; ".join(per_layer) + ".")
         concepts = st.concepts[st.concepts["model"] == group.model]
         for layer, part in concepts.groupby("layer", sort=False):
-            status = ConceptStatus.of(part)
             flips = part[part["status"] == FLIPS].head(3)
             lines.append(
-                f"- {layer}: of {len(part)} concepts used in any run, {status.stable} are "
-                f"stable (the same units in every run), {status.partly} partly stable "
-                f"and {status.flips} flip (no unit keeps them in every run)"
+                f"- {layer}: of {len(part)} concepts used in any run, {ConceptStatus.of(part)}"
                 + (
-                    "; the most used that flip: "
+                    f"; the most used that {FLIPS}: "
                     + ", ".join(
                         f"'{r.concept}' ({r.units_main} units in the main run, {r.units_any} in "
                         "any, none in every run)"
@@ -311,29 +271,19 @@ def _stability(s: SummaryInputs) -> list[str]:
             lines.append(
                 "- by similarity (quartiles of the main run's score per layer, lowest to highest): "
                 + "; ".join(
-                    f"{r.layer} {_pct(r.lowest_band)} to {_pct(r.highest_band)}"
-                    + ("" if r.rises else " (does not rise)")
+                    f"{r.layer} {pct(r.lowest_band)} to {pct(r.highest_band)}"
                     for r in rises.itertuples(index=False)
                 )
-                + f". Agreement rises with the similarity in {int(rises['rises'].sum())} of "
-                f"{len(rises)} rows ({int(rises['monotonic'].sum())} without a dip)."
+                + "."
             )
         lines.append("")
-    headlines = Headlines.of(st.findings)
-    if headlines.checks:
-        lines += [
-            "",
-            f"Headline findings that hold in every replicate: {headlines.held} of "
-            f"{len(headlines.checks)}.",
-        ]
-        for key in headlines.flips:
-            where = " ".join(x for x in (key.layer, f"'{key.subject}'" if key.subject else "") if x)
-            lines.append(
-                f"- flips: {key.finding} ({key.model}{', ' + where if where else ''}): "
-                f"{key.per_run()}."
-            )
-    else:
-        lines += ["", "Headline findings: not checked (they need two runs of every model)."]
+    lines += [x for x in (s.findings.rises, s.findings.checks) if x]
+    for key in Headlines.of(st.findings).flips:
+        where = " ".join(x for x in (key.layer, f"'{key.subject}'" if key.subject else "") if x)
+        lines.append(
+            f"- {FLIPS}: {key.finding} ({key.model}{', ' + where if where else ''}): "
+            f"{key.per_run()}."
+        )
     return [*lines, ""]
 
 
@@ -344,17 +294,15 @@ def _reference(s: SummaryInputs) -> list[str]:
     for row in s.self_agreement.itertuples(index=False):
         lines.append(
             f"- {row.run_a} and {row.run_b} ({row.model}, {row.layer}): the same label for "
-            f"{row.same_label} of {row.units} units ({_pct(row.same_label_rate)})."
+            f"{row.same_label} of {row.units} units ({pct(row.same_label_rate)})."
         )
-    for row in ReferenceVerdict.rows(s.verdicts):
+    for row in s.findings.verdicts:
         lines.append(
             f"- {row.model}, {row.layer}: agrees with the {row.references} reference files on "
-            f"{row.ours(_pct)} of the units; they agree with each other on "
-            f"{_pct(row.reference_self)}: {row.sentence}."
+            f"{row.ours(pct)} of the units; they agree with each other on "
+            f"{pct(row.reference_self)}: {row.sentence}."
         )
-    if s.verdicts.empty:
-        lines.append("- no analysed model has two reference files of its own: no verdict.")
-    return [*lines, ""]
+    return [*lines, "", s.findings.reference, ""]
 
 
 def _fc(s: SummaryInputs) -> list[str]:
@@ -363,7 +311,7 @@ def _fc(s: SummaryInputs) -> list[str]:
     lines = ["## fc layer: labelling accuracy against the class names", ""]
     for row in s.fc.itertuples(index=False):
         lines.append(
-            f"- {row.model}: {row.correct} of {row.units} output units ({_pct(row.accuracy)}) are "
+            f"- {row.model}: {row.correct} of {row.units} output units ({pct(row.accuracy)}) are "
             f"labelled with their own {row.class_names} class name (the paper's validity check; "
             "meaningful with a concept set that contains the class names)."
         )
@@ -382,6 +330,7 @@ def write_summary(s: SummaryInputs, title: str) -> str:
     sections = [
         [f"# {title}", ""],
         _inputs(s),
+        _findings(s),
         _most_frequent(s),
         _distinct(s),
         _concentration(s),

@@ -1,4 +1,9 @@
-"""Report 1: network dissection (CLIP-Dissect) of an ImageNet and a Places365 model."""
+"""Report 1: network dissection (CLIP-Dissect) of an ImageNet and a Places365 model.
+
+The PDF renderer of the analysis's findings record (``dissect/analysis/findings.json``,
+:class:`~explainlab.dissect.findings.DissectFindings`), as ``summary.md`` is its markdown
+renderer: every sentence about the labels comes from the record; this module adds the
+assignment's question and the layout (page 1, the appendix's tables and figures)."""
 
 from __future__ import annotations
 
@@ -7,15 +12,13 @@ from pathlib import Path
 import pandas as pd
 from reportlab.lib.units import cm
 
-from explainlab.assignment.report.common import RunFacts, join_names, num, pct, read_csv
-from explainlab.assignment.report.dissect_findings import DissectTables, choose
-from explainlab.assignment.report.dissect_runs import AnalysisSources, RunStability
-from explainlab.dissect.figures import GROUP_NAMES
-from explainlab.dissect.findings import ConceptStatus, ReferenceVerdict, with_range
+from explainlab.assignment.report.common import RunFacts, join_names
+from explainlab.dissect.figures import GROUP_NAMES, model_name
+from explainlab.dissect.findings import ConceptStatus, DissectFindings, pct, with_range
 from explainlab.dissect.progression import STACKED
-from explainlab.dissect.stability import FLIPS, PARTLY, STABLE, rises_with_similarity
-from explainlab.dissect.tables import ALL_LAYERS, most_over_represented
-from explainlab.report.findings import front_page
+from explainlab.dissect.statements import analysed_agreement, counted
+from explainlab.dissect.tables import ALL_LAYERS
+from explainlab.report.findings import Finding, front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
 
@@ -24,19 +27,6 @@ BANNERS = {
     "published": "PUBLISHED CLIP-Dissect RESULTS ANALYSED — labels not computed in this run",
     "reference_runs": "REFERENCE CLIP-Dissect RUNS ANALYSED — labels not computed in this run",
 }
-
-
-def _kind(model: str) -> str:
-    return "Places365" if "places" in model.lower() else "ImageNet"
-
-
-def _top(counts: pd.DataFrame, model: str, layer: str, n: int = 3) -> str:
-    rows = (
-        counts[(counts["model"] == model) & (counts["layer"] == layer)].sort_values("rank").head(n)
-    )
-    return ", ".join(f"'{text(r['concept'])}' ({r['units']})" for _, r in rows.iterrows())
-
-
 QUESTION = (
     "Label every neuron of layer2, layer3 and layer4 of ResNet18-ImageNet and "
     "ResNet18-Places365 with a concept (CLIP-Dissect). Which concepts dominate each layer, "
@@ -48,39 +38,54 @@ CAPTION = (
 )
 
 
+def _table(folder: Path, name: str) -> pd.DataFrame | None:
+    """A table of the analysis, None when it was not written or has no rows."""
+    path = folder / name
+    if not path.is_file() or not path.stat().st_size:
+        return None
+    # concepts are words ("none", "nan" ...), and a finding may have no layer
+    frame = pd.read_csv(path, keep_default_na=False)
+    return frame if len(frame) else None
+
+
 def build(facts: RunFacts, out: Path) -> Path:
     folder = stage_dir(facts.run_dir, "dissect") / "analysis"
-    summary_md = (folder / "summary.md").read_text() if (folder / "summary.md").is_file() else ""
-    sources = AnalysisSources.read(folder, summary_md)
-    runs = RunStability.read(folder, sources)
-    found = DissectTables.read(folder)
-    models = list(dict.fromkeys(found.distinct["model"]))
-    layers = [
-        layer for layer in ASSIGNMENT_LAYERS if layer in set(found.distinct["layer"])
-    ] or sorted(set(found.distinct["layer"]) - {ALL_LAYERS})
-    findings = choose(found, {m: runs.model(m) if runs else m for m in models})
-
+    record = DissectFindings.read(folder)
+    distinct = pd.read_csv(folder / "distinct_concepts.csv")
+    models = list(record.models)
+    layers = [layer for layer in ASSIGNMENT_LAYERS if layer in set(distinct["layer"])] or sorted(
+        set(distinct["layer"]) - {ALL_LAYERS}
+    )
     report = facts.new_report(
-        "Network dissection with CLIP-Dissect", "report 1", BANNERS.get(sources.kind, "")
+        "Network dissection with CLIP-Dissect", "report 1", BANNERS.get(record.kind, "")
     )
     front_page(
         report,
         question=QUESTION,
-        setting=_setting(facts, sources, summary_md, models, layers),
+        setting=_setting(facts, record, models, layers),
         figure=folder / "category_shares.png",
         caption=CAPTION,
-        findings=findings,
+        findings=[Finding(*map(text, (f.claim, f.evidence, f.reason))) for f in record.headlines],
         appendix="top concepts and counts per layer with run-to-run ranges, label stability.",
         figure_height=6.5 * cm,
     )
     report.appendix("Appendix: tables, label stability, figures")
-    _appendix(report, folder, found, runs, models, layers, summary_md)
+    report.heading("Concepts learned by most neurons")
+    report.bullets([_top_concepts(record, model, layers) for model in models])
+    _shares_table(report, folder)
+    _distinct_section(report, record, folder, distinct, layers)
+    if record.overlap or record.over_represented:
+        report.heading("ImageNet vs Places365")
+        report.paragraph(text(" ".join(x for x in (record.overlap, record.over_represented) if x)))
+    if record.stability:
+        _stability_section(report, record, folder)
+    if record.verdicts:
+        _reference_section(report, record)
+    _figures(report, folder)
     return report.save(out)
 
 
-def _setting(
-    facts: RunFacts, sources: AnalysisSources, summary_md: str, models: list[str], layers: list[str]
-) -> str:
+def _setting(facts: RunFacts, record: DissectFindings, models: list[str], layers: list[str]) -> str:
     """What was done: the method in one sentence, and whose labels these are (the one
     statement that this run did not compute them, beside the banner)."""
     configured = facts.manifest.get("config", {}).get("dissect", {})
@@ -89,12 +94,8 @@ def _setting(
         "embedding best matches its top-activating probe images; each name is put in a "
         "Broden category (object, part, scene, material, texture, colour). "
     )
-    caveat = " ".join(text(c) for c in sources.caveats)
-    if sources.kind == "published" and not caveat:  # an analysis made before sources.json
-        note = next((x for x in summary_md.splitlines() if x.startswith("**Note:**")), "")
-        caveat = text(note.replace("**Note:**", "").strip())
-    if sources.kind in ("reference_runs", "published"):
-        return method + caveat
+    if record.kind in ("reference_runs", "published"):
+        return method + " ".join(text(c) for c in record.caveats)
     return method + (
         f"Here every unit of {join_names(layers)} of {join_names([text(m) for m in models])} "
         f"was labelled (similarity {text(configured.get('similarity', 'soft_wpmi'))}, concept "
@@ -103,44 +104,19 @@ def _setting(
     )
 
 
-def _appendix(
-    report: Report,
-    folder: Path,
-    found: DissectTables,
-    runs: RunStability | None,
-    models: list[str],
-    layers: list[str],
-    summary_md: str,
-) -> None:
-    counts, distinct = found.counts, found.distinct
-    report.heading("Concepts learned by most neurons")
-    lines = []
-    for model in models:
-        per_layer = "; ".join(
-            f"{layer}: {_top(counts, model, layer)}" + (runs.top_note(model, layer) if runs else "")
-            for layer in layers
-        )
-        lines.append(f"<b>{text(model)}</b> ({_kind(model)}): {per_layer}.")
-    report.bullets(lines)
-    _shares_table(report, folder)
-    _distinct_section(report, distinct, models, layers, runs, summary_md)
-    overlap, over = (
-        read_csv(folder / "model_overlap.csv"),
-        read_csv(folder / "over_represented.csv"),
-    )
-    if overlap is not None and len(overlap) and len(models) >= 2:
-        _overlap_section(report, overlap, over, models, layers, runs)
-    if runs is not None:
-        _stability_section(report, runs, models)
-    verdicts = read_csv(folder / "reference_verdicts.csv")
-    if verdicts is not None and len(verdicts):
-        _reference_section(report, verdicts)
-    _figures(report, folder)
+def _top_concepts(record: DissectFindings, model: str, layers: list[str]) -> str:
+    said = []
+    for layer in layers:
+        top = record.top(model, layer)
+        if top is not None:
+            note = f" [{top.stability}]" if top.stability else ""
+            said.append(f"{layer}: {text(top.said(3) + note)}")
+    return f"<b>{text(model)}</b> ({model_name(model)}): {'; '.join(said)}."
 
 
 def _shares_table(report: Report, folder: Path) -> None:
-    shares = read_csv(folder / "category_shares.csv")
-    if shares is None or shares.empty:
+    shares = _table(folder, "category_shares.csv")
+    if shares is None:
         return
     report.heading("Units per category")
     rows = []
@@ -162,26 +138,26 @@ def _shares_table(report: Report, folder: Path) -> None:
 
 def _distinct_section(
     report: Report,
+    record: DissectFindings,
+    folder: Path,
     distinct: pd.DataFrame,
-    models: list[str],
     layers: list[str],
-    runs: RunStability | None,
-    summary_md: str,
 ) -> None:
     report.heading("How many different concepts, and how many objects")
+    ranges = _table(folder, "run_count_ranges.csv")
     rows = []
-    for model in models:
+    for label, model in record.models.items():
         for layer in [*layers, ALL_LAYERS]:
-            r = distinct[(distinct["model"] == model) & (distinct["layer"] == layer)]
+            r = distinct[(distinct["model"] == label) & (distinct["layer"] == layer)]
             if len(r):
                 r = r.iloc[0]
                 rows.append(
                     [
-                        model,
+                        label,
                         layer,
                         str(int(r["units"])),
                         *(
-                            runs.count(model, layer, m, int(r[m])) if runs else str(int(r[m]))
+                            counted(ranges, model, layer, m, int(r[m]))[0]
                             for m in ("distinct_concepts", "distinct_object", "units_object")
                         ),
                         str(int(r["distinct_scene"])),
@@ -201,37 +177,11 @@ def _distinct_section(
             "other",
         ],
         col_widths=[w * cm for w in (3.9, 1.6, 1.2, 2.7, 2.1, 2.4, 1.3, 1.3)],
-        caption="Ranges over the runs of each model in brackets." if runs else "",
+        caption="Ranges over the runs of each model in brackets." if ranges is not None else "",
     )
-    comparison = _count_comparison(distinct, models, [*layers, ALL_LAYERS], runs)
-    if comparison:
-        report.paragraph(comparison)
-    caveat = next((line for line in summary_md.splitlines() if line.startswith("Categories:")), "")
-    if caveat:
-        report.paragraph(f"<i>{text(caveat)}</i>")
-
-
-def _overlap_section(
-    report: Report,
-    overlap: pd.DataFrame,
-    over: pd.DataFrame | None,
-    models: list[str],
-    layers: list[str],
-    runs: RunStability | None,
-) -> None:
-    report.heading("ImageNet vs Places365")
-    parts = []
-    for layer in layers:
-        r = overlap[overlap["layer"] == layer]
-        if len(r):
-            r = r.iloc[0]
-            parts.append(
-                f"{layer}: {int(r['shared'])} shared concepts (Jaccard {num(r['jaccard'])})"
-            )
-    said = "Concepts both models use, per layer: " + "; ".join(parts) + "."
-    if over is not None and len(over):
-        said += _over_represented(over, models, runs)
-    report.paragraph(said)
+    if record.comparison:
+        report.paragraph(text(record.comparison))
+    report.paragraph(f"<i>{text(record.categories)}</i>")
 
 
 APPENDIX_FIGURES = (
@@ -271,84 +221,21 @@ def _figures(report: Report, folder: Path) -> None:
         )
 
 
-def _count_comparison(
-    distinct: pd.DataFrame, models: list[str], layers: list[str], runs: RunStability | None
-) -> str:
-    """Which of two models has more distinct and more object concepts, per layer, and
-    whether that holds in every run."""
-    if len(models) != 2:
-        return ""
-    table = distinct.set_index(["model", "layer"])
-    canonical = [runs.model(m) if runs else m for m in models]
-    pairs = (f"{canonical[0]} vs {canonical[1]}", f"{canonical[1]} vs {canonical[0]}")
-    parts = []
-    for layer in layers:
-        if (models[0], layer) not in table.index or (models[1], layer) not in table.index:
-            continue
-        bits = []
-        for measure, what in (
-            ("distinct_concepts", "distinct concepts"),
-            ("distinct_object", "object concepts"),
-        ):
-            a, b = (int(table.loc[(m, layer), measure]) for m in models)
-            more = text(models[0]) if a > b else text(models[1]) if b > a else "neither model"
-            bit = f"more {what}: {more}"
-            checks = (
-                (runs.headlines.get(f"more {what}", p, layer) for p in pairs)
-                if runs is not None
+def _stability_section(report: Report, record: DissectFindings, folder: Path) -> None:
+    report.heading("Label stability: the same model, another run")
+    agreement = _table(folder, "run_agreement.csv")
+    concepts = _table(folder, "concept_stability.csv")
+    rises = _table(folder, "stability_rises.csv")
+    rows = []
+    for model in dict.fromkeys(record.models.values()):
+        mine = concepts[concepts["model"] == model]
+        for r in analysed_agreement(agreement, model).itertuples(index=False):
+            band = (
+                rises[(rises["model"] == model) & (rises["layer"] == r.layer)]
+                if rises is not None
                 else ()
             )
-            check = next((c for c in checks if c is not None), None)
-            if check is not None and not check.holds:
-                bit += f" (flips: {check.per_run()})"
-            bits.append(bit)
-        parts.append(f"{layer}: " + ", ".join(bits))
-    if not parts:
-        return ""
-    every = " Unless a flip is named, each holds in every run." if runs else ""
-    return "The two models compared: " + "; ".join(parts) + "." + every
-
-
-def _over_represented(over: pd.DataFrame, models: list[str], runs: RunStability | None) -> str:
-    out = ""
-    for a, b in dict.fromkeys(zip(over["model_a"], over["model_b"], strict=True)):
-        layer, in_a, in_b = most_over_represented(over, a, b)
-        for model, favoured in ((a, in_a), (b, in_b)):
-            if model not in models or not len(favoured):
-                continue
-            names = []
-            for concept in favoured["concept"]:
-                flag = ""
-                if runs is not None:
-                    pair = f"{runs.model(a)} vs {runs.model(b)}"
-                    holds = runs.holds("over-represented in", pair, layer, concept)
-                    flag = " (not checked)" if holds is None else "" if holds else " (flips)"
-                names.append(f"'{text(concept)}'{flag}")
-            out += f" Most over-represented in {text(model)}: " + ", ".join(names) + "."
-    if runs is not None and out:
-        out += " Unless marked, each is over-represented in the same model in every run."
-    return out
-
-
-def _stability_section(report: Report, runs: RunStability, models: list[str]) -> None:
-    report.heading("Label stability: the same model, another run")
-    rises = rises_with_similarity(runs.by_similarity)
-    rows, said = [], []
-    for label in models:
-        model = runs.model(label)
-        agreement = runs.layer_agreement(model)
-        if agreement.empty:
-            continue
-        said.append(
-            f"{text(model)}: "
-            + ", ".join(
-                f"{r.layer} {pct(r.same_label_rate)}" for r in agreement.itertuples(index=False)
-            )
-        )
-        concepts = runs.concepts[runs.concepts["model"] == model]
-        for r in agreement.itertuples(index=False):
-            status = ConceptStatus.of(concepts[concepts["layer"] == r.layer])
-            band = rises[(rises["model"] == model) & (rises["layer"] == r.layer)]
+            status = ConceptStatus.of(mine[mine["layer"] == r.layer])
             rows.append(
                 [
                     model,
@@ -362,12 +249,7 @@ def _stability_section(report: Report, runs: RunStability, models: list[str]) ->
                     else "n/a",
                 ]
             )
-    report.paragraph(
-        "Running CLIP-Dissect again on other hardware does not give the same labels. The share "
-        "of units whose label is the same in every run: " + "; ".join(said) + f". A concept is "
-        f"{STABLE} when it labels the same units in every run, {PARTLY} when some of its "
-        f"units keep it, and it {FLIPS} when no unit keeps it in every run."
-    )
+    report.paragraph(text(record.stability))
     report.table(
         rows,
         header=[
@@ -382,45 +264,14 @@ def _stability_section(report: Report, runs: RunStability, models: list[str]) ->
         "of the layer's units with the lowest similarity score of the analysed run, and among "
         "the quarter with the highest.",
     )
-    sentence = (
-        f"Agreement rises from the lowest to the highest similarity quartile in "
-        f"{int(rises['rises'].sum())} of {len(rises)} model-layer rows: labels with a high "
-        "similarity score are the ones to trust."
-        if len(rises)
-        else ""
-    )
-    headlines = runs.headlines
-    if headlines.checks:
-        flips = "; ".join(
-            f"{text(r.finding)} ({text(r.model)}"
-            + (f", {text(r.layer)}" if r.layer else "")
-            + (f", '{text(r.subject)}'" if r.subject else "")
-            + ")"
-            for r in headlines.flips
-        )
-        sentence += (
-            f" Of the {len(headlines.checks)} headline findings checked (top concepts, the trend "
-            "of distinct concepts over the layers, which model has more distinct and more object "
-            f"concepts, the over-represented concepts), {headlines.held} hold in every run"
-            + (f"; flipping: {flips}" if flips else "")
-            + "."
-        )
-    report.paragraph(sentence)
+    report.paragraph(text(" ".join(x for x in (record.rises, record.checks) if x)))
 
 
-def _reference_section(report: Report, verdicts: pd.DataFrame) -> None:
+def _reference_section(report: Report, record: DissectFindings) -> None:
     report.heading("These labels against the reference runs")
-    found = ReferenceVerdict.rows(verdicts)
-    rows = [[r.model, r.layer, r.ours(pct), pct(r.reference_self), r.word] for r in found]
-    close = sum(r.as_close for r in found)
-    report.paragraph(
-        "The labels analysed here are compared unit by unit with each reference file of the same "
-        "model and layer, and the reference files with each other: a run that agrees with the "
-        "reference as much as the reference agrees with itself is as close as reruns of the "
-        f"reference code can be. {close} of {len(found)} model-layer rows are as close."
-    )
+    report.paragraph(text(record.reference))
     report.table(
-        rows,
+        [[r.model, r.layer, r.ours(pct), pct(r.reference_self), r.word] for r in record.verdicts],
         header=[
             "model",
             "layer",
