@@ -29,7 +29,11 @@ def _released(cam: BaseCAM) -> Iterator[BaseCAM]:
     try:
         yield cam
     finally:
-        cam.activations_and_grads.release()
+        hooks = cam.activations_and_grads
+        # Its release detaches them in place, which fails on views (ShapleyCAM's of a
+        # transformer's tokens); letting go of them frees the graph just as well.
+        hooks.activations, hooks.gradients = [], []
+        hooks.release()
 
 
 @contextlib.contextmanager
