@@ -309,10 +309,11 @@ def main(
         model_rows, model_ok = bench_model(name, images, methods, device)
         rows += model_rows
         ok &= model_ok
-    print(
-        f"\n{'model':20s} {'method':12s} {'library s/img (n)':>17s} {'ours s/img (n)':>15s} "
-        f"{'ratio':>10s} {'max|diff|':>10s}  target"
-    )
+    if rows:
+        print(
+            f"\n{'model':20s} {'method':12s} {'library s/img (n)':>17s} {'ours s/img (n)':>15s} "
+            f"{'ratio':>10s} {'max|diff|':>10s}  target"
+        )
     for row in rows:
         print(row.line())
     family: list[FamilyRow] = []

@@ -1,4 +1,5 @@
-"""EigenGradCAM (EigenCAM on activations times gradients): the first principal component of activations times gradients. Its fast variant shares
+"""EigenGradCAM (pytorch-grad-cam's EigenCAM of activations times gradients): the first
+principal component of the activations times their gradients. Its fast variant shares
 the one forward and backward pass of :mod:`explainlab.cam.gradients`."""
 
 from explainlab.methods.registry import MethodSpec, Passes, register

@@ -1,5 +1,6 @@
-"""Grad-CAM ElementWise (pytorch-grad-cam's variant of HiResCAM): the positive part of each activation times its gradient, summed over channels. Its fast variant shares
-the one forward and backward pass of :mod:`explainlab.cam.gradients`."""
+"""Grad-CAM ElementWise (pytorch-grad-cam's variant of HiResCAM): the positive part of each
+activation times its gradient, summed over channels. Its fast variant shares the one
+forward and backward pass of :mod:`explainlab.cam.gradients`."""
 
 from explainlab.methods.registry import MethodSpec, Passes, register
 

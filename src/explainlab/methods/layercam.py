@@ -1,5 +1,6 @@
-"""LayerCAM (Jiang et al., 2021): each activation times its positive gradient, summed over channels. Its fast variant shares
-the one forward and backward pass of :mod:`explainlab.cam.gradients`."""
+"""LayerCAM (Jiang et al., 2021): each activation times its own positive gradient, summed
+over channels. Its fast variant shares the one forward and backward pass of
+:mod:`explainlab.cam.gradients`."""
 
 from explainlab.methods.registry import MethodSpec, Passes, register
 
