@@ -11,8 +11,15 @@ their reshaped tokens over to the library, so their ratio is about 1 by design.
 The library's ResNet50 AblationCAM and ScoreCAM take minutes per image on a 2-core
 CPU, so they are timed on at most ``LIBRARY_HEAVY_IMAGES`` images (said in the output).
 
+The rest of pytorch-grad-cam's CAMs (``FAMILY_MODELS``: EfficientNet-Lite0 and a seeded
+random-weight ResNet18) get one row each the same way (the library-only ones too: our
+dispatch against the library, ratio about 1), and two rows for the seven gradient CAMs
+asked for together: the library runs seven times per image, ours one shared pass per
+image, then one pass for all images as one batch.
+
     python -m benchmarks cam --images 2
     python -m benchmarks.cam --images 1 --models efficientnet_lite0   # a quick check
+    python -m benchmarks.cam --models --images 2   # the CAM family's rows alone
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from explainlab.cam.methods import compute_cam
+from explainlab.cam.gradients import GRADIENT_CAMS, gradient_cams
+from explainlab.cam.methods import cam_maps_sharing, compute_cam
 from explainlab.cam.settings import METHODS
 from explainlab.cam.split import split_at
 from explainlab.errors import ExplainlabError
 from explainlab.images import IMAGENET_GEOMETRY, load_samples, mission_sources
+from explainlab.methods import get_method, method_names
 from explainlab.models import CamTarget, LoadedModel, load_model
 
 MODELS: tuple[str, ...] = (
@@ -52,6 +61,9 @@ TOLERANCE = 1e-4
 BATCH_SIZE = 32
 LIBRARY_HEAVY_IMAGES = 1  # library AblationCAM/ScoreCAM on ResNet50: ~290 s and ~200 s each
 TARGET_RATIO = {"gradcam": 1.0, "ablationcam": 100.0, "scorecam": 3.0}
+FAMILY_MODELS: tuple[str, ...] = ("efficientnet_lite0", "torchvision:resnet18:none")
+FAMILY_TOLERANCE = 1e-5
+ALL_SEVEN = "all seven gradient CAMs"
 
 
 @dataclass
@@ -198,11 +210,85 @@ def _bf16_line(module, layer, x: torch.Tensor, label: str) -> None:
     )
 
 
+# --- the rest of the CAM family -----------------------------------------------------------
+
+
+@dataclass
+class FamilyRow:
+    model: str
+    what: str
+    library_s: float = 0.0  # summed over the images
+    ours_s: float = 0.0
+    diff: float = 0.0
+    impl: str = ""
+
+    def line(self, images: int) -> str:
+        ratio = self.library_s / self.ours_s
+        return (
+            f"{self.model:26s} {self.what:34s} {self.library_s / images:9.3f} "
+            f"{self.ours_s / images:9.3f} {ratio:8.1f}x {self.diff:10.2e}  {self.impl}"
+        )
+
+
+def _family_methods() -> list[str]:
+    """Every CAM method but AblationCAM and ScoreCAM, which the rows above time."""
+    return [m for m in method_names("cam") if m not in ("ablationcam", "scorecam")]
+
+
+def bench_family(name: str, images: int, device: str = "cpu") -> list[FamilyRow]:
+    loaded = load_model(name, device)
+    module, where = loaded.module, loaded.cam_target()
+    samples, _ = load_samples(mission_sources()[:images], loaded.geometry)
+    xs = [s.tensor[None].to(device) for s in samples]
+    with torch.inference_mode():
+        targets = [int(module(x).argmax()) for x in xs]
+    print(f"\n--- {name}: the CAM family at {where.name}, {len(xs)} images", flush=True)
+    options = {"batch_size": BATCH_SIZE, "reshape": where.reshape}
+    rows: list[FamilyRow] = []
+    library_maps: dict[str, list[np.ndarray]] = {}
+    for method in _family_methods():
+        row = FamilyRow(name, method)
+        for x, target in zip(xs, targets, strict=True):
+            ours, seconds = _timed(method, module, where.layer, x, target, **options)
+            row.ours_s += seconds
+            ref, seconds = _timed(method, module, where.layer, x, target, impl="library", **options)
+            row.library_s += seconds
+            row.diff = max(row.diff, float(np.abs(ours - ref).max()))
+            library_maps.setdefault(method, []).append(ref)
+        row.impl = "fast" if get_method(method).fast else "the library's (no fast variant)"
+        rows.append(row)
+        print(f"  {method}: ours {row.ours_s:.3f} s, library {row.library_s:.3f} s", flush=True)
+    together = FamilyRow(name, f"{ALL_SEVEN}, per image", impl="one shared pass per image")
+    batched = FamilyRow(name, f"{ALL_SEVEN}, {len(xs)} images", impl="one pass, one batch")
+    for i, (x, target) in enumerate(zip(xs, targets, strict=True)):
+        start = time.perf_counter()
+        found = cam_maps_sharing(list(GRADIENT_CAMS), module, where.layer, x, target, **options)
+        together.ours_s += time.perf_counter() - start
+        for method in GRADIENT_CAMS:
+            ref = library_maps[method][i]
+            together.diff = max(together.diff, float(np.abs(found[method][0].map - ref).max()))
+    start = time.perf_counter()
+    maps = gradient_cams(
+        GRADIENT_CAMS, module, where.layer, torch.cat(xs), targets, reshape=where.reshape
+    )
+    batched.ours_s = time.perf_counter() - start
+    for method in GRADIENT_CAMS:
+        for i in range(len(xs)):
+            batched.diff = max(
+                batched.diff, float(np.abs(maps[method][i] - library_maps[method][i]).max())
+            )
+    together.library_s = batched.library_s = sum(
+        r.library_s for r in rows if r.what in GRADIENT_CAMS
+    )
+    return [*rows, together, batched]
+
+
 def main(
     images: int = 2,
     models: Sequence[str] = MODELS,
     methods: Sequence[str] = METHODS,
     device: str = "cpu",
+    family_models: Sequence[str] = FAMILY_MODELS,
 ) -> int:
     start_load = os.getloadavg()
     gpu = ""
@@ -223,12 +309,26 @@ def main(
         model_rows, model_ok = bench_model(name, images, methods, device)
         rows += model_rows
         ok &= model_ok
-    print(
-        f"\n{'model':20s} {'method':12s} {'library s/img (n)':>17s} {'ours s/img (n)':>15s} "
-        f"{'ratio':>10s} {'max|diff|':>10s}  target"
-    )
+    if rows:
+        print(
+            f"\n{'model':20s} {'method':12s} {'library s/img (n)':>17s} {'ours s/img (n)':>15s} "
+            f"{'ratio':>10s} {'max|diff|':>10s}  target"
+        )
     for row in rows:
         print(row.line())
+    family: list[FamilyRow] = []
+    for name in family_models:
+        family += bench_family(name, images, device)
+    if family:
+        print(
+            f"\n{'model':26s} {'method':34s} {'library s/img':>13s} {'ours s/img':>9s} "
+            f"{'ratio':>9s} {'max|diff|':>10s}  ours"
+        )
+        for row in family:
+            print(row.line(images))
+        if any(row.diff > FAMILY_TOLERANCE for row in family):
+            ok = False
+            print(f"FAILED: a map differs from the library's by more than {FAMILY_TOLERANCE:g}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (start {start_load[0]:.2f})")
     if not ok:
         print(f"FAILED: a map differs from the library's by more than {TOLERANCE:g}")
@@ -240,11 +340,17 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=int, default=2, help="images per model (default 2)")
     parser.add_argument(
         "--models",
-        nargs="+",
+        nargs="*",
         default=list(MODELS),
         help="any model names (default: the list in this file)",
     )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument(
+        "--family-models",
+        nargs="*",
+        default=list(FAMILY_MODELS),
+        help="models for the rest of the CAM family's rows (default: the list in this file)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
-    sys.exit(main(args.images, args.models, args.methods, args.device))
+    sys.exit(main(args.images, args.models, args.methods, args.device, args.family_models))

@@ -156,7 +156,7 @@ def test_an_unknown_choice_is_refused_with_the_close_matches(capsys):
     assert "unknown choice 'wpmj' (did you mean wpmi" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["cam", "--methods", "gradcam", "abaltioncam"])
-    assert "unknown method 'abaltioncam' (did you mean ablationcam?)" in capsys.readouterr().err
+    assert "unknown method 'abaltioncam' (did you mean ablationcam" in capsys.readouterr().err
 
 
 def test_a_bad_value_is_refused_as_a_config_would_be(capsys):

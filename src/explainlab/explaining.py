@@ -224,7 +224,7 @@ def _explain(
     attributions: AttributionSettings,
 ) -> list[Explanation]:
     """``known``: whether the model's preprocessing is known (not a plain module's)."""
-    from explainlab.cam.methods import cam_map
+    from explainlab.cam.methods import cam_maps_sharing
 
     inputs = [_prepared(model, known, key, item) for key, item in items]
     wanted = _targets(model, target, len(inputs))
@@ -237,22 +237,25 @@ def _explain(
         chosen = prediction["top_ids"][0] if chosen is None else chosen
         provenance = _provenance(model, known, item)
         maps, raw, seconds, used = {}, {}, {}, {}
+        # the CAMs together: those one pass serves share it (its seconds given to each)
+        cams = cam_maps_sharing(
+            [spec.name for spec in specs if spec.kind == "cam"],
+            model.module,
+            where.layer if where is not None else None,
+            x,
+            chosen,
+            impl=impl,
+            batch_size=batch_size,
+            reshape=where.reshape if where is not None else None,
+        )
         for spec in specs:
             start = time.perf_counter()
             if spec.kind == "cam":
-                result = cam_map(
-                    spec.name,
-                    model.module,
-                    where.layer,
-                    x,
-                    chosen,
-                    impl=impl,
-                    batch_size=batch_size,
-                    reshape=where.reshape,
-                )
+                result, seconds[spec.name] = cams[spec.name]
                 maps[spec.name] = result.map
                 used[spec.name] = {"impl": result.impl, "note": result.note}
-            elif spec.kind in ATTRIBUTION_KINDS:
+                continue
+            if spec.kind in ATTRIBUTION_KINDS:
                 raw[spec.name], maps[spec.name] = _attribution(
                     spec, model, x, chosen, attributions, where=where, item=item, lime=lime
                 )

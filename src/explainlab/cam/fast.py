@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from explainlab.cam.guards import model_kept
 from explainlab.cam.maps import weighted_map
 from explainlab.cam.split import capture, check_image, check_target, split_at
+from explainlab.models.targets import Reshape
 
 ABLATION_VALUE = 1e7  # pytorch-grad-cam's AblationLayer, used when the minimum is not 0
 
@@ -43,7 +44,18 @@ def _size(x: torch.Tensor) -> tuple[int, int]:
 # --- Grad-CAM ---------------------------------------------------------------------------
 
 
-def fast_gradcam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+def fast_gradcam(
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    *,
+    reshape: Reshape | None = None,
+) -> np.ndarray:
+    if reshape is not None:  # a transformer's tokens: the shared pass reshapes them
+        from explainlab.cam.gradients import gradient_cams
+
+        return gradient_cams(["gradcam"], model, layer, x, [target], reshape=reshape)["gradcam"][0]
     with model_kept(model):
         split = split_at(model, layer, x)
         check_target(target, split.num_classes)

@@ -29,7 +29,11 @@ def _released(cam: BaseCAM) -> Iterator[BaseCAM]:
     try:
         yield cam
     finally:
-        cam.activations_and_grads.release()
+        hooks = cam.activations_and_grads
+        # Its release detaches them in place, which fails on views (ShapleyCAM's of a
+        # transformer's tokens); letting go of them frees the graph just as well.
+        hooks.activations, hooks.gradients = [], []
+        hooks.release()
 
 
 @contextlib.contextmanager
@@ -54,6 +58,23 @@ def _make(
     return spec.load("build")(cls, model, layer, batch_size=batch_size, reshape=reshape)
 
 
+@contextlib.contextmanager
+def library_object(
+    spec: MethodSpec,
+    model: nn.Module,
+    layer: nn.Module,
+    *,
+    batch_size: int = 32,
+    reshape: Reshape | None = None,
+) -> Iterator[BaseCAM]:
+    """The library's CAM object of ``spec`` while the block runs; afterwards its hooks are
+    released and the model is as it was, also when the block raises."""
+    with model_kept(model):  # BaseCAM's constructor already switches the model to eval
+        cam, restore = _make(spec, model, layer, batch_size, reshape)
+        with _released(cam), restore:
+            yield cam
+
+
 def library_cam(
     method: str,
     model: nn.Module,
@@ -67,8 +88,6 @@ def library_cam(
     """The (H, W) float32 map in [0, 1] that pytorch-grad-cam computes for one image ``x`` (1, 3, H, W)."""
     spec = get_method(method, "cam")
     targets = [ClassifierOutputTarget(int(target))]
-    with model_kept(model):  # BaseCAM's constructor already switches the model to eval
-        cam, restore = _make(spec, model, layer, batch_size, reshape)
-        with _released(cam), restore:
-            maps = cam(input_tensor=x, targets=targets)
+    with library_object(spec, model, layer, batch_size=batch_size, reshape=reshape) as cam:
+        maps = cam(input_tensor=x, targets=targets)
     return np.asarray(maps[0], dtype=np.float32)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,8 @@ def cam_map(
     if spec.compute is not None:
         saliency = _call(spec.load("compute"), *args, batch_size=batch_size, reshape=reshape)
         return CamMap(saliency, "ours")
-    if impl == "library" or reshape is not None or spec.fast is None:
+    fast = spec.load("fast") if spec.fast is not None else None
+    if impl == "library" or fast is None or (reshape is not None and not _takes_tokens(fast)):
         saliency = library_cam(
             method, model, layer, x, target, batch_size=batch_size, reshape=reshape
         )
@@ -78,12 +80,56 @@ def cam_map(
     notes: list[str] = []
     try:
         saliency = _call(
-            spec.load("fast"), *args, batch_size=batch_size, notes=notes, bf16=scorecam_bf16
+            fast, *args, batch_size=batch_size, notes=notes, bf16=scorecam_bf16, reshape=reshape
         )
     except UseLibrary as reason:
-        saliency = library_cam(method, model, layer, x, target, batch_size=batch_size)
+        saliency = library_cam(
+            method, model, layer, x, target, batch_size=batch_size, reshape=reshape
+        )
         return CamMap(saliency, "library", str(reason))
     return CamMap(saliency, "fast", "; ".join(notes))
+
+
+def _takes_tokens(fast: Callable[..., Any]) -> bool:
+    """Whether a fast variant reshapes a transformer's tokens itself (names ``reshape``)."""
+    return "reshape" in inspect.signature(fast).parameters
+
+
+def cam_maps_sharing(
+    methods: Sequence[str],
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    target: int,
+    *,
+    impl: str = "fast",
+    **options: Any,
+) -> dict[str, tuple[CamMap, float]]:
+    """``{method: (its CamMap, seconds)}`` for one image ``x``: :func:`cam_map` for each
+    method, except that with ``impl="fast"`` two or more of the CAMs one pass can serve
+    (:data:`explainlab.cam.gradients.SHARED`) share one forward and backward pass; each
+    of them gets that pass's seconds, and a note naming the others."""
+    from explainlab.cam.gradients import SHARED, gradient_cams
+
+    out: dict[str, tuple[CamMap, float]] = {}
+    shared = [m for m in dict.fromkeys(methods) if m in SHARED] if impl == "fast" else []
+    if len(shared) >= 2:
+        start = time.perf_counter()
+        try:
+            maps = gradient_cams(shared, model, layer, x, [target], reshape=options.get("reshape"))
+        except UseLibrary:  # each method on its own then, saying why
+            maps = {}
+        seconds = time.perf_counter() - start
+        for method, saliency in maps.items():
+            others = ", ".join(m for m in shared if m != method)
+            note = f"one forward and backward pass shared with {others} ({seconds:.3f} s for all)"
+            out[method] = (CamMap(saliency[0], "fast", note), seconds)
+    for method in dict.fromkeys(methods):
+        if method not in out:
+            start = time.perf_counter()
+            result = cam_map(method, model, layer, x, target, impl=impl, **options)
+            out[method] = (result, time.perf_counter() - start)
+    return {m: out[m] for m in dict.fromkeys(methods)}
 
 
 def compute_cam(

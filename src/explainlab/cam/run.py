@@ -19,7 +19,6 @@ Layout (one folder per image key)::
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from tqdm.auto import tqdm
 from explainlab import runfolder
 from explainlab.cam import findings
 from explainlab.cam.figures import save_crop, save_overlay, save_panel
-from explainlab.cam.methods import cam_map
+from explainlab.cam.methods import cam_maps_sharing
 from explainlab.cam.settings import CamSettings
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
@@ -161,20 +160,19 @@ def _explain_image(
     )
     x = sample.tensor[None].to(model.device)
     maps, seconds, impls = {}, {}, {}
-    for method in settings.methods:
-        start = time.perf_counter()
-        result = cam_map(
-            method,
-            model.module,
-            target.layer,
-            x,
-            item["target_id"],
-            impl=settings.impl,
-            batch_size=settings.batch_size,
-            scorecam_bf16=settings.scorecam_bf16,
-            reshape=target.reshape,
-        )
-        seconds[method] = time.perf_counter() - start
+    results = cam_maps_sharing(  # the CAMs one pass serves share it
+        settings.methods,
+        model.module,
+        target.layer,
+        x,
+        item["target_id"],
+        impl=settings.impl,
+        batch_size=settings.batch_size,
+        scorecam_bf16=settings.scorecam_bf16,
+        reshape=target.reshape,
+    )
+    for method, (result, took) in results.items():
+        seconds[method] = took
         maps[method] = result.map
         impls[method] = {"impl": result.impl, "note": result.note}
         runfolder.save_npy(folder / f"{method}.npy", maps[method])
