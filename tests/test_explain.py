@@ -20,6 +20,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 import explainlab as xl
 from explainlab.errors import InputError, UnknownNameError
 from explainlab.images import to_tensor
+from explainlab.methods import default_methods
 
 GOLDFISH = "imagenet-samples/n01443537_goldfish.JPEG"
 FLAMINGO = "imagenet-samples/n02007558_flamingo.JPEG"
@@ -53,7 +54,7 @@ def _grad_cam(module, layer, x, targets) -> np.ndarray:
 def test_a_plain_module_and_a_tensor_batch(resnet):
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     grads = [p.grad for p in resnet.parameters()]
-    found = xl.explain(resnet, x, target=[1, 207])
+    found = xl.explain(resnet, x, "gradcam", target=[1, 207])
     assert resnet.training and all(
         p.grad is g for p, g in zip(resnet.parameters(), grads, strict=True)
     )
@@ -81,14 +82,30 @@ def test_a_plain_module_and_a_tensor_batch(resnet):
         assert np.abs(e.maps["gradcam"] - expected).max() <= 1e-5
 
     # no target: each input's top-1 class, as the module ranks them
-    top1 = xl.explain(resnet, x)
+    top1 = xl.explain(resnet, x, "gradcam")
     with torch.no_grad():
         expected_top1 = resnet.eval()(x).argmax(dim=1).tolist()
     resnet.train()
     assert [e.target for e in top1] == expected_top1 == [e.prediction["top_ids"][0] for e in top1]
     # one (3, H, W) tensor is one input
-    single = xl.explain(resnet, x[1], target=207)
+    single = xl.explain(resnet, x[1], "gradcam", target=207)
     np.testing.assert_array_equal(single[0].maps["gradcam"], found[1].maps["gradcam"])
+
+
+def test_no_methods_means_the_cheap_ones_and_a_costly_one_says_its_cost_first(resnet, capsys):
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    [found] = xl.explain(resnet, x, target=1)
+    assert list(found.maps) == list(default_methods())
+    assert {"gradcam", "gradcamplusplus", "saliency"} <= set(found.maps)
+    assert not {"scorecam", "ablationcam", "occlusion", "rise", "lime", "randomcam"} & set(
+        found.maps
+    )
+    assert capsys.readouterr().err == ""  # nothing costly: nothing to announce
+    xl.explain(resnet, x, ["gradcam", "scorecam", "rise"], target=1)
+    err = capsys.readouterr().err
+    assert "Grad-CAM" not in err
+    assert "ScoreCAM ≈" in err and "512 forward passes per image" in err  # layer4's channels
+    assert "RISE ≈" in err and "1,000 forward passes per image" in err
 
 
 def test_the_calls_issue_20_reports_failing(resnet, mirror):

@@ -7,10 +7,14 @@ follows this machine (and its load) rather than a table of guesses."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import torch
 
+from explainlab.attributions.settings import ATTRIBUTION_KINDS, AttributionSettings
+from explainlab.attributions.settings import passes as attribution_passes
 from explainlab.durations import describe
+from explainlab.methods import MethodSpec, Passes
 from explainlab.models import LoadedModel
 
 _MEASURED: dict[str, float] = {}
@@ -76,3 +80,43 @@ def line(stage: str, forwards: float, model: LoadedModel, extra_seconds: float =
         f"estimate ({model.device.type}): {stage} ≈ {describe(total)} "
         f"({forwards:,.0f} image forward passes of {model.name} at {per:.3f} s{budget})"
     )
+
+
+def method_passes(
+    spec: MethodSpec, channels: int, impl: str, attributions: AttributionSettings, size: int
+) -> Passes:
+    """``spec``'s passes per image: an attribution's from its settings and the input's
+    size (occlusion's windows), any other's from the registry."""
+    if spec.kind in ATTRIBUTION_KINDS:
+        return Passes(*attribution_passes(spec.name, attributions, size))
+    return spec.passes(channels, impl)
+
+
+def method_cost_lines(
+    model: LoadedModel,
+    specs: Sequence[MethodSpec],
+    inputs: int,
+    *,
+    layer: str | None,
+    impl: str,
+    attributions: AttributionSettings,
+) -> list[str]:
+    """One line for each costly method of ``specs`` (not :meth:`MethodSpec.cheap`): its
+    passes per image and what ``inputs`` images cost on this machine, from one timed
+    batch of the model."""
+    costly = [spec for spec in specs if not spec.cheap()]
+    if not costly:
+        return []
+    channels = target_channels(model, layer) if any(s.layer for s in costly) else 0
+    per = seconds_per_image(model)
+    lines = []
+    for spec in costly:
+        passes = method_passes(spec, channels, impl, attributions, model.geometry.crop)
+        seconds = inputs * passes.forward_equivalents() * per
+        backward = f" + {passes.backward:,} backward" if passes.backward else ""
+        lines.append(
+            f"estimate ({model.device.type}): {spec.title} ≈ {describe(seconds)} for "
+            f"{inputs} image(s) ({passes.forward:,} forward{backward} passes per image "
+            f"of {model.name} at {per:.3f} s)"
+        )
+    return lines

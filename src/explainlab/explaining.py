@@ -7,6 +7,7 @@ one :class:`~explainlab.explanation.Explanation` with every method's map for one
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,14 +19,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explainlab.attributions.settings import AttributionSettings
+from explainlab.attributions.settings import ATTRIBUTION_KINDS, AttributionSettings
 from explainlab.errors import InputError
 from explainlab.explanation import Explanation, LimeExplanation
 from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, sample_from
-from explainlab.methods import OURS, MethodSpec, get_method
+from explainlab.methods import OURS, MethodSpec, default_methods, get_method
 from explainlab.models import LoadedModel, load_model, wrap
 
-DEFAULT_METHODS = ("gradcam",)  # the cheap one: one forward and one backward pass
 TOP_K = 5  # classes in an explanation's prediction
 
 ImageLike = str | Path | Image.Image | np.ndarray
@@ -65,8 +65,8 @@ def explain(
     lime: LimeOptions | Mapping[str, Any] | None = None,
     attributions: AttributionSettings | Mapping[str, Any] | None = None,
 ) -> list[Explanation]:
-    """Each input explained by ``methods`` (names of the method registry; default
-    :data:`DEFAULT_METHODS`) for ``target`` (an int, one per input, or None: each input's
+    """Each input explained by ``methods`` (names of the method registry; default: the
+    cheap ones, :func:`~explainlab.methods.default_methods`) for ``target`` (an int, one per input, or None: each input's
     top-1 class) at ``layer`` (for the methods that need one; default: the model's, else
     located). Computes in memory and writes nothing.
 
@@ -121,7 +121,7 @@ def samples(model: LoadedModel, images: ImageLike | Iterable[ImageLike]) -> list
 
 def _methods(methods: Sequence[str] | str | None) -> list[MethodSpec]:
     names = (
-        [methods] if isinstance(methods, str) else DEFAULT_METHODS if methods is None else methods
+        [methods] if isinstance(methods, str) else default_methods() if methods is None else methods
     )
     specs = [get_method(name) for name in dict.fromkeys(names)]
     for spec in specs:
@@ -225,8 +225,14 @@ def _explain(
 ) -> list[Explanation]:
     """``known``: whether the model's preprocessing is known (not a plain module's)."""
     from explainlab.cam.methods import cam_maps_sharing
+    from explainlab.estimate import method_cost_lines
 
     inputs = [_prepared(model, known, key, item) for key, item in items]
+    costs = method_cost_lines(
+        model, specs, len(inputs), layer=layer, impl=impl, attributions=attributions
+    )
+    for line in costs:  # the costly methods say what they will take before they start
+        print(line, file=sys.stderr, flush=True)
     wanted = _targets(model, target, len(inputs))
     where = model.cam_target(layer) if any(spec.layer for spec in specs) else None
     lime_run = _LimeRun.start(model, inputs, lime) if _has_lime(specs) else None
@@ -310,8 +316,6 @@ def _provenance(model: LoadedModel, known: bool, item: _Input) -> dict[str, Any]
 
 
 # --- gradient and perturbation attributions ---------------------------------------------
-
-ATTRIBUTION_KINDS = ("gradient", "perturbation")
 
 
 def _attribution(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ATTRIBUTION_KINDS: tuple[str, ...] = ("gradient", "perturbation")  # the kinds computed here
 MAP_RULES: tuple[str, ...] = ("absolute", "positive")
 ESTIMATE_SIZE = 224  # the crop the registry's cost per image is stated for
 

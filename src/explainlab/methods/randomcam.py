@@ -46,6 +46,7 @@ SPEC = register(
         build=build_library,
         about=f"weights each channel at random, uniformly in [-1, 1] (a baseline; seed {SEED})",
         order=80,
+        baseline=True,
         cost_text="one forward pass",
         library_cost_text="one forward and one backward pass",
     )

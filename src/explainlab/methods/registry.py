@@ -69,6 +69,15 @@ class MethodSpec:
     cost_text: str = ""
     library_cost_text: str = ""
     order: int = 100  # where listings put it (lower first; then by name)
+    baseline: bool = False  # a reference point (random weights), never run by default
+
+    def cheap(self) -> bool:
+        """At most one forward and one backward pass per image whatever the target layer's
+        width, by the reference implementation too (our AblationCAM runs the layers above
+        the target once per channel: about one pass on a ResNet's last block, far more on
+        an earlier layer)."""
+        narrow, wide = self.passes(1, "library"), self.passes(4096, "library")
+        return narrow == wide and narrow.forward <= 1 and narrow.backward <= 1
 
     def load(self, attribute: str = "compute") -> Callable[..., Any]:
         target = getattr(self, attribute)
@@ -135,6 +144,13 @@ def methods(kind: str | None = None) -> tuple[MethodSpec, ...]:
 
 def method_names(kind: str | None = None) -> tuple[str, ...]:
     return tuple(m.name for m in methods(kind))
+
+
+def default_methods() -> tuple[str, ...]:
+    """What runs when no method is named: every cheap method (one forward and one backward
+    pass) but the baselines. The costly ones (ScoreCAM, AblationCAM, Occlusion,
+    KernelSHAP, RISE, LIME, ...) are asked for by name."""
+    return tuple(m.name for m in methods() if m.cheap() and not m.baseline)
 
 
 def _kind_word(kind: str | None) -> str:
