@@ -70,3 +70,10 @@ def test_use_from_python_runs_as_written(tmp_path, monkeypatch, mirror):
     assert (tmp_path / "out" / "goldfish_lime" / "mask.npy").is_file()
     units = namespace["units"].labels
     assert set(units["layer"]) == {"layer3", "layer4"} and len(units) == 256 + 512
+
+
+def test_the_methods_table_is_the_registry():
+    """The README lists every registered method as `explainlab methods --markdown` does."""
+    from explainlab.methods.listing import markdown
+
+    assert markdown() in README.read_text(encoding="utf-8")

@@ -116,7 +116,7 @@ def method_cost_lines(
         backward = f" + {passes.backward:,} backward" if passes.backward else ""
         lines.append(
             f"estimate ({model.device.type}): {spec.title} ≈ {describe(seconds)} for "
-            f"{inputs} image(s) ({passes.forward:,} forward{backward} passes per image "
-            f"of {model.name} at {per:.3f} s)"
+            f"{inputs} image(s) (per image {passes.forward:,} forward{backward}; a forward "
+            f"pass of {model.name} takes {per:.3f} s)"
         )
     return lines
