@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from explainlab.dissect.stability import FLIPS, PARTLY, STABLE
+from explainlab.report.findings import Finding
 
 FINDINGS_FILE = "findings.json"
 HEADLINE_KEY = ["finding", "model", "layer", "subject"]
@@ -27,12 +28,6 @@ def pct(x: float) -> str:
     if x != x:
         return "n/a"
     return f"{100 * x:.0f}%" if abs(x) >= 0.01 or x == 0 else f"{100 * x:.1f}%"
-
-
-def join_names(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    items = list(items)
-    return " and ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def truth(value: object) -> bool:
@@ -174,19 +169,6 @@ class ReferenceVerdict:
         return f"{word} to the reference {than} the reference is to itself"
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One headline finding: what the analysis shows, the numbers and the file they come
-    from, and why (for a claim the numbers do not support: why not)."""
-
-    claim: str
-    evidence: str
-    reason: str
-
-    def markdown(self) -> str:
-        return f"**{self.claim}** {self.evidence} *Why:* {self.reason}"
-
-
 @dataclass(frozen=True, kw_only=True)
 class TopConcepts:
     """The concepts that label most units of one model's layer (or of all its layers)."""
@@ -247,7 +229,7 @@ class DissectFindings:
             **data
             | {
                 "caveats": tuple(data["caveats"]),
-                "headlines": tuple(Finding(**f) for f in data["headlines"]),
+                "headlines": tuple(Finding.of(f) for f in data["headlines"]),
                 "top_concepts": tuple(top),
                 "verdicts": tuple(ReferenceVerdict(**v) for v in data["verdicts"]),
             }

@@ -21,13 +21,13 @@ from explainlab.dissect.findings import (
     Headlines,
     ReferenceVerdict,
     TopConcepts,
-    join_names,
     pct,
     run_list,
     truth,
     with_range,
 )
 from explainlab.dissect.tables import ALL_LAYERS, most_over_represented
+from explainlab.report.markup import join_names
 
 Tables = Mapping[str, pd.DataFrame]  # file name -> table
 MOSTLY = 0.5  # the share of rows above which agreement "rises with the similarity"
@@ -75,7 +75,7 @@ def progression(trend: pd.DataFrame) -> Finding:
     falls = _supported(low) and (low["change_max"].astype(float) < 0).all()
     rises = _supported(high) and (high["change_min"].astype(float) > 0).all()
     if falls and rises:
-        return Finding(
+        return Finding.plain(
             f"From {first} to {last} the units turn from colours and textures to objects and "
             f"scenes, {_all(len(low), 'model')} and {_all(int(low['runs'].min()), 'run')}.",
             evidence[:-1] + ", each change beyond its run-to-run spread.",
@@ -83,7 +83,7 @@ def progression(trend: pd.DataFrame) -> Finding:
             f"most of the image and combines the parts found below it; a {first} unit sees a "
             "small patch, where only colour and texture show.",
         )
-    return Finding(
+    return Finding.plain(
         f"A move from colours and textures to objects and scenes from {first} to {last} is "
         "not supported by this run.",
         evidence,
@@ -106,7 +106,7 @@ def scene_training(contrast: pd.DataFrame) -> Finding:
     )
     diff_min, diff_max = float(scene["diff_min"]), float(scene["diff_max"])
     if _supported(rows.loc[["scene"]]) and diff_min > 0:
-        return Finding(
+        return Finding.plain(
             f"{b}'s scene training shows in {layer}: it has more scene units than {a}'s.",
             evidence
             + f" Scene difference {_span(diff_min, diff_max)} {_all(int(scene['runs']), 'run')}, "
@@ -114,7 +114,7 @@ def scene_training(contrast: pd.DataFrame) -> Finding:
             f"{b}'s classes are scenes (bathroom, kitchen, closet), so its last stage keeps units "
             f"for whole room layouts; {a}'s classes are objects, mostly animals.",
         )
-    return Finding(
+    return Finding.plain(
         f"A larger share of scene units in {b}'s {layer} than in {a}'s is not supported.",
         evidence + f" The difference ranges {_span(diff_min, diff_max)} over the runs, against "
         f"a run-to-run spread of {pct(scene['spread'])}.",
@@ -167,12 +167,12 @@ def distinct_objects(
     (la, ha, a), (lb, hb, b) = bounds[:2]
     if ha < lb or hb < la:
         more, fewer = (b, a) if lb > ha else (a, b)
-        return Finding(
+        return Finding.plain(
             f"The {more} model learned more distinct objects than the {fewer} one.",
             evidence,
             reason + ".",
         )
-    return Finding(
+    return Finding.plain(
         f"Neither model learned clearly more distinct objects: the {a} and {b} counts overlap "
         "over the runs.",
         evidence,
@@ -215,7 +215,7 @@ def stability(
             "(stability_rises.csv)."
         )
         reason += ", i.e. where the similarity is low" if up.mean() > MOSTLY else ""
-    return Finding(claim + ".", evidence, reason + ".")
+    return Finding.plain(claim + ".", evidence, reason + ".")
 
 
 def headlines(tables: Tables, models: Mapping[str, str]) -> list[Finding]:

@@ -34,6 +34,11 @@ class Finding:
     evidence: str  # the numbers and where they come from (file or table)
     reason: str  # why: the mechanism behind it; for an unsupported claim, why not
 
+    @classmethod
+    def plain(cls, claim: str, evidence: str, reason: str) -> Finding:
+        """A finding from plain text (escaped here)."""
+        return cls(text(claim), text(evidence), text(reason))
+
     def markup(self) -> str:
         return f"<b>{self.claim}</b> {self.evidence} <i>Why:</i> {self.reason}"
 

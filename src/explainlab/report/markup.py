@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 _MARKDOWN = {"<b>": "**", "</b>": "**", "<i>": "*", "</i>": "*"}
 _TAG = re.compile("|".join(map(re.escape, _MARKDOWN)))
@@ -34,8 +35,9 @@ def pct(x: float, digits: int = 0) -> str:
     return "n/a" if x != x else f"{100 * x:.{digits}f}%"
 
 
-def join_names(items: list[str]) -> str:
+def join_names(items: Sequence[str]) -> str:
     """ "a", "a and b", "a, b and c"."""
+    items = list(items)
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]

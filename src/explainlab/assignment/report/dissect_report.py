@@ -18,7 +18,7 @@ from explainlab.dissect.findings import ConceptStatus, DissectFindings, pct, wit
 from explainlab.dissect.progression import STACKED
 from explainlab.dissect.statements import analysed_agreement, counted
 from explainlab.dissect.tables import ALL_LAYERS
-from explainlab.report.findings import Finding, front_page
+from explainlab.report.findings import front_page
 from explainlab.report.pdf import Report, text
 from explainlab.stages import stage_dir
 
@@ -65,7 +65,7 @@ def build(facts: RunFacts, out: Path) -> Path:
         setting=_setting(facts, record, models, layers),
         figure=folder / "category_shares.png",
         caption=CAPTION,
-        findings=[Finding(*map(text, (f.claim, f.evidence, f.reason))) for f in record.headlines],
+        findings=list(record.headlines),
         appendix="top concepts and counts per layer with run-to-run ranges, label stability.",
         figure_height=6.5 * cm,
     )
