@@ -92,3 +92,15 @@ def mission_samples(lite0, mirror):
     samples, failures = load_samples(mission_sources(), lite0.geometry)
     assert not failures
     return {s.key: s for s in samples}
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module of tiny tensors: on a shared 2-core machine,
+    intra-op threads only add contention (use with pytest.mark.usefixtures)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

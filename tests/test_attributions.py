@@ -28,21 +28,16 @@ from explainlab.methods import get_method, method_names
 from helpers import RedInBoxNet, imagenet_tensor, red_patches_image
 
 # captum warns when it sets requires_grad and hooks (the direct calls here)
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:captum")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning:captum"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 GOLDFISH = "imagenet-samples/n01443537_goldfish.JPEG"
 SIZE = 64
 TARGETS = [1, 207]
 CHEAP = AttributionSettings(ig_steps=8, rise_masks=64, batch_size=16, seed=3)
 ATTRIBUTIONS = method_names("gradient") + method_names("perturbation")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

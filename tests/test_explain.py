@@ -27,12 +27,7 @@ FLAMINGO = "imagenet-samples/n02007558_flamingo.JPEG"
 LIME = {"params": {"num_samples": 40, "batch_size": 40}}  # a cheap LIME: the shape, not quality
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

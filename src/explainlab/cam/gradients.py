@@ -26,7 +26,7 @@ from torch import nn
 
 from explainlab.cam.fast import UseLibrary
 from explainlab.cam.guards import model_kept
-from explainlab.cam.split import check_target
+from explainlab.cam.split import check_output, check_target
 from explainlab.errors import ConfigError
 from explainlab.methods import get_method
 from explainlab.models.targets import Reshape
@@ -58,12 +58,7 @@ def _tail_differentiable(seen: list[torch.Tensor], kept: list[torch.Tensor]):
     on: the layers before the target ran without it, so only the tail is differentiated."""
 
     def hook(module: nn.Module, inputs: object, output: object) -> torch.Tensor | None:
-        if not isinstance(output, torch.Tensor):
-            raise ConfigError(
-                f"the CAM target layer {type(module).__name__} returns "
-                f"{type(output).__name__}, not a tensor",
-                hint="choose a convolutional layer or block (e.g. 'layer4[-1]')",
-            )
+        check_output(module, output)
         seen.append(output)
         if len(seen) > 1:
             return None

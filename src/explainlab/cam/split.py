@@ -79,17 +79,22 @@ class _Capture:
     calls: int
 
 
+def check_output(module: nn.Module, output: object) -> None:
+    """A CAM's target layer must output one tensor (its map)."""
+    if not isinstance(output, torch.Tensor):
+        raise ConfigError(
+            f"the CAM target layer {type(module).__name__} returns "
+            f"{type(output).__name__}, not a tensor",
+            hint="choose a convolutional layer or block (e.g. 'layer4[-1]')",
+        )
+
+
 def capture(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> _Capture:
     """One full forward pass on ``x`` that records the target layer's output."""
     seen: list[torch.Tensor] = []
 
     def record(module: nn.Module, inputs: object, output: object) -> None:
-        if not isinstance(output, torch.Tensor):
-            raise ConfigError(
-                f"the CAM target layer {type(module).__name__} returns "
-                f"{type(output).__name__}, not a tensor",
-                hint="choose a convolutional layer or block (e.g. 'layer4[-1]')",
-            )
+        check_output(module, output)
         seen.append(output)
         if len(seen) == 1:
             first.append(output.detach().clone())
