@@ -41,4 +41,5 @@ def test_explain_writes_a_folder_per_image_and_reports_the_bad_one(tmp_path, cap
     assert saliency.max() == pytest.approx(1.0, abs=1e-6)
     record = json.loads((folder / "item.json").read_text())
     assert record["target_name"] == "goldfish" and record["model"] == "efficientnet_lite0"
+    assert record["key"] == "goldfish"  # the mission key, not the file's stem
     assert (folder / "panel.png").is_file() and not (out / "bad").exists()

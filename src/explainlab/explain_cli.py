@@ -90,7 +90,7 @@ def _handle(args: argparse.Namespace) -> int:
     for source in resolve_sources(args.images):
         try:
             (found,) = explain(
-                model, [source.path], methods, args.target, args.layer, impl=args.impl
+                model, {source.key: source.path}, methods, args.target, args.layer, impl=args.impl
             )
         except InputError as exc:
             failures.append(Failure(source.key, source.path, str(exc)))

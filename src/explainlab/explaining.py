@@ -55,7 +55,7 @@ class _Input:
 
 def explain(
     model: nn.Module | LoadedModel | str,
-    inputs: InputLike | Iterable[InputLike],
+    inputs: InputLike | Iterable[InputLike] | Mapping[str, InputLike],
     methods: Sequence[str] | str | None = None,
     target: Target = None,
     layer: str | None = None,
@@ -75,7 +75,8 @@ def explain(
     cropped as ImageNet's evaluation transform does; pass ``xl.wrap(module, geometry=...)``
     for another), a :class:`~explainlab.models.LoadedModel`, or a name for
     :func:`~explainlab.models.load_model`. ``inputs``: a tensor (N, 3, H, W) or (3, H, W),
-    already preprocessed; a path, PIL image or uint8 array; or a list of any of these.
+    already preprocessed; a path, PIL image or uint8 array; a list of any of these, or a
+    dict naming each (its keys become the explanations' keys).
     ``impl`` and ``batch_size`` go to the CAM methods, ``lime`` to LIME (a
     :class:`LimeOptions` or a dict of its fields: ``{"params": {"num_samples": 300}}``),
     ``attributions`` to the gradient and perturbation methods (an
@@ -130,8 +131,13 @@ def _methods(methods: Sequence[str] | str | None) -> list[MethodSpec]:
     return specs
 
 
-def _keyed(inputs: InputLike | Iterable[InputLike]) -> list[tuple[str, InputLike]]:
-    """Each input under its key: a file's stem, else ``image_<i>`` (made unique)."""
+def _keyed(
+    inputs: InputLike | Iterable[InputLike] | Mapping[str, InputLike],
+) -> list[tuple[str, InputLike]]:
+    """Each input under its key: a mapping's own, else a file's stem, else ``image_<i>``
+    (made unique)."""
+    if isinstance(inputs, Mapping):
+        return [(str(key), item) for key, item in inputs.items()]
     if isinstance(inputs, torch.Tensor):
         if inputs.ndim not in (3, 4):
             raise InputError(
