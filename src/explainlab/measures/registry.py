@@ -23,6 +23,11 @@ COMPARES: dict[str, str] = {
     "map-mask": "a CAM map against LIME's mask and superpixel weights (MapMask)",
     "map": "one map against the model: its deletion and insertion curves by kind",
     "sanity": "a map against the same method's map of a (partly) randomised model",
+    # the batched kinds: each returns one value per image (an array of N)
+    "model": "maps against the model on their inputs (batch.ModelBatch)",
+    "explainer": "maps against the method re-run on other inputs or classes (ModelBatch.explain)",
+    "map-only": "maps (N, H, W) alone",
+    "map-region": "maps (N, H, W) against ground-truth regions (N, H, W) of booleans",
 }
 # Which values are better, in the words and arrows the tables print.
 DIRECTIONS: dict[str, str] = {
