@@ -474,3 +474,56 @@ def save_sanity_maps(
     runfolder.save_figure(fig, path)
     close(fig)
     return path
+
+
+# Cells print their value up to this many methods; more, and the colour alone says it.
+VALUES_UP_TO = 10
+
+
+def save_pair_matrix(tables: Mapping[str, pd.DataFrame], images: int, path: Path) -> Path:
+    """Method-by-method matrices of the pairs' mean agreement over the images, one panel
+    per measure (``tables``: measure -> the symmetric table of :func:`.pairs.matrix`):
+    side by side for a few methods, one above the other for many; values in the cells
+    only where they fit; the diagonal (a map with itself) blank."""
+    n = max(len(t) for t in tables.values())
+    stacked = n > VALUES_UP_TO
+    count = len(tables)
+    size = (WIDTH, WIDTH * 0.95 * count) if stacked else (WIDTH, WIDTH / count * 0.95 + 0.5)
+    fig, axes = plt.subplots(
+        count if stacked else 1,
+        1 if stacked else count,
+        figsize=size,
+        squeeze=False,
+        layout="constrained",
+    )
+    label_pt = 8.0 if n <= VALUES_UP_TO else max(5.0, 8.0 - (n - VALUES_UP_TO) * 0.15)
+    for ax, (name, table) in zip(axes.ravel(), tables.items(), strict=True):
+        spec = get_measure(name)
+        low, high = spec.range
+        cmap = plt.get_cmap("RdBu_r" if low < 0 else "viridis").copy()
+        cmap.set_bad("0.85")  # the diagonal, and a pair without a value
+        values = table.to_numpy(dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=high)
+        labels = [title(m) for m in table.index]
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=label_pt)
+        ax.set_yticks(range(len(labels)), labels, fontsize=label_pt)
+        ax.set_title(f"{spec.title} ({spec.better})" if spec.better else spec.title, fontsize=9)
+        if len(table) <= VALUES_UP_TO:
+            for (i, j), value in np.ndenumerate(values):
+                if np.isfinite(value):
+                    light = (value - low) / (high - low)
+                    dark_cell = light < 0.55 if low >= 0 else abs(value) > 0.6 * high
+                    ax.text(
+                        j,
+                        i,
+                        format(value, spec.text_format),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if dark_cell else "black",
+                    )
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(f"Agreement between every two methods, mean over {images} image(s)", fontsize=10)
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
