@@ -500,8 +500,8 @@ def save_pair_matrix(tables: Mapping[str, pd.DataFrame], images: int, path: Path
     for ax, (name, table) in zip(axes.ravel(), tables.items(), strict=True):
         spec = get_measure(name)
         low, high = spec.range
-        cmap = plt.get_cmap("RdBu_r" if low < 0 else "viridis").copy()
-        cmap.set_bad("0.85")  # the diagonal, and a pair without a value
+        # grey: the diagonal, and a pair without a value
+        cmap = plt.get_cmap("RdBu_r" if low < 0 else "viridis").with_extremes(bad="0.85")
         values = table.to_numpy(dtype=float)
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=high)
         labels = [title(m) for m in table.index]
