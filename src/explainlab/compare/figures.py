@@ -507,7 +507,8 @@ def save_pair_matrix(tables: Mapping[str, pd.DataFrame], images: int, path: Path
         labels = [title(m) for m in table.index]
         ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=label_pt)
         ax.set_yticks(range(len(labels)), labels, fontsize=label_pt)
-        ax.set_title(f"{spec.title} ({spec.better})" if spec.better else spec.title, fontsize=9)
+        heading = spec.title[:1].upper() + spec.title[1:]
+        ax.set_title(f"{heading}\n({spec.better})" if spec.better else heading, fontsize=8.5)
         if len(table) <= VALUES_UP_TO:
             for (i, j), value in np.ndenumerate(values):
                 if np.isfinite(value):
