@@ -49,9 +49,7 @@ def pairs_run(tmp_path_factory, lite0, mirror):
     item = json.loads((run / "cam" / KEY / "item.json").read_text())
     crop = np.asarray(_crop(item["path"]))
     classify = classifier_fn(lite0.module, lite0.geometry)
-    write_lime_result(
-        run, KEY, crop, classify, item["target_id"], num_samples=40, num_features=5
-    )
+    write_lime_result(run, KEY, crop, classify, item["target_id"], num_samples=40, num_features=5)
     return run, cam, run_compare(TINY, run, model=lite0)
 
 
@@ -127,12 +125,17 @@ def test_report_4_shows_the_matrix_for_more_than_the_assignments_methods(pairs_r
 
 
 def test_xl_agreement_gives_the_pairs_without_lime_and_on_request():
-    import explainlab as xl
     from torch import nn
+
+    import explainlab as xl
 
     torch.manual_seed(0)
     module = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 4),
     )
     x = torch.randn(2, 3, 32, 32)
     found = xl.explain(module, x, ["gradcam", "saliency", "inputxgradient"], layer="0")
@@ -144,3 +147,25 @@ def test_xl_agreement_gives_the_pairs_without_lime_and_on_request():
     pd.testing.assert_frame_equal(table, again)  # seeded: the same ties broken alike
     with pytest.raises(Exception, match="no LIME explanation"):
         xl.agreement(found, pairs=False)
+
+
+def test_the_sanity_check_has_an_explainer_of_every_attribution(tmp_path):
+    """Each gradient and perturbation method as the sanity check runs it: a map on the
+    crop, on a copy of a random ResNet18 (DeepLift's reused ReLUs, Guided Grad-CAM's
+    layer found by name)."""
+    import torchvision
+
+    from explainlab.attributions.settings import AttributionSettings
+    from explainlab.compare.explainers import attribution_explainer
+    from explainlab.methods import method_names
+    from test_compare_support import sample_of
+
+    torch.manual_seed(0)
+    module = torchvision.models.resnet18(num_classes=5).eval()
+    crop = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    sample = sample_of("noise", crop, tmp_path / "noise.png")
+    few = AttributionSettings(rise_masks=16, ig_steps=4, kernelshap_samples=8)
+    for method in (*method_names("gradient"), *method_names("perturbation")):
+        saliency = attribution_explainer(method, "layer4", few)(module, sample, 1)
+        assert saliency.shape == (64, 64), method
+        assert saliency.min() >= 0.0 and saliency.max() <= 1.0, method
