@@ -147,6 +147,38 @@ def test_xl_agreement_gives_the_pairs_without_lime_and_on_request():
     pd.testing.assert_frame_equal(table, again)  # seeded: the same ties broken alike
     with pytest.raises(Exception, match="no LIME explanation"):
         xl.agreement(found, pairs=False)
+    # with LIME given: against LIME by default (as before), its weight map a pair's on request
+    limes = [_lime_of(e) for e in found]
+    against = xl.agreement(found, limes)
+    assert list(against.columns) == ["key", "method", "measure", "value"]
+    assert set(against["method"]) == {"gradcam", "saliency", "inputxgradient"}
+    with_lime = xl.agreement(found, limes, pairs=True)
+    assert len(with_lime) == 2 * 6 * len(measures("pair"))  # 4 maps: 6 pairs
+    assert "lime" in set(with_lime["method_a"]) | set(with_lime["method_b"])
+    without = (with_lime["method_a"] != "lime") & (with_lime["method_b"] != "lime")
+    pd.testing.assert_frame_equal(with_lime[without].reset_index(drop=True), table)
+
+
+def _lime_of(explanation):
+    """A LIME record of 8 x 8 squares on the explanation's crop, weighted by position."""
+    from explainlab.explanation import LimeExplanation
+
+    rows, cols = np.indices(explanation.crop.shape[:2]) // 8
+    segments = (rows * 4 + cols).astype(np.int32)
+    weights = [(int(s), float(s) - 7.5) for s in np.unique(segments)]
+    return LimeExplanation(
+        key=explanation.key,
+        crop=explanation.crop,
+        label=explanation.target,
+        label_name=explanation.target_name,
+        probability=0.5,
+        segments=segments,
+        weights=weights,
+        mask=segments >= 12,
+        num_features=4,
+        params={},
+        seconds=0.0,
+    )
 
 
 def test_the_sanity_check_has_an_explainer_of_every_attribution(tmp_path):

@@ -125,13 +125,7 @@ def agreement(
                 f"no LIME explanation of {result.key!r} to compare its CAMs with",
                 hint="explain the same images with LIME: xl.explain(..., methods=[..., 'lime'])",
             )
-        if explanation.crop.shape != result.crop.shape or not np.array_equal(
-            explanation.crop, result.crop
-        ):
-            raise InputError(
-                f"{result.key}: the CAM and LIME results lie on different crops",
-                hint="explain both with the same model and image",
-            )
+        _check_same_crop(result, explanation)
         lime_result = LimeResult(
             segments=explanation.segments.astype(np.int64),
             weights=dict(explanation.weights),
@@ -156,6 +150,16 @@ def agreement(
     return pd.DataFrame(rows, columns=["key", "method", "measure", "value"])
 
 
+def _check_same_crop(result: Explanation, lime: LimeExplanation) -> None:
+    from explainlab.errors import InputError
+
+    if lime.crop.shape != result.crop.shape or not np.array_equal(lime.crop, result.crop):
+        raise InputError(
+            f"{result.key}: the CAM and LIME results lie on different crops",
+            hint="explain both with the same model and image",
+        )
+
+
 def _pair_agreement(
     explanations: Sequence[Explanation],
     limes: Sequence[LimeExplanation | Explanation] | None,
@@ -172,6 +176,7 @@ def _pair_agreement(
         maps = dict(result.maps)
         explanation = by_key.get(result.key)
         if explanation is not None and "lime" not in maps:
+            _check_same_crop(result, explanation)
             maps["lime"] = lime_map(explanation.weight_map())
         rows += pair_rows(
             result.key,
