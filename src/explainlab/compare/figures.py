@@ -143,15 +143,27 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
     return path
 
 
+SWEEP_COLUMNS = 4  # panels per row of the IoU sweep
+
+
 def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
-    """IoU against the CAM threshold: one panel per CAM method, one line per image."""
+    """IoU against the CAM threshold: one panel per CAM method (rows of
+    :data:`SWEEP_COLUMNS` where there are more), one line per image."""
     methods = in_order(set(sweep["method"]))
     keys = list(dict.fromkeys(sweep["key"]))
     colours = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
+    panel_rows = -(-len(methods) // SWEEP_COLUMNS)
     fig, axes = plt.subplots(
-        1, len(methods), figsize=(WIDTH, 3.0), sharey=True, squeeze=False, layout="constrained"
+        panel_rows,
+        min(len(methods), SWEEP_COLUMNS),
+        figsize=(WIDTH, 3.0 * panel_rows),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
-    for ax, method in zip(axes[0], methods, strict=True):
+    for ax in axes.ravel()[len(methods) :]:
+        ax.axis("off")
+    for ax, method in zip(axes.ravel(), methods, strict=False):
         part = sweep[sweep["method"] == method]
         for i, key in enumerate(keys):
             rows = part[part["key"] == key]
@@ -163,7 +175,8 @@ def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("IoU with LIME mask")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("IoU with LIME mask")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
     runfolder.save_figure(fig, path)
