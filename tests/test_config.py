@@ -30,7 +30,7 @@ def test_defaults_and_overrides(tmp_path):
         ("[cam]\nbatchsize = 3\n", "unknown key(s) batchsize"),
         ("[cam]\nbatch_size = '3'\n", "cam: batch_size: expected int"),
         ("[cam]\nbatch_size = 0\n", "batch_size must be at least 1"),
-        ("[cam]\nmethods = ['gradcam', 'magic']\n", "unknown CAM method 'magic'"),
+        ("[cam]\nmethods = ['gradcam', 'magic']\n", "unknown method 'magic'"),
         ("[nope]\nx = 1\n", "unknown key(s) nope"),
         ("[run]\nname = '../escape'\n", "plain folder name"),
         ("[run\n", "invalid TOML"),
@@ -79,3 +79,23 @@ def test_run_config_tables_are_the_registered_stages():
         "source",
     }
     assert {s.table for s in STAGES if s.table} == tables
+
+
+def test_cam_methods_take_the_attributions_with_their_settings_but_not_lime(tmp_path):
+    cfg = load_config(
+        _write(
+            tmp_path,
+            '[cam]\nmethods = ["gradcam", "saliency", "rise"]\n'
+            "[cam.attributions]\nrise_masks = 64\n",
+        )
+    )
+    assert cfg.cam.methods == ("gradcam", "saliency", "rise")
+    assert cfg.cam.attributions.rise_masks == 64 and cfg.cam.attributions.ig_steps == 50
+    with pytest.raises(ConfigError, match="LIME is a surrogate method: it runs in its own stage"):
+        load_config(_write(tmp_path, '[cam]\nmethods = ["gradcam", "lime"]\n'))
+    with pytest.raises(ConfigError, match="cam: attributions: rise_masks must be at least 1"):
+        load_config(_write(tmp_path, "[cam.attributions]\nrise_masks = 0\n"))
+    compare = load_config(
+        _write(tmp_path, '[compare]\ncam_methods = ["saliency"]\nprimary_method = "rise"\n')
+    )
+    assert compare.compare.cam_methods == ("saliency",)

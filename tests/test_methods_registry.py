@@ -117,7 +117,7 @@ def test_a_config_with_a_typo_is_refused_with_the_close_match(tmp_path):
     path = tmp_path / "typo.toml"
     path.write_text("[cam]\nmethods = ['gradcam', 'scorcam']\n")
     with pytest.raises(
-        ConfigError, match=r"methods: unknown CAM method 'scorcam' \(did you mean scorecam"
+        ConfigError, match=r"methods: unknown method .scorcam. \(did you mean scorecam"
     ):
         load_config(path)
     path.write_text("[compare]\nprimary_method = 'ablatoncam'\n")

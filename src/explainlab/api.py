@@ -5,6 +5,7 @@
     model = xl.load_model("timm:convnext_tiny")        # or xl.wrap(my_module, geometry=...)
     found = xl.explain(model, ["dog.jpg", pil_image], methods=["gradcam", "lime"])
     table = xl.agreement(found)                        # each CAM against the LIME of its image
+    pairs = xl.agreement(found, pairs=True)            # every two maps of each image
     units = xl.dissect_model(model, layers=["layer3", "layer4"], probe="my_images/")
 
 :func:`explain` takes a plain ``nn.Module`` with tensors already preprocessed (as
@@ -92,12 +93,24 @@ def agreement(
     *,
     threshold: float = 0.5,
     seed: int = 0,
+    pairs: bool | None = None,
+    top: float = 0.2,
 ) -> pd.DataFrame:
     """Agreement of every map of ``cams`` (but LIME's own) with the LIME explanation of the
     same image (matched by key; ``limes`` None: each Explanation's own, from
     ``methods=[..., "lime"]``): one row per image x method x measure (IoU at
     ``threshold`` and area-matched, Dice, the chance IoU, pointing game, superpixel rank
-    correlation, ...)."""
+    correlation, ...).
+
+    ``pairs=True`` instead compares every two maps of each image, LIME's weight map among
+    them where there is one: one row per image x pair (``method_a``, ``method_b``) x pair
+    measure (IoU and Dice at ``threshold``, IoU of the top pixels covering ``top`` of the
+    crop, the pixels' rank correlation). ``pairs=None`` (the default) means True where no
+    LIME explanation is given at all, False otherwise."""
+    if pairs is None:
+        pairs = limes is None and not any(_lime_of(e) is not None for e in cams)
+    if pairs:
+        return _pair_agreement(cams, limes, threshold=threshold, seed=seed, top=top)
     from explainlab.compare.agreement import compare_maps
     from explainlab.compare.inputs import LimeResult
     from explainlab.compare.settings import DEFAULT_SWEEP
@@ -112,13 +125,7 @@ def agreement(
                 f"no LIME explanation of {result.key!r} to compare its CAMs with",
                 hint="explain the same images with LIME: xl.explain(..., methods=[..., 'lime'])",
             )
-        if explanation.crop.shape != result.crop.shape or not np.array_equal(
-            explanation.crop, result.crop
-        ):
-            raise InputError(
-                f"{result.key}: the CAM and LIME results lie on different crops",
-                hint="explain both with the same model and image",
-            )
+        _check_same_crop(result, explanation)
         lime_result = LimeResult(
             segments=explanation.segments.astype(np.int64),
             weights=dict(explanation.weights),
@@ -141,6 +148,46 @@ def agreement(
             )
             rows.extend(agreement.rows())
     return pd.DataFrame(rows, columns=["key", "method", "measure", "value"])
+
+
+def _check_same_crop(result: Explanation, lime: LimeExplanation) -> None:
+    from explainlab.errors import InputError
+
+    if lime.crop.shape != result.crop.shape or not np.array_equal(lime.crop, result.crop):
+        raise InputError(
+            f"{result.key}: the CAM and LIME results lie on different crops",
+            hint="explain both with the same model and image",
+        )
+
+
+def _pair_agreement(
+    explanations: Sequence[Explanation],
+    limes: Sequence[LimeExplanation | Explanation] | None,
+    *,
+    threshold: float,
+    seed: int,
+    top: float,
+) -> pd.DataFrame:
+    from explainlab.compare.pairs import lime_map, pair_frame, pair_rows
+
+    by_key = {e.key: _lime_of(e) for e in limes or ()}
+    rows: list[dict] = []
+    for result in explanations:
+        maps = dict(result.maps)
+        explanation = by_key.get(result.key)
+        if explanation is not None and "lime" not in maps:
+            _check_same_crop(result, explanation)
+            maps["lime"] = lime_map(explanation.weight_map())
+        rows += pair_rows(
+            result.key,
+            maps,
+            threshold=threshold,
+            top=top,
+            rng=lambda method, key=result.key: np.random.default_rng(
+                [seed, zlib.crc32(f"{key}/{method}/top".encode())]
+            ),
+        )
+    return pair_frame(rows)
 
 
 # --- dissection ---------------------------------------------------------------------------

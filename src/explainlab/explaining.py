@@ -23,7 +23,7 @@ from explainlab.attributions.settings import ATTRIBUTION_KINDS, AttributionSetti
 from explainlab.errors import InputError
 from explainlab.explanation import Explanation, LimeExplanation
 from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, sample_from
-from explainlab.methods import OURS, MethodSpec, default_methods, get_method
+from explainlab.methods import MethodSpec, default_methods, get_method
 from explainlab.models import LoadedModel, load_model, wrap
 
 TOP_K = 5  # classes in an explanation's prediction
@@ -230,6 +230,7 @@ def _explain(
     attributions: AttributionSettings,
 ) -> list[Explanation]:
     """``known``: whether the model's preprocessing is known (not a plain module's)."""
+    from explainlab.attributions.compute import implementation as attribution_impl
     from explainlab.cam.methods import cam_maps_sharing
     from explainlab.estimate import method_cost_lines
 
@@ -271,7 +272,7 @@ def _explain(
                 raw[spec.name], maps[spec.name] = _attribution(
                     spec, model, x, chosen, attributions, where=where, item=item, lime=lime
                 )
-                used[spec.name] = {"impl": _attribution_impl(spec), "note": ""}
+                used[spec.name] = {"impl": attribution_impl(spec), "note": ""}
             else:  # LIME, the one surrogate method explain computes (see _methods)
                 raw[spec.name] = lime_run.explain(item, chosen, provenance)
                 maps[spec.name] = _lime_map(raw[spec.name])
@@ -350,11 +351,6 @@ def _attribution(
         segments=segments,
     )
     return result.raw[0], result.maps[0]
-
-
-def _attribution_impl(spec: MethodSpec) -> str:
-    """``captum`` for captum's methods, ``ours`` for our own (RISE)."""
-    return "ours" if spec.reference == OURS else spec.reference.partition(".")[0]
 
 
 def _lime_segments(item: _Input, lime: LimeOptions) -> np.ndarray:

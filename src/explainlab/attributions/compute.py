@@ -15,9 +15,15 @@ from torch import nn
 from explainlab.attributions.maps import attribution_map
 from explainlab.attributions.settings import AttributionSettings
 from explainlab.errors import InputError
-from explainlab.methods import get_method
+from explainlab.methods import OURS, MethodSpec, get_method
 
 KINDS = ("gradient", "perturbation")
+
+
+def implementation(spec: MethodSpec) -> str:
+    """What computes an attribution: ``captum`` for captum's methods, ``ours`` for our
+    own (RISE)."""
+    return "ours" if spec.reference == OURS else spec.reference.partition(".")[0]
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,8 @@
 Layout (one folder per image key)::
 
     cam/<key>/<method>.npy     (crop, crop) float32 in [0, 1], on the model's crop
+    cam/<key>/<method>_raw.npy a gradient or perturbation method's own attribution
+                               (C, crop, crop) float32, captum's (RISE's) as it returns it
     cam/<key>/<method>.png     overlay on the crop
     cam/<key>/panel.png        crop + the overlays, prediction in the title
     cam/<key>/crop.png         the crop the maps lie on
@@ -19,6 +21,7 @@ Layout (one folder per image key)::
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +32,13 @@ from tqdm.auto import tqdm
 
 from explainlab import runfolder
 from explainlab.cam import findings
+from explainlab.cam.attributions import attribution_map
 from explainlab.cam.figures import save_crop, save_overlay, save_panel
 from explainlab.cam.methods import cam_maps_sharing
 from explainlab.cam.settings import CamSettings
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource, Sample
-from explainlab.methods import title_of
+from explainlab.methods import get_method, title_of
 from explainlab.models import CamTarget, LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS
 from explainlab.stages import get_stage
@@ -76,12 +80,20 @@ def predictions_frame(items: Sequence[dict]) -> pd.DataFrame:
 
 
 def timings_frame(items: Sequence[dict], impl: str) -> pd.DataFrame:
+    """Seconds per image and method, with the CAM implementation asked for (an
+    attribution's own: captum, or ours)."""
     rows = [
-        {"key": it["key"], "method": m, "impl": impl, "seconds": round(s, 4)}
+        {"key": it["key"], "method": m, "impl": _asked(m, impl, it), "seconds": round(s, 4)}
         for it in items
         for m, s in it["seconds"].items()
     ]
     return pd.DataFrame(rows, columns=["key", "method", "impl", "seconds"])
+
+
+def _asked(method: str, impl: str, item: dict) -> str:
+    if get_method(method).kind == "cam":
+        return impl
+    return item["impl"][method]["impl"]
 
 
 def _title(model: LoadedModel, item: dict) -> str:
@@ -160,8 +172,9 @@ def _explain_image(
     )
     x = sample.tensor[None].to(model.device)
     maps, seconds, impls = {}, {}, {}
+    cams = [m for m in settings.methods if get_method(m).kind == "cam"]
     results = cam_maps_sharing(  # the CAMs one pass serves share it
-        settings.methods,
+        cams,
         model.module,
         target.layer,
         x,
@@ -171,10 +184,27 @@ def _explain_image(
         scorecam_bf16=settings.scorecam_bf16,
         reshape=target.reshape,
     )
-    for method, (result, took) in results.items():
-        seconds[method] = took
-        maps[method] = result.map
-        impls[method] = {"impl": result.impl, "note": result.note}
+    for method in dict.fromkeys(settings.methods):
+        if method in results:
+            result, seconds[method] = results[method]
+            maps[method] = result.map
+            impls[method] = {"impl": result.impl, "note": result.note}
+        else:  # a gradient or perturbation attribution, as xl.explain computes it
+            start = time.perf_counter()
+            found = attribution_map(
+                method,
+                model.module,
+                x,
+                item["target_id"],
+                settings.attributions,
+                crop=sample.crop,
+                layer=target.layer,
+                reshape=target.reshape,
+            )
+            seconds[method] = time.perf_counter() - start
+            maps[method] = found.map
+            impls[method] = {"impl": found.impl, "note": ""}
+            runfolder.save_npy(folder / f"{method}_raw.npy", found.raw.numpy())
         runfolder.save_npy(folder / f"{method}.npy", maps[method])
         save_overlay(sample.crop, maps[method], folder / f"{method}.png")
     item["seconds"] = seconds

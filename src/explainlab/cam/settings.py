@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from explainlab.methods import check_methods, method_names
+from explainlab.attributions.settings import AttributionSettings
+from explainlab.methods import get_method, method_names, methods, unknown_method_message
 from explainlab.settings import setting
 
 # The methods a run computes by default; every CAM method: explainlab.methods.method_names("cam")
 METHODS: tuple[str, ...] = ("gradcam", "ablationcam", "scorecam")
 IMPLS: tuple[str, ...] = ("fast", "library")
+# The kinds of method the stage makes maps of; LIME (a surrogate) runs in its own stage.
+MAP_KINDS: tuple[str, ...] = ("cam", "gradient", "perturbation")
+
+
+def map_method_names() -> tuple[str, ...]:
+    """Every registered method the CAM stage computes: the CAMs, the gradient and the
+    perturbation attributions (in the registry's order)."""
+    return tuple(m.name for m in methods() if m.kind in MAP_KINDS)
+
+
+def check_map_methods(names: Iterable[str]) -> None:
+    """A ``ValueError`` for the first name that is no registered method, or a surrogate."""
+    known = map_method_names()
+    for name in names:
+        if name in known:
+            continue
+        if name not in method_names():
+            raise ValueError(unknown_method_message(name, known))
+        spec = get_method(name)
+        raise ValueError(
+            f"{spec.title} is a {spec.kind} method: it runs in its own stage, not as a map "
+            f"of [cam]; known: {', '.join(known)}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class CamSettings:
     model: str = "resnet50"
     methods: tuple[str, ...] = setting(
-        METHODS, "methods to run", choices=partial(method_names, "cam"), noun="method"
+        METHODS,
+        "methods to run: CAMs, gradient and perturbation attributions",
+        choices=map_method_names,
+        noun="method",
     )
     impl: str = setting(
         "fast", "fast: our exact fast variants; library: pytorch-grad-cam's own", choices=IMPLS
@@ -33,12 +60,15 @@ class CamSettings:
     scorecam_bf16: bool = setting(
         False, "fast ScoreCAM under bfloat16 autocast: faster, not exact (off by default)"
     )
+    # The gradient and perturbation methods' numbers (``[cam.attributions]``): captum's
+    # defaults, the map rule, the seed (as xl.explain's ``attributions`` takes them).
+    attributions: AttributionSettings = field(default_factory=AttributionSettings)
 
     def validate(self) -> None:
         if not self.methods:
-            raise ValueError("methods must name at least one CAM method")
+            raise ValueError("methods must name at least one CAM method or attribution")
         try:
-            check_methods(self.methods, "cam")
+            check_map_methods(self.methods)
         except ValueError as exc:
             raise ValueError(f"methods: {exc}") from None
         if self.impl not in IMPLS:
@@ -49,3 +79,7 @@ class CamSettings:
             raise ValueError("scorecam_bf16 needs impl 'fast' (the library has no bf16 mode)")
         if self.target_class is not None and self.target_class < 0:
             raise ValueError("target_class must be a class index >= 0")
+        try:
+            self.attributions.validate()
+        except ValueError as exc:
+            raise ValueError(f"attributions: {exc}") from None

@@ -1,6 +1,8 @@
 """Explainers as callables ``fn(model_module, sample, target) -> map`` (on the sample's
 crop) for the sanity check: the CAM methods through
-:func:`explainlab.cam.methods.compute_cam`; a plain ``lime`` explainer (LIME's defaults:
+:func:`explainlab.cam.methods.compute_cam`; the gradient and perturbation methods through
+:func:`explainlab.cam.attributions.attribution_map` (as the CAM stage computes them); a
+plain ``lime`` explainer (LIME's defaults:
 quickshift 4 / 200 / 0.2, superpixels hidden by their mean colour); and the LIME stage's
 own explanation (its parameter file and explainer), which the pipeline plugs in."""
 
@@ -10,12 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainlab.attributions.settings import AttributionSettings
+from explainlab.cam.attributions import attribution_map
 from explainlab.cam.methods import compute_cam
 from explainlab.compare.sanity import Explainer
 from explainlab.images import Geometry, Sample, to_tensor
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.settings import LimeSettings
 from explainlab.masks import superpixel_map
+from explainlab.methods import get_method
 from explainlab.models import resolve_layer
 from explainlab.models.targets import Reshape
 
@@ -47,6 +52,33 @@ def cam_explainer(
             batch_size=batch_size,
             reshape=reshape,
         )
+
+    return explain
+
+
+def attribution_explainer(
+    method: str,
+    layer: str,
+    settings: AttributionSettings,
+    *,
+    reshape: Reshape | None = None,
+) -> Explainer:
+    """The gradient or perturbation ``method`` with ``settings``; Guided Grad-CAM at the
+    layer called ``layer`` (resolved in whichever model it gets)."""
+    needs_layer = get_method(method).layer
+
+    def explain(module: nn.Module, sample: Sample, target: int) -> np.ndarray:
+        x = sample.tensor[None].to(_device(module))
+        return attribution_map(
+            method,
+            module,
+            x,
+            target,
+            settings,
+            crop=sample.crop,
+            layer=resolve_layer(module, layer) if needs_layer else None,
+            reshape=reshape,
+        ).map
 
     return explain
 

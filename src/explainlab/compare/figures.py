@@ -143,15 +143,27 @@ def save_iou_bars(agreement: pd.DataFrame, order_method: str, path: Path) -> Pat
     return path
 
 
+SWEEP_COLUMNS = 4  # panels per row of the IoU sweep
+
+
 def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
-    """IoU against the CAM threshold: one panel per CAM method, one line per image."""
+    """IoU against the CAM threshold: one panel per CAM method (rows of
+    :data:`SWEEP_COLUMNS` where there are more), one line per image."""
     methods = in_order(set(sweep["method"]))
     keys = list(dict.fromkeys(sweep["key"]))
     colours = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
+    panel_rows = -(-len(methods) // SWEEP_COLUMNS)
     fig, axes = plt.subplots(
-        1, len(methods), figsize=(WIDTH, 3.0), sharey=True, squeeze=False, layout="constrained"
+        panel_rows,
+        min(len(methods), SWEEP_COLUMNS),
+        figsize=(WIDTH, 3.0 * panel_rows),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
-    for ax, method in zip(axes[0], methods, strict=True):
+    for ax in axes.ravel()[len(methods) :]:
+        ax.axis("off")
+    for ax, method in zip(axes.ravel(), methods, strict=False):
         part = sweep[sweep["method"] == method]
         for i, key in enumerate(keys):
             rows = part[part["key"] == key]
@@ -163,7 +175,8 @@ def save_sweep(sweep: pd.DataFrame, path: Path) -> Path:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("IoU with LIME mask")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("IoU with LIME mask")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=8, frameon=False)
     runfolder.save_figure(fig, path)
@@ -471,6 +484,60 @@ def save_sanity_maps(
         axes[row, 0].set_ylabel(title(method), fontsize=9)
     fig.suptitle(heading, fontsize=10)
     fig.tight_layout()
+    runfolder.save_figure(fig, path)
+    close(fig)
+    return path
+
+
+# Cells print their value up to this many methods; more, and the colour alone says it.
+VALUES_UP_TO = 10
+
+
+def save_pair_matrix(tables: Mapping[str, pd.DataFrame], images: int, path: Path) -> Path:
+    """Method-by-method matrices of the pairs' mean agreement over the images, one panel
+    per measure (``tables``: measure -> the symmetric table of :func:`.pairs.matrix`):
+    side by side for a few methods, one above the other for many; values in the cells
+    only where they fit; the diagonal (a map with itself) blank."""
+    n = max(len(t) for t in tables.values())
+    stacked = n > VALUES_UP_TO
+    count = len(tables)
+    size = (WIDTH, WIDTH * 0.95 * count) if stacked else (WIDTH, WIDTH / count * 0.95 + 0.5)
+    fig, axes = plt.subplots(
+        count if stacked else 1,
+        1 if stacked else count,
+        figsize=size,
+        squeeze=False,
+        layout="constrained",
+    )
+    label_pt = 8.0 if n <= VALUES_UP_TO else max(5.0, 8.0 - (n - VALUES_UP_TO) * 0.15)
+    for ax, (name, table) in zip(axes.ravel(), tables.items(), strict=True):
+        spec = get_measure(name)
+        low, high = spec.range
+        # grey: the diagonal, and a pair without a value
+        cmap = plt.get_cmap("RdBu_r" if low < 0 else "viridis").with_extremes(bad="0.85")
+        values = table.to_numpy(dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=low, vmax=high)
+        labels = [title(m) for m in table.index]
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=label_pt)
+        ax.set_yticks(range(len(labels)), labels, fontsize=label_pt)
+        heading = spec.title[:1].upper() + spec.title[1:]
+        ax.set_title(f"{heading}\n({spec.better})" if spec.better else heading, fontsize=8.5)
+        if len(table) <= VALUES_UP_TO:
+            for (i, j), value in np.ndenumerate(values):
+                if np.isfinite(value):
+                    light = (value - low) / (high - low)
+                    dark_cell = light < 0.55 if low >= 0 else abs(value) > 0.6 * high
+                    ax.text(
+                        j,
+                        i,
+                        format(value, spec.text_format),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if dark_cell else "black",
+                    )
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(f"Agreement between every two methods, mean over {images} image(s)", fontsize=10)
     runfolder.save_figure(fig, path)
     close(fig)
     return path

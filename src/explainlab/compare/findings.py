@@ -38,6 +38,9 @@ ALIKE_WITHIN = 0.05  # CAM methods whose mean IoUs lie this close are not ranked
 MOSTLY = 0.5  # "on most images": more than this share
 LARGELY = 0.5  # a mean headline IoU from which two maps "mark largely the same pixels"
 UNDETERMINED = "undetermined"  # the complexity verdict where no rho could be estimated
+# The pair measure of "which two methods agree most and least": the whole maps' rank
+# correlation, no threshold and no area to choose.
+PAIR_FACT_MEASURE = "pair_rho"
 
 
 def sanity_verdict(rho: float) -> str:
@@ -250,6 +253,62 @@ class PairedWins:
         return {"methods": list(self.methods), "images": self.images, **wins}
 
 
+@dataclass(frozen=True, kw_only=True)
+class PairFacts:
+    """Agreement between every two methods compared (LIME among them): the two that agree
+    most and the two that agree least by ``measure``, mean over the images."""
+
+    measure: str  # a pair measure
+    methods: tuple[str, ...]  # every method of the matrix
+    images: int
+    most: tuple[str, str]
+    most_value: float
+    least: tuple[str, str]
+    least_value: float
+
+    @classmethod
+    def of(cls, p: Mapping[str, Any]) -> PairFacts:
+        """From summary.json's ``pairs``."""
+        most, least = p["most"], p["least"]
+        return cls(
+            measure=p["measure"],
+            methods=tuple(p["methods"]),
+            images=int(p["images"]),
+            most=(most["methods"][0], most["methods"][1]),
+            most_value=float(most["value"]),
+            least=(least["methods"][0], least["methods"][1]),
+            least_value=float(least["value"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "methods": list(self.methods),
+            "images": self.images,
+            "most": {"methods": list(self.most), "value": self.most_value},
+            "least": {"methods": list(self.least), "value": self.least_value},
+        }
+
+    def sentence(self) -> str:
+        """The fact, in report markup: "Of the 6 pairs of 4 methods, Grad-CAM and
+        Grad-CAM++ agree most (...), ... least (...)"."""
+        spec = get_measure(self.measure)
+        n = len(self.methods)
+        pairs = n * (n - 1) // 2
+
+        def named(two: tuple[str, str], value: float) -> str:
+            return f"{title_of(two[0])} and {title_of(two[1])} ({format(value, spec.text_format)})"
+
+        return (
+            text(
+                f"Of the {pairs} pairs of {n} methods, {named(self.most, self.most_value)} agree "
+                f"most and {named(self.least, self.least_value)} least by the {spec.title}, mean "
+                f"over {self.images} image(s)"
+            )
+            + f" {file_ref('compare/pair_means.csv')}."
+        )
+
+
 # --- the record ----------------------------------------------------------------------------
 
 
@@ -274,6 +333,7 @@ class CompareFindings:
     faithfulness: tuple[FaithfulnessRow, ...] = ()
     paired: PairedWins | None = None  # the primary method against LIME
     sanity: Sanity | None = None
+    pairs: PairFacts | None = None  # every two methods; older runs: None
     findings: tuple[Finding, ...] = ()
     missed: tuple[Missed, ...] = ()
 
@@ -308,6 +368,7 @@ class CompareFindings:
                 else None
             ),
             sanity=Sanity.of(numbers),
+            pairs=PairFacts.of(numbers["pairs"]) if numbers.get("pairs") else None,
         )
         if "findings" in numbers:
             return replace(
@@ -346,6 +407,8 @@ class CompareFindings:
         if self.sanity is not None:
             out["sanity"] = self.sanity.to_json()
         out |= {"threshold": self.threshold, "crop": self.crop}
+        if self.pairs is not None:
+            out["pairs"] = self.pairs.to_json()
         out["findings"] = [f.to_dict() for f in self.findings]
         out["missed"] = [m.to_dict() for m in self.missed]
         return out

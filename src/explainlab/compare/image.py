@@ -1,6 +1,6 @@
 """The comparison of one image, analysis by analysis, into its folder ``compare/<key>/``:
-agreement of each CAM with LIME, the image's complexity, deletion and insertion curves,
-and the parameter-randomisation sanity check."""
+agreement of each map with LIME, agreement between every two maps, the image's
+complexity, deletion and insertion curves, and the parameter-randomisation sanity check."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from explainlab import masks, runfolder
 from explainlab.compare import complexity, faithfulness, figures, sanity
 from explainlab.compare.agreement import Agreement, compare_maps
 from explainlab.compare.inputs import ImageInputs
+from explainlab.compare.pairs import lime_map, pair_frame, pair_rows
 from explainlab.compare.sanity import Explainer
 from explainlab.compare.settings import LIME, CompareSettings
 from explainlab.images import Sample
@@ -42,6 +43,7 @@ def compare_image(
     """Every analysis of one image; ``model`` None skips the ones that need it."""
     target_name = model.class_names[item.target] if model is not None else str(item.target)
     results = agreement(settings, item, sample, methods, target_name, folder)
+    pairs(settings, item, list(results), folder)
     primary = settings.primary_method if settings.primary_method in results else next(iter(results))
     info: dict[str, Any] = {
         "key": item.key,
@@ -104,6 +106,21 @@ def agreement(
         folder / "panel.png",
     )
     return results
+
+
+def pairs(
+    settings: CompareSettings, item: ImageInputs, methods: Sequence[str], folder: Path
+) -> None:
+    """Every two of the maps (LIME's weight map among them) by every pair measure."""
+    maps = {m: item.maps[m] for m in methods} | {LIME: lime_map(item.lime.weight_map())}
+    rows = pair_rows(
+        item.key,
+        maps,
+        threshold=settings.threshold,
+        top=settings.pair_top,
+        rng=lambda method: rng_for(settings.seed, item.key, method, "top"),
+    )
+    runfolder.write_csv(folder / "pairs.csv", pair_frame(rows))
 
 
 def image_complexity(

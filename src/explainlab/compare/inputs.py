@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from explainlab import assets, masks
+from explainlab.cam.settings import map_method_names
 from explainlab.errors import InputError
 from explainlab.images import CROP, Failure
-from explainlab.methods import method_names
 from explainlab.stages import stage_dir
 
 
@@ -37,7 +37,7 @@ class LimeResult:
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ImageInputs:
     key: str
-    maps: dict[str, np.ndarray]  # CAM method -> (crop, crop) float in [0, 1]
+    maps: dict[str, np.ndarray]  # method (CAM, attribution) -> (crop, crop) float in [0, 1]
     cam_item: dict[str, Any]  # cam/<key>/item.json
     lime: LimeResult
     files: list[Path] = field(default_factory=list)  # every file read, for the fingerprint
@@ -101,7 +101,8 @@ def _cam_order(cam: Path) -> list[str]:
 
 
 def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInputs:
-    """One image's CAM maps and LIME explanation; ``methods`` empty: every CAM map present."""
+    """One image's maps and LIME explanation; ``methods`` empty: every map present (of
+    the methods the CAM stage computes: CAMs, gradient and perturbation attributions)."""
     cam_dir = stage_dir(run_dir, "cam") / key
     lime_dir = stage_dir(run_dir, "lime") / key
     files: list[Path] = []
@@ -111,10 +112,10 @@ def read_image(run_dir: Path, key: str, methods: Sequence[str] = ()) -> ImageInp
             raise InputError(f"{cam_dir / 'item.json'}: lacks {name!r}", hint=_RERUN_CAM)
     crop = int((cam_item.get("geometry") or {}).get("crop", CROP))  # the model's crop
     shape = (crop, crop)
-    known = method_names("cam")
+    known = map_method_names()
     wanted = list(methods) or [m for m in known if (cam_dir / f"{m}.npy").is_file()]
     if not wanted:
-        raise InputError(f"{cam_dir}: no CAM maps ({', '.join(known)})", hint=_RERUN_CAM)
+        raise InputError(f"{cam_dir}: no maps ({', '.join(known)})", hint=_RERUN_CAM)
     maps = {}
     for method in wanted:
         saliency = _read_array(cam_dir / f"{method}.npy", files, _RERUN_CAM, shape)

@@ -5,6 +5,10 @@ Layout::
     compare/<key>/                 per image: panel.png (masks and overlaps),
                                    curves.png, sanity.png, and its rows as CSV / JSON
     compare/agreement.csv          key, method, measure, value (image x method x measure)
+    compare/pairs.csv              key, method_a, method_b, measure, value: every two
+                                   methods' maps (LIME's weight map among them)
+    compare/pair_means.csv         measure, method_a, method_b, images, mean, min, max
+    compare/pair_matrix.png        the method-by-method matrix of the pairs' means
     compare/iou_sweep.csv          key, method, threshold, iou
     compare/complexity.csv         complexity measures per image, with the IoUs
     compare/correlations.csv       Spearman's rho and p of each measure with IoU
@@ -34,8 +38,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from explainlab import runfolder
+from explainlab.attributions.settings import AttributionSettings
+from explainlab.cam.settings import map_method_names
 from explainlab.compare import grid, sanity, summary
-from explainlab.compare.explainers import cam_explainer, lime_explainer
+from explainlab.compare.explainers import attribution_explainer, cam_explainer, lime_explainer
 from explainlab.compare.findings import CompareFindings
 from explainlab.compare.image import compare_image, rng_for
 from explainlab.compare.inputs import ImageInputs, digests, image_keys, read_image
@@ -53,7 +59,7 @@ from explainlab.images import (
     load_sample,
     mission_sources,
 )
-from explainlab.methods import method_names
+from explainlab.methods import get_method
 from explainlab.models import LoadedModel, load_model
 from explainlab.settings import DEFAULT_MAX_PIXELS, plain
 from explainlab.stages import get_stage, stage_dir
@@ -72,13 +78,15 @@ class CompareOutcome:
 
 
 def cam_stage_info(run_dir: Path) -> dict[str, Any]:
-    """What the CAM stage recorded in its fingerprint: model name, impl, batch size."""
+    """What the CAM stage recorded in its fingerprint: model name, impl, batch size, and
+    the attributions' settings (defaults for a stage recorded before it had them)."""
     try:
         recorded = runfolder.recorded_settings(stage_dir(run_dir, "cam"))
         return {
             "model": str(recorded["model"]),
             "impl": str(recorded["settings"].get("impl", "fast")),
             "batch_size": int(recorded["settings"].get("batch_size", 32)),
+            "attributions": AttributionSettings(**recorded["settings"].get("attributions", {})),
         }
     except (OSError, ValueError, KeyError, TypeError):
         return {}
@@ -91,15 +99,21 @@ def default_explainers(
     settings: CompareSettings,
     cam_info: Mapping[str, Any],
 ) -> dict[str, Explainer]:
-    """The CAM methods as the CAM stage ran them, and a plain-lime LIME explainer."""
+    """The methods as the CAM stage ran them (CAMs, gradient and perturbation
+    attributions), and a plain-lime LIME explainer."""
     reshape = model.cam_target(layer).reshape
+    attributions = cam_info.get("attributions") or AttributionSettings()
     out: dict[str, Explainer] = {
-        m: cam_explainer(
-            m,
-            layer,
-            impl=cam_info.get("impl", "fast"),
-            batch_size=cam_info.get("batch_size", 32),
-            reshape=reshape,
+        m: (
+            cam_explainer(
+                m,
+                layer,
+                impl=cam_info.get("impl", "fast"),
+                batch_size=cam_info.get("batch_size", 32),
+                reshape=reshape,
+            )
+            if get_method(m).kind == "cam"
+            else attribution_explainer(m, layer, attributions, reshape=reshape)
         )
         for m in methods
     }
@@ -131,7 +145,7 @@ def run_compare(
     with missing or bad inputs are reported in ``failures``; the others are compared."""
     run_dir = Path(run_dir)
     inputs, failures = _read_inputs(run_dir, settings)
-    methods = [m for m in method_names("cam") if any(m in i.maps for i in inputs.values())]
+    methods = [m for m in map_method_names() if any(m in i.maps for i in inputs.values())]
     cam_info = cam_stage_info(run_dir)
     model_name = _model_name(run_dir, model, cam_info, settings)
     loaded = _samples(inputs, samples, model, max_pixels, failures)

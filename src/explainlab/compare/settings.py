@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-from explainlab.methods import check_methods, method_names, unknown_method_message
+from explainlab.cam.settings import check_map_methods, map_method_names
+from explainlab.methods import unknown_method_message
 from explainlab.settings import setting
 
 SUBSTRATES: tuple[str, ...] = ("mean", "black", "blur")
@@ -15,30 +15,35 @@ DEFAULT_SWEEP: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20
 
 
 def sanity_method_names() -> tuple[str, ...]:
-    """The methods the sanity check has an explainer of: every CAM method, and LIME."""
-    return (*method_names("cam"), LIME)
+    """The methods the sanity check has an explainer of: every method the CAM stage
+    computes (CAMs, gradient and perturbation attributions), and LIME."""
+    return (*map_method_names(), LIME)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompareSettings:
-    # Agreement between each CAM method and LIME.
+    # Agreement between each method's map and LIME, and between every two methods.
     cam_methods: tuple[str, ...] = setting(
         (),
-        "CAM methods to compare (default: every one in the run)",
-        choices=partial(method_names, "cam"),
+        "methods (CAMs, attributions) to compare (default: every one in the run)",
+        choices=map_method_names,
         noun="method",
         aliases=("methods",),
     )
     primary_method: str = setting(
         "gradcam",
-        "CAM method of the complexity answer (do simple images agree more?)",
-        choices=partial(method_names, "cam"),
+        "method of the complexity answer (do simple images agree more?)",
+        choices=map_method_names,
         noun="method",
         aliases=("primary",),
     )
     # fixed binarisation of the (min-max normalised) CAM
     threshold: float = setting(0.5, "fixed CAM threshold")
     sweep: tuple[float, ...] = DEFAULT_SWEEP
+    # every two methods' maps: their top pixels covering this share of the crop
+    pair_top: float = setting(
+        0.2, "share of the crop in each map's top mask (area-matched IoU of two methods)"
+    )
 
     # Complexity of an image (quickshift with LIME's default parameters).
     edge_sigma: float = 2.0  # Gaussian sigma of the Canny edge detector
@@ -83,11 +88,13 @@ class CompareSettings:
             ("primary_method", [self.primary_method]),
         ):
             try:
-                check_methods(given, "cam")
+                check_map_methods(given)
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
         if not 0.0 < self.threshold < 1.0:
             raise ValueError("threshold must lie strictly between 0 and 1")
+        if not 0.0 < self.pair_top < 1.0:
+            raise ValueError("pair_top must lie strictly between 0 and 1")
         if not self.sweep or any(not 0.0 <= t <= 1.0 for t in self.sweep):
             raise ValueError("sweep must list thresholds within [0, 1]")
         if list(self.sweep) != sorted(set(self.sweep)):

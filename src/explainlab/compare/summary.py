@@ -15,6 +15,7 @@ from explainlab.compare.figures import title
 from explainlab.compare.findings import (
     CHANGED_BELOW,
     HEADLINE,
+    PAIR_FACT_MEASURE,
     RANDOM,
     UNCHANGED_ABOVE,
     CompareFindings,
@@ -27,6 +28,7 @@ from explainlab.compare.findings import (
     verdict_measure,
     wins_key,
 )
+from explainlab.compare.pairs import extremes, in_order
 from explainlab.compare.settings import LIME
 from explainlab.measures import MeasureSpec, get_measure, measures, table_columns
 from explainlab.report.findings import markdown_lines
@@ -67,6 +69,7 @@ def key_numbers(
     label_mismatches: list[str],
     failures: list[str],
     resolution: Resolution | None = None,
+    pair_means: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     means = agreement.groupby(["method", "measure"])["value"].mean()
     n = len(correlations[correlations["method"] == primary].dropna(subset=["rho"]))
@@ -123,7 +126,26 @@ def key_numbers(
                 for m, g in last.groupby("method")
             },
         }
+    if pair_means is not None:
+        out["pairs"] = pair_facts(pair_means)
     return _clean(out)
+
+
+def pair_facts(pair_means: pd.DataFrame) -> dict[str, Any] | None:
+    """summary.json's ``pairs``: the two methods that agree most and least by
+    :data:`PAIR_FACT_MEASURE` (None where fewer than two pairs have a value)."""
+    found = extremes(pair_means, PAIR_FACT_MEASURE)
+    if found is None:
+        return None
+    most, least = found
+    part = pair_means[pair_means["measure"] == PAIR_FACT_MEASURE]
+    return {
+        "measure": PAIR_FACT_MEASURE,
+        "methods": in_order(list(dict.fromkeys([*part["method_a"], *part["method_b"]]))),
+        "images": int(part["images"].max()),
+        "most": {"methods": [most["method_a"], most["method_b"]], "value": most["mean"]},
+        "least": {"methods": [least["method_a"], least["method_b"]], "value": least["mean"]},
+    }
 
 
 def above_chance(agreement: pd.DataFrame) -> dict[str, int]:
@@ -192,6 +214,12 @@ def text(record: CompareFindings) -> str:
         lines += faithfulness_text(record.faithfulness)
     if record.sanity is not None:
         lines += sanity_text(record.sanity)
+    if record.pairs is not None:
+        lines += [
+            "",
+            "Agreement between every two methods:",
+            "  " + markdown(record.pairs.sentence()),
+        ]
     lines += ["", "Findings:", *markdown_lines(record.findings, record.missed)]
     if record.label_mismatches:
         lines += ["", markdown(mismatch_note(record.label_mismatches))]

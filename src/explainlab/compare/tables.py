@@ -12,6 +12,7 @@ import pandas as pd
 from explainlab import runfolder
 from explainlab.compare import complexity, figures, summary
 from explainlab.compare.findings import HEADLINE, CompareFindings
+from explainlab.compare.pairs import MATRIX_MEASURES, matrix, pair_means
 from explainlab.compare.settings import CompareSettings
 from explainlab.images import Failure
 from explainlab.measures import get_measure
@@ -67,6 +68,7 @@ def write_all(
     figures.save_iou_bars(agreement, primary, folder / "iou_bars.png")
     figures.save_sweep(sweep, folder / "iou_sweep.png")
     faith = _faithfulness(folder, keys)
+    means = _pairs(folder, keys)
     sanity_rows = concat(folder, keys, "sanity.csv")
     if sanity_rows is not None:
         runfolder.write_csv(folder / "sanity.csv", sanity_rows)
@@ -85,6 +87,7 @@ def write_all(
         label_mismatches=[it["key"] for it in items if it["label_mismatch"]],
         failures=[f"{f.key}: {f.error}" for f in failures],
         resolution=resolution,
+        pair_means=means,
     )
     record = CompareFindings.of(numbers)
     runfolder.write_json(folder / "summary.json", record.to_json())
@@ -134,6 +137,22 @@ def _complexity(
         folder / "complexity_scatter.png",
     )
     return corr, answer
+
+
+def _pairs(folder: Path, keys: list[str]) -> pd.DataFrame | None:
+    """pairs.csv, pair_means.csv and the matrix figure; the means (None: no pairs)."""
+    pairs = concat(folder, keys, "pairs.csv")
+    if pairs is None or pairs.empty:
+        return None
+    runfolder.write_csv(folder / "pairs.csv", pairs)
+    means = pair_means(pairs)
+    runfolder.write_csv(folder / "pair_means.csv", means)
+    figures.save_pair_matrix(
+        {m: matrix(means, m) for m in MATRIX_MEASURES},
+        int(pairs["key"].nunique()),
+        folder / "pair_matrix.png",
+    )
+    return means
 
 
 def _faithfulness(folder: Path, keys: list[str]) -> pd.DataFrame | None:

@@ -1,7 +1,8 @@
 """The registry of measures: each measure is one function, declared with :func:`measure`
 in the module of its family (:mod:`~explainlab.measures.agreement`: a CAM against LIME's
 mask and weights; :mod:`~explainlab.measures.faithfulness`: one map against the model;
-:mod:`~explainlab.measures.sanity`: a map against the map of a randomised model). The
+:mod:`~explainlab.measures.sanity`: a map against the map of a randomised model;
+:mod:`~explainlab.measures.pair`: two methods' maps of one image). The
 comparison's tables, summary, figures and report 4 iterate it.
 
 Like :mod:`explainlab.methods.registry`, this module imports neither torch nor numpy;
@@ -23,6 +24,7 @@ COMPARES: dict[str, str] = {
     "map-mask": "a CAM map against LIME's mask and superpixel weights (MapMask)",
     "map": "one map against the model: its deletion and insertion curves by kind",
     "sanity": "a map against the same method's map of a (partly) randomised model",
+    "pair": "two maps of the same image, any two methods (MapPair)",
     # the batched kinds: each returns one value per image (an array of N)
     "model": "maps against the model on their inputs (batch.ModelBatch)",
     "explainer": "maps against the method re-run on other inputs or classes (ModelBatch.explain)",
@@ -36,8 +38,8 @@ DIRECTIONS: dict[str, str] = {
     "neither": "",
 }
 ARROWS: dict[str, str] = {"higher": "↑", "lower": "↓", "neither": ""}
-# Where report 4 and summary.txt show an agreement measure: in the table of means and the
-# table per image, in the table of means only, or in agreement.csv only.
+# Where report 4 and summary.txt show an agreement (or pair) measure: in the table of means
+# and the table per image, in the table of means only, or in agreement.csv only.
 TABLES = ("image", "mean", "none")
 
 

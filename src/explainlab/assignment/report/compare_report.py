@@ -39,6 +39,9 @@ QUESTION = (
     "do simple images agree more than complex ones?"
 )
 APPENDIX = "tables per image, complexity, faithfulness and sanity details, each image's masks."
+# The assignment compares three CAMs and LIME; a larger set adds the method-by-method
+# agreement to the appendix (its report stays as it is).
+ASSIGNMENT_METHODS = 4
 
 
 def build(facts: RunFacts, out: Path) -> Path:
@@ -64,6 +67,7 @@ def build(facts: RunFacts, out: Path) -> Path:
     complexity_section(report, record, folder)
     faithfulness_section(report, folder)
     sanity_section(report, record, folder)
+    pairs_section(report, record, folder)
     panels(report, record, folder)
     return report.save(out)
 
@@ -223,6 +227,24 @@ def sanity_section(report: Report, record: CompareFindings, folder: Path) -> Non
             folder / "sanity.png",
             caption="Similarity to the original map as more blocks are randomised.",
             max_height=8 * cm,
+        )
+
+
+def pairs_section(report: Report, record: CompareFindings, folder: Path) -> None:
+    """Every two methods' agreement, where more than the assignment's methods were compared."""
+    if record.pairs is None or len(record.pairs.methods) <= ASSIGNMENT_METHODS:
+        return
+    report.heading("Agreement between every two methods")
+    report.paragraph(
+        "Each method's map is compared with every other's on the same image (LIME's by its "
+        "superpixel weights): by the rank correlation of their pixels, and by the IoU of their "
+        "top pixels covering the same share of the crop. " + record.pairs.sentence()
+    )
+    if (folder / "pair_matrix.png").is_file():
+        report.figure(
+            folder / "pair_matrix.png",
+            caption="Mean agreement of every two methods over the images (compare/pair_means.csv).",
+            max_height=0.6 * PAGE_HEIGHT,
         )
 
 
