@@ -5,6 +5,7 @@
     model = xl.load_model("timm:convnext_tiny")        # or xl.wrap(my_module, geometry=...)
     found = xl.explain(model, ["dog.jpg", pil_image], methods=["gradcam", "lime"])
     table = xl.agreement(found)                        # each CAM against the LIME of its image
+    card = xl.evaluate(model, "my_images/", ["gradcam", "randomcam"], out="results/card")
     units = xl.dissect_model(model, layers=["layer3", "layer4"], probe="my_images/")
 
 :func:`explain` takes a plain ``nn.Module`` with tensors already preprocessed (as
@@ -31,6 +32,7 @@ from torch import nn
 from explainlab import API_NAMES, runfolder
 from explainlab.cam.settings import METHODS as CAM_METHODS  # cam_maps' default
 from explainlab.explaining import InputLike, LimeOptions, Target
+from explainlab.evaluation.run import evaluate as evaluate  # re-exported: xl.evaluate
 from explainlab.explaining import explain as explain  # re-exported: xl.explain
 from explainlab.explaining import samples as samples  # re-exported: xl.samples
 from explainlab.explanation import Explanation as Explanation  # re-exported: xl.Explanation
