@@ -180,8 +180,11 @@ def _pairs(measure: str, spec, wide: pd.DataFrame, methods: Sequence[str]) -> li
 
 
 def agreement_matrix(agreement: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
-    """Mean over images of each two methods' agreement (1 on the diagonal), symmetric."""
-    matrix = pd.DataFrame(np.eye(len(methods)), index=list(methods), columns=list(methods))
+    """Mean over images of each two methods' agreement (1 on the diagonal, NaN for a pair
+    never compared), symmetric."""
+    square = np.full((len(methods),) * 2, np.nan)
+    np.fill_diagonal(square, 1.0)
+    matrix = pd.DataFrame(square, index=list(methods), columns=list(methods))
     means = agreement.groupby(["method_a", "method_b"])["value"].mean()
     for (a, b), mean in means.items():
         matrix.loc[a, b] = matrix.loc[b, a] = mean
