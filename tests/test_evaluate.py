@@ -95,7 +95,11 @@ def test_the_card_ranks_and_tests_planted_values():
         ]
     )
     agreement = pd.DataFrame(
-        [{"key": k, "method_a": a, "method_b": b, "value": 0.5} for k in keys for a, b in [("a", "b")]]
+        [
+            {"key": k, "method_a": a, "method_b": b, "value": 0.5}
+            for k in keys
+            for a, b in [("a", "b")]
+        ]
         + [{"key": k, "method_a": "a", "method_b": "c", "value": -0.2} for k in keys],
         columns=["key", "method_a", "method_b", "value"],
     )
@@ -162,9 +166,15 @@ def test_items_of_a_folder_an_imagefolder_tree_and_a_csv(tmp_path):
         "zebra/img00.png": (None, "zebra"),  # no such class: recorded as given
     }
     table = tmp_path / "set.csv"
-    table.write_text("path,label,x0,y0,x1,y1\nflat/img00.png,goldfish,1,2,30,40\nflat/sub/img01.png,0,,,,\n")
+    table.write_text(
+        "path,label,x0,y0,x1,y1\nflat/img00.png,goldfish,1,2,30,40\nflat/sub/img01.png,0,,,,\n"
+    )
     first, second = read_items(table, names)
-    assert (first.label, first.box, Path(first.path)) == (1, (1, 2, 30, 40), tmp_path / "flat/img00.png")
+    assert (first.label, first.box, Path(first.path)) == (
+        1,
+        (1, 2, 30, 40),
+        tmp_path / "flat/img00.png",
+    )
     assert (second.label, second.box) == (0, None)
     assert Item.from_dict(first.to_dict()) == first
 

@@ -31,8 +31,8 @@ from torch import nn
 
 from explainlab import API_NAMES, runfolder
 from explainlab.cam.settings import METHODS as CAM_METHODS  # cam_maps' default
-from explainlab.explaining import InputLike, LimeOptions, Target
 from explainlab.evaluation.run import evaluate as evaluate  # re-exported: xl.evaluate
+from explainlab.explaining import InputLike, LimeOptions, Target
 from explainlab.explaining import explain as explain  # re-exported: xl.explain
 from explainlab.explaining import samples as samples  # re-exported: xl.samples
 from explainlab.explanation import Explanation as Explanation  # re-exported: xl.Explanation

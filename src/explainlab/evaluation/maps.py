@@ -29,7 +29,10 @@ class MapMaker:
     model: LoadedModel
     where: CamTarget | None  # the CAM target layer, when a method needs one
     impl: str = "fast"
-    batch_size: int = 32  # of the CAMs that run many masked images (ScoreCAM)
+    # model inputs a method runs at once: a batch is split so that its images times the
+    # method's forward passes per image stay below it (IntegratedGradients' 50 steps: one
+    # image at a time); also ScoreCAM's masked images per pass
+    batch_size: int = 32
     attributions: AttributionSettings = field(default_factory=AttributionSettings)
     passes: dict[str, Passes] = field(default_factory=dict)  # each method's, per image
 
@@ -58,17 +61,14 @@ class MapMaker:
         """``{method: ((N, H, W) float32 maps, seconds for the batch)}``; the CAMs of the
         shared pass each get that pass's seconds."""
         from explainlab.cam.fast import UseLibrary
-        from explainlab.cam.gradients import SHARED, gradient_cams
+        from explainlab.cam.gradients import SHARED
 
         out: dict[str, tuple[np.ndarray, float]] = {}
         shared = [n for n in names if n in SHARED] if self.impl == "fast" else []
         if shared:
             start = time.perf_counter()
             try:
-                maps = gradient_cams(
-                    shared, self.model.module, self.where.layer, x, targets.tolist(),
-                    reshape=self.where.reshape,
-                )  # fmt: skip
+                maps = self._shared(shared, x, targets)
             except UseLibrary:  # each image on its own then, as cam_map decides
                 maps = {}
             seconds = time.perf_counter() - start
@@ -83,30 +83,70 @@ class MapMaker:
     def one(self, name: str, x: torch.Tensor, targets: np.ndarray) -> np.ndarray:
         """(N, H, W) float32 maps of method ``name``: what a measure that re-runs the
         method calls (:class:`explainlab.measures.batch.ModelBatch`'s ``explain``)."""
+        from explainlab.cam.fast import UseLibrary
+        from explainlab.cam.gradients import SHARED
+
         spec = get_method(name)
         targets = np.asarray(targets)
         if spec.name in ONE_BY_ONE:
             return self._explained(spec, x, targets)
         if spec.kind == "cam":
+            if self.impl == "fast" and spec.name in SHARED:
+                try:
+                    return self._shared([spec.name], x, targets)[spec.name]
+                except UseLibrary:
+                    pass
             return self._cams(spec, x, targets)
         if spec.kind in ATTRIBUTION_KINDS:
-            from explainlab.attributions.compute import attribute
-
-            result = attribute(
-                spec.name,
-                self.model.module,
-                x,
-                targets.tolist(),
-                self.attributions,
-                layer=self.where.layer if spec.layer else None,
-                reshape=self.where.reshape if spec.layer else None,
-            )
-            return result.maps.astype(np.float32)
+            return self._attributions(spec, x, targets)
         raise ValueError(f"{spec.title} ({spec.kind}) cannot be evaluated yet")
 
     def explain_fn(self, name: str):
         """``fn(module, inputs, targets) -> maps``: the method, for the measures that re-run it."""
         return lambda _module, inputs, targets: self.one(name, inputs, np.asarray(targets))
+
+    def _chunks(self, name: str, count: int) -> list[slice]:
+        """Slices of ``count`` images, each run at once by method ``name``."""
+        passes = self.passes.get(name, Passes(forward=1)).forward
+        size = max(1, self.batch_size // max(passes, 1))
+        return [slice(i, i + size) for i in range(0, count, size)]
+
+    def _shared(
+        self, names: Sequence[str], x: torch.Tensor, targets: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The CAMs of the shared pass on ``x``, ``batch_size`` images at a time."""
+        from explainlab.cam.gradients import gradient_cams
+
+        parts = [
+            gradient_cams(
+                names,
+                self.model.module,
+                self.where.layer,
+                x[part],
+                targets[part].tolist(),
+                reshape=self.where.reshape,
+            )
+            for part in self._chunks(names[0], len(x))
+        ]
+        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
+    def _attributions(self, spec: MethodSpec, x: torch.Tensor, targets: np.ndarray) -> np.ndarray:
+        from explainlab.attributions.compute import attribute
+
+        return np.concatenate(
+            [
+                attribute(
+                    spec.name,
+                    self.model.module,
+                    x[part],
+                    targets[part].tolist(),
+                    self.attributions,
+                    layer=self.where.layer if spec.layer else None,
+                    reshape=self.where.reshape if spec.layer else None,
+                ).maps
+                for part in self._chunks(spec.name, len(x))
+            ]
+        ).astype(np.float32)
 
     def _cams(self, spec: MethodSpec, x: torch.Tensor, targets: np.ndarray) -> np.ndarray:
         from explainlab.cam.methods import cam_map
