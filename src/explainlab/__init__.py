@@ -23,6 +23,7 @@ API_NAMES = (
     "agreement",
     "cam_maps",
     "dissect_model",
+    "evaluate",
     "explain",
     "lime_explanations",
     "load_model",

@@ -6,6 +6,7 @@
     found = xl.explain(model, ["dog.jpg", pil_image], methods=["gradcam", "lime"])
     table = xl.agreement(found)                        # each CAM against the LIME of its image
     pairs = xl.agreement(found, pairs=True)            # every two maps of each image
+    card = xl.evaluate(model, "my_images/", ["gradcam", "randomcam"], out="results/card")
     units = xl.dissect_model(model, layers=["layer3", "layer4"], probe="my_images/")
 
 :func:`explain` takes a plain ``nn.Module`` with tensors already preprocessed (as
@@ -31,6 +32,7 @@ from torch import nn
 
 from explainlab import API_NAMES, runfolder
 from explainlab.cam.settings import METHODS as CAM_METHODS  # cam_maps' default
+from explainlab.evaluation.run import evaluate as evaluate  # re-exported: xl.evaluate
 from explainlab.explaining import InputLike, LimeOptions, Target
 from explainlab.explaining import explain as explain  # re-exported: xl.explain
 from explainlab.explaining import samples as samples  # re-exported: xl.samples

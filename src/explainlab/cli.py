@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.lime.cli",
     "explainlab.dissect.cli",
     "explainlab.compare.cli",
+    "explainlab.evaluation.cli",
     "explainlab.run_cli",
 )
 
