@@ -249,10 +249,26 @@ def test_the_library_runs_where_a_later_layer_edits_the_output_in_place():
         np.testing.assert_allclose(result.map, expected, rtol=0, atol=TOLERANCE)
 
 
-def test_explain_groups_the_gradient_cams_of_an_input(resnet18):
+def test_explain_runs_the_gradient_cams_of_a_batch_in_one_pass(resnet18):
     import explainlab as xl
 
     x = _image(64, seed=10, n=2)
+    methods = ["gradcam", "gradcamplusplus", "eigengradcam"]
+    calls = []
+    for inputs, target in ((x[:1], [3]), (x, [3, 7])):
+        count = Counted(resnet18.conv1, resnet18.fc)
+        try:
+            found = xl.explain(resnet18, inputs, methods, target=target)
+        finally:
+            count.remove()
+        calls.append(count.calls)
+    # a second image costs its prediction only: the CAMs' one pass serves the batch
+    assert calls[1]["front"] - calls[0]["front"] == 1
+    assert calls[0]["tail_backward"] == calls[1]["tail_backward"] == 1
+    for i, explanation in enumerate(found):
+        for method in ("gradcamplusplus", "eigengradcam"):
+            expected = library_map(method, resnet18, resnet18.layer4[-1], x[i : i + 1], [3, 7][i])
+            assert np.abs(explanation.maps[method] - expected).max() <= TOLERANCE
     found = xl.explain(resnet18, x, ["gradcam", "gradcamplusplus", "eigengradcam", "fullgrad"])
     for explanation in found:
         shared = [m for m, used in explanation.impl.items() if "shared with" in used["note"]]

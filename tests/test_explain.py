@@ -116,7 +116,7 @@ def test_images_by_path_pil_and_array_through_a_geometry(resnet, mirror):
     geometry = xl.Geometry(resize=160, crop=128)
     model = xl.wrap(resnet, geometry=geometry, name="random_resnet18")
     pil = Image.open(path).convert("RGB")
-    found = xl.explain(model, [path, pil, np.asarray(pil)], target=1)
+    found = xl.explain(model, [path, pil, np.asarray(pil)], "gradcam", target=1)
     assert [e.key for e in found] == ["n01443537_goldfish", "image_1", "image_2"]
     crop = found[0].crop
     assert crop.shape == (128, 128, 3) and found[0].provenance["source"] == str(path)
@@ -128,12 +128,12 @@ def test_images_by_path_pil_and_array_through_a_geometry(resnet, mirror):
     reference = _grad_cam(resnet.eval(), found[0].layer, found[0].tensor[None], [1])[0]
     assert np.abs(found[0].maps["gradcam"] - reference).max() <= 1e-5
     # the crop's tensor, given as a tensor: pictured back into the same crop
-    as_tensor = xl.explain(model, found[0].tensor, target=1)[0]
+    as_tensor = xl.explain(model, found[0].tensor, "gradcam", target=1)[0]
     np.testing.assert_array_equal(as_tensor.crop, crop)
     np.testing.assert_array_equal(as_tensor.maps["gradcam"], found[0].maps["gradcam"])
     # a plain module with a path: xl.wrap's default geometry, said in the provenance
-    plain = xl.explain(resnet, [path], target=1)[0]
-    wrapped = xl.explain(xl.wrap(resnet), [path], target=1)[0]
+    plain = xl.explain(resnet, [path], "gradcam", target=1)[0]
+    wrapped = xl.explain(xl.wrap(resnet), [path], "gradcam", target=1)[0]
     np.testing.assert_array_equal(plain.maps["gradcam"], wrapped.maps["gradcam"])
     assert plain.crop.shape == (224, 224, 3)
     assert plain.provenance["preprocessing"].startswith("assumed (xl.wrap's default)")

@@ -231,7 +231,6 @@ def _explain(
 ) -> list[Explanation]:
     """``known``: whether the model's preprocessing is known (not a plain module's)."""
     from explainlab.attributions.compute import implementation as attribution_impl
-    from explainlab.cam.methods import cam_maps_sharing
     from explainlab.estimate import method_cost_lines
 
     inputs = [_prepared(model, known, key, item) for key, item in items]
@@ -243,24 +242,28 @@ def _explain(
     wanted = _targets(model, target, len(inputs))
     where = model.cam_target(layer) if any(spec.layer for spec in specs) else None
     lime_run = _LimeRun.start(model, inputs, lime) if _has_lime(specs) else None
+    xs = [item.tensor[None].to(model.device) for item in inputs]
+    predictions = [_prediction(model, x) for x in xs]
+    chosen_all = [
+        p["top_ids"][0] if chosen is None else chosen
+        for p, chosen in zip(predictions, wanted, strict=True)
+    ]
+    # the CAMs of all inputs: those one pass serves share it, over the whole batch
+    cam_results = _cams(
+        [spec.name for spec in specs if spec.kind == "cam"],
+        model,
+        where,
+        xs,
+        chosen_all,
+        impl=impl,
+        batch_size=batch_size,
+    )
     out = []
-    for item, chosen in zip(inputs, wanted, strict=True):
-        x = item.tensor[None].to(model.device)
-        prediction = _prediction(model, x)
-        chosen = prediction["top_ids"][0] if chosen is None else chosen
+    for item, x, prediction, chosen, cams in zip(
+        inputs, xs, predictions, chosen_all, cam_results, strict=True
+    ):
         provenance = _provenance(model, known, item)
         maps, raw, seconds, used = {}, {}, {}, {}
-        # the CAMs together: those one pass serves share it (its seconds given to each)
-        cams = cam_maps_sharing(
-            [spec.name for spec in specs if spec.kind == "cam"],
-            model.module,
-            where.layer if where is not None else None,
-            x,
-            chosen,
-            impl=impl,
-            batch_size=batch_size,
-            reshape=where.reshape if where is not None else None,
-        )
         for spec in specs:
             start = time.perf_counter()
             if spec.kind == "cam":
@@ -295,6 +298,31 @@ def _explain(
             )
         )
     return out
+
+
+def _cams(
+    names: list[str],
+    model: LoadedModel,
+    where: Any,
+    xs: list[torch.Tensor],
+    targets: list[int],
+    *,
+    impl: str,
+    batch_size: int,
+) -> list[dict[str, Any]]:
+    """Each input's ``{method: (CamMap, seconds)}``; inputs of one size run as one batch
+    (the shared pass of the gradient CAMs serves them all at once)."""
+    from explainlab.cam.methods import cam_maps_batch
+
+    if not names:
+        return [{} for _ in xs]
+    options = {"impl": impl, "batch_size": batch_size, "reshape": where.reshape}
+    if len({tuple(x.shape) for x in xs}) == 1:
+        return cam_maps_batch(names, model.module, where.layer, torch.cat(xs), targets, **options)
+    return [
+        cam_maps_batch(names, model.module, where.layer, x, [t], **options)[0]
+        for x, t in zip(xs, targets, strict=True)
+    ]
 
 
 def _prediction(model: LoadedModel, x: torch.Tensor) -> dict[str, Any]:

@@ -105,31 +105,51 @@ def cam_maps_sharing(
     impl: str = "fast",
     **options: Any,
 ) -> dict[str, tuple[CamMap, float]]:
-    """``{method: (its CamMap, seconds)}`` for one image ``x``: :func:`cam_map` for each
-    method, except that with ``impl="fast"`` two or more of the CAMs one pass can serve
-    (:data:`explainlab.cam.gradients.SHARED`) share one forward and backward pass; each
-    of them gets that pass's seconds, and a note naming the others."""
+    """``{method: (its CamMap, seconds)}`` for one image ``x``: :func:`cam_maps_batch`
+    of a batch of one."""
+    return cam_maps_batch(methods, model, layer, x, [target], impl=impl, **options)[0]
+
+
+def cam_maps_batch(
+    methods: Sequence[str],
+    model: nn.Module,
+    layer: nn.Module,
+    x: torch.Tensor,
+    targets: Sequence[int],
+    *,
+    impl: str = "fast",
+    **options: Any,
+) -> list[dict[str, tuple[CamMap, float]]]:
+    """For each image of ``x`` (N, 3, H, W) and its target, ``{method: (its CamMap,
+    seconds)}``: :func:`cam_map` for each method, except that with ``impl="fast"`` two or
+    more of the CAMs one pass can serve (:data:`explainlab.cam.gradients.SHARED`) share
+    one forward and backward pass over the whole batch; each of them gets the pass's
+    seconds per image, and a note naming the others."""
     from explainlab.cam.gradients import SHARED, gradient_cams
 
-    out: dict[str, tuple[CamMap, float]] = {}
+    out: list[dict[str, tuple[CamMap, float]]] = [{} for _ in targets]
     shared = [m for m in dict.fromkeys(methods) if m in SHARED] if impl == "fast" else []
     if len(shared) >= 2:
         start = time.perf_counter()
         try:
-            maps = gradient_cams(shared, model, layer, x, [target], reshape=options.get("reshape"))
+            maps = gradient_cams(
+                shared, model, layer, x, list(targets), reshape=options.get("reshape")
+            )
         except UseLibrary:  # each method on its own then, saying why
             maps = {}
-        seconds = time.perf_counter() - start
+        seconds = (time.perf_counter() - start) / len(targets)
         for method, saliency in maps.items():
             others = ", ".join(m for m in shared if m != method)
-            note = f"one forward and backward pass shared with {others} ({seconds:.3f} s for all)"
-            out[method] = (CamMap(saliency[0], "fast", note), seconds)
-    for method in dict.fromkeys(methods):
-        if method not in out:
-            start = time.perf_counter()
-            result = cam_map(method, model, layer, x, target, impl=impl, **options)
-            out[method] = (result, time.perf_counter() - start)
-    return {m: out[m] for m in dict.fromkeys(methods)}
+            note = f"one forward and backward pass shared with {others} ({seconds:.3f} s an image)"
+            for i, found in enumerate(out):
+                found[method] = (CamMap(saliency[i], "fast", note), seconds)
+    for i, (found, target) in enumerate(zip(out, targets, strict=True)):
+        for method in dict.fromkeys(methods):
+            if method not in found:
+                start = time.perf_counter()
+                result = cam_map(method, model, layer, x[i : i + 1], target, impl=impl, **options)
+                found[method] = (result, time.perf_counter() - start)
+    return [{m: found[m] for m in dict.fromkeys(methods)} for found in out]
 
 
 def compute_cam(
