@@ -1,8 +1,8 @@
 """``explainlab evaluate --ray``: on a local Ray cluster of two workers, the shards run as
 Ray tasks through the same code path, and the merged tables equal a single process's
 byte for byte; an interrupt keeps the finished shards and a rerun submits only the
-others; a model given by name is rebuilt on the workers; without Ray the error says how
-to install it."""
+others; a model given by name is rebuilt on the workers; a worker's error reaches the
+driver as itself; without Ray the error says how to install it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import explainlab as xl
-from explainlab.errors import ConfigError
+from explainlab.errors import ConfigError, InputError
 from explainlab.images import Geometry
 from test_evaluate import same_tables, write_images
 
@@ -121,6 +121,16 @@ def test_the_command_on_ray_rebuilds_a_named_model_on_the_workers(tmp_path, clus
     assert main([*common, "--ray", "auto", "--out", str(tmp_path / "ray")]) == 0
     assert finished_shards(tmp_path / "ray") == ["shard-0000", "shard-0001"]  # one per CPU
     same_tables(tmp_path / "one", tmp_path / "ray")
+
+
+def test_a_workers_error_reaches_the_driver_as_itself(tmp_path, cluster, small_model):
+    from explainlab.evaluation.dataset import Item
+
+    elsewhere = [Item(key=f"{i}.png", path=str(tmp_path / f"gone/{i}.png")) for i in range(4)]
+    with pytest.raises(InputError, match="none of this shard's 2 images is here") as caught:
+        run(small_model, elsewhere, tmp_path / "out", ray="auto", shards=2)
+    assert "same path" in caught.value.hint
+    assert finished_shards(tmp_path / "out") == []
 
 
 def test_without_ray_the_error_says_how_to_install_it(monkeypatch, tmp_path, small_model):
