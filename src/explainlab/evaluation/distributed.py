@@ -100,8 +100,9 @@ def evaluate_on_ray(
     if started:
         ray.init(address=None if address == "auto" else address, logging_level="ERROR")
     try:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        parts = split(items, shards or max(gpus or _cpus(ray), MIN_SHARDS), plan.batch_size)
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+        parts = split(items, shards or max(gpus or cpus, MIN_SHARDS), plan.batch_size)
         folders = [Path(folder) / f"shard-{i:04d}" for i in range(len(parts))]
         todo = [
             i for i, part in enumerate(parts) if not shard_stage(folders[i], part, plan).complete
@@ -115,10 +116,6 @@ def evaluate_on_ray(
     finally:
         if started:
             ray.shutdown()
-
-
-def _cpus(ray: Any) -> int:
-    return int(ray.cluster_resources().get("CPU", 1))
 
 
 def _collect(
