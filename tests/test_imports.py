@@ -20,7 +20,7 @@ STAGE_LIBRARIES = (
     "skimage",
     "reportlab",
 )
-HEAVY = ("torch", "torchvision", "timm", "open_clip", "numpy", *STAGE_LIBRARIES)
+HEAVY = ("torch", "torchvision", "timm", "open_clip", "numpy", "ray", *STAGE_LIBRARIES)
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -95,6 +95,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"refuse images larger than this many pixels (default {DEFAULT_MAX_PIXELS:,})",
     )
     p.add_argument("--no-report", action="store_true", help="tables only: no figure, no PDF")
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run the shards as Ray tasks on the cluster at ADDRESS (host:6379), or 'auto' "
+        "(this machine's cluster, else a new local one); needs pip install explainlab[ray]",
+    )
+    p.add_argument(
+        "--shards", type=int, default=None, help="with --ray: shards (default: one per worker)"
+    )
     add_device_arg(p)
     add_force_arg(p)
     add_out_arg(p, "results/evaluate")
@@ -147,6 +157,9 @@ def _handle(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         layout=args.layout,
         report=not args.no_report,
+        ray=args.ray,
+        shards=args.shards,
+        device=args.device,
     )
     card = found.card.card
     print(f"{len(found.tables['images.csv'])} images evaluated into {args.out}")

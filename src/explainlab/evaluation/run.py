@@ -50,6 +50,8 @@ def evaluate(
     progress: bool = True,
     report: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    ray: str | None = None,
+    shards: int | None = None,
 ) -> Evaluation:
     """Evaluate ``methods`` (default: the cheap ones) with ``measures`` (default: every
     measure of a batch, those of a region when the images give one) on ``images`` (a
@@ -60,7 +62,9 @@ def evaluate(
     ``report_card.pdf`` when ``report``); ``out`` None: a temporary folder, the tables
     returned in memory only. ``options``: keyword arguments of measures
     (``{"infidelity": {"samples": 4}}``); ``attributions``: the gradient methods'
-    settings; ``on_batch(done, total)`` after each batch."""
+    settings; ``on_batch(done, total)`` after each batch. ``ray`` ("auto" or a cluster's
+    address): the items in ``shards`` shards, one Ray task each (see
+    :mod:`~explainlab.evaluation.distributed`; ``on_batch`` then after each shard)."""
     from explainlab.methods import default_methods
 
     if isinstance(model, nn.Module):
@@ -84,10 +88,11 @@ def evaluate(
         attributions=dict(attributions or {}),
         max_pixels=max_pixels,
     )
+    ray_run = None if ray is None else {"address": ray, "shards": shards, "device": device}
     if out is None:
         with tempfile.TemporaryDirectory(prefix="explainlab-evaluate-") as folder:
-            return _run(model, items, plan, Path(folder), progress, False, on_batch, None)
-    return _run(model, items, plan, Path(out), progress, report, on_batch, Path(out))
+            return _run(model, items, plan, Path(folder), progress, False, on_batch, None, ray_run)
+    return _run(model, items, plan, Path(out), progress, report, on_batch, Path(out), ray_run)
 
 
 def _run(
@@ -99,9 +104,19 @@ def _run(
     report: bool,
     on_batch: Callable[[int, int], None] | None,
     kept: Path | None,
+    ray_run: dict | None,
 ) -> Evaluation:
-    shard = evaluate_shard(
-        model, items, folder / SHARDS / SHARD, plan, progress=progress, on_batch=on_batch
-    )
-    found = merge_shards([shard.folder], folder, title=model.name, figure=report, report=report)
+    if ray_run is not None:
+        from explainlab.evaluation.distributed import evaluate_on_ray
+
+        shards = evaluate_on_ray(
+            model, items, plan, folder / SHARDS, progress=progress, on_shard=on_batch, **ray_run
+        )
+    else:
+        shards = [
+            evaluate_shard(
+                model, items, folder / SHARDS / SHARD, plan, progress=progress, on_batch=on_batch
+            ).folder
+        ]
+    found = merge_shards(shards, folder, title=model.name, figure=report, report=report)
     return Evaluation(found.plan, found.tables, found.card, kept)

@@ -79,12 +79,7 @@ def evaluate_shard(
     folder = Path(folder)
     items = list(items)
     batches = [items[i : i + plan.batch_size] for i in range(0, len(items), plan.batch_size)]
-    stage = Stage(
-        folder.parent,
-        folder.name,
-        {"plan": plan.to_dict(), "items": [item.to_dict() for item in items]},
-        items=[batch_name(i) for i in range(len(batches))],
-    )
+    stage = shard_stage(folder, items, plan)
     if stage.complete:
         return ShardSummary(stage.final, len(batches), 0)
     if isinstance(model, str):
@@ -120,6 +115,19 @@ def evaluate_shard(
             if on_batch is not None:
                 on_batch(finished, len(items))
     return ShardSummary(stage.commit(), len(batches), computed)
+
+
+def shard_stage(folder: str | Path, items: Sequence[Item], plan: Plan) -> Stage:
+    """The resumable stage of a shard, fingerprinted by its plan and items: ``.complete``
+    tells a scheduler that the shard is finished without loading the model."""
+    folder = Path(folder)
+    batches = -(-len(items) // plan.batch_size)
+    return Stage(
+        folder.parent,
+        folder.name,
+        {"plan": plan.to_dict(), "items": [item.to_dict() for item in items]},
+        items=[batch_name(i) for i in range(batches)],
+    )
 
 
 def batch_name(index: int) -> str:
