@@ -143,6 +143,9 @@ LOCKS = {
     ("dissect", "run"): "results/default",
     ("dissect", "analyze"): "results/default",
     ("compare",): "results/default",
+    ("explain",): "results/explain",
+    ("evaluate",): "results/evaluate",
+    ("methods",): None,  # reads the registry only
     ("report",): "results/assignment",
     ("run",): None,  # the pipeline locks the config's run folder itself
     ("bundle",): None,
