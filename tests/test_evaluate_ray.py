@@ -16,7 +16,7 @@ import torch
 import explainlab as xl
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import Geometry
-from test_evaluate import same_tables, write_images
+from test_evaluate import run, same_tables, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -54,18 +54,6 @@ def small_model():
     torch.manual_seed(0)
     module = resnet18(num_classes=10).eval()
     return xl.wrap(module, geometry=Geometry(resize=64, crop=64), name="resnet18")
-
-
-def run(model, images, out, **options):
-    options = {
-        "methods": ["gradcam", "randomcam"],
-        "measures": ["confidence_drop", "sparseness"],
-        "batch_size": 2,
-        "progress": False,
-        "report": False,
-        **options,
-    }
-    return xl.evaluate(model, images, out=out, **options)
 
 
 def finished_shards(out: Path) -> list[str]:
