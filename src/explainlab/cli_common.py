@@ -247,6 +247,27 @@ def add_seed_arg(parser: argparse.ArgumentParser, default: int, help: str) -> No
     parser.add_argument("--seed", type=int, default=default, help=f"{help} (default {default})")
 
 
+def run_image_stage(
+    args: argparse.Namespace, run: Callable[..., Any], settings: Any, up_to_date: str
+) -> Any:
+    """``run`` (an image stage's library function) on the images, model, output folder and
+    options the command line gave; says when the stage was already up to date
+    (``up_to_date``: on what it was)."""
+    from explainlab.images import resolve_sources
+
+    outcome = run(
+        settings,
+        resolve_sources(args.images),
+        args.out,
+        model=load_model_arg(args, args.device),
+        max_pixels=args.max_pixels,
+        force=args.force,
+    )
+    if outcome.skipped:
+        print(f"up to date ({up_to_date}): {outcome.folder}")
+    return outcome
+
+
 def report_failures(failures: Sequence[Failure], stream=None) -> int:
     """Print each failed input; return the exit status (1 if any failed, else 0)."""
     if not failures:

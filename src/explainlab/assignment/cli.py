@@ -29,6 +29,7 @@ from explainlab.cli_common import (
     load_model_arg,
     reads_only,
     report_failures,
+    run_image_stage,
     settings_from,
     writes_into,
 )
@@ -346,18 +347,8 @@ def tune_settings(args: argparse.Namespace) -> TuneSettings:
 
 def _handle_tune(args: argparse.Namespace) -> int:
     from explainlab.assignment.tune import summary_lines, tune
-    from explainlab.images import resolve_sources
 
-    outcome = tune(
-        tune_settings(args),
-        resolve_sources(args.images),
-        args.out,
-        model=load_model_arg(args, args.device),
-        max_pixels=args.max_pixels,
-        force=args.force,
-    )
-    if outcome.skipped:
-        print(f"up to date (same settings and images): {outcome.folder}")
+    outcome = run_image_stage(args, tune, tune_settings(args), "same settings and images")
     print("\n".join(summary_lines(outcome)))
     print(
         f"\ntrials, Pareto front (CSV, PNG), summary: {outcome.folder}/\n"

@@ -11,8 +11,8 @@ from explainlab.cli_common import (
     add_images_arg,
     add_out_arg,
     add_settings,
-    load_model_arg,
     report_failures,
+    run_image_stage,
     settings_from,
     writes_into,
 )
@@ -40,20 +40,8 @@ def settings_from_args(args: argparse.Namespace) -> CamSettings:
 
 def _handle(args: argparse.Namespace) -> int:
     from explainlab.cam.run import run_cam, summary_lines
-    from explainlab.images import resolve_sources
 
-    settings = settings_from_args(args)
-    sources = resolve_sources(args.images)
-    outcome = run_cam(
-        settings,
-        sources,
-        args.out,
-        model=load_model_arg(args, args.device),
-        max_pixels=args.max_pixels,
-        force=args.force,
-    )
-    if outcome.skipped:
-        print(f"up to date (same settings and images): {outcome.folder}")
+    outcome = run_image_stage(args, run_cam, settings_from_args(args), "same settings and images")
     print("\n".join(summary_lines(outcome)))
     print(
         f"\nmaps, overlays and panels: {outcome.folder}/<image>/; tables: {outcome.folder}/predictions.csv, timings.csv"

@@ -12,8 +12,8 @@ from explainlab.cli_common import (
     add_out_arg,
     add_package_actions,
     add_settings,
-    load_model_arg,
     report_failures,
+    run_image_stage,
     settings_from,
     writes_into,
 )
@@ -67,20 +67,11 @@ def lime_settings(args: argparse.Namespace) -> LimeSettings:
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    from explainlab.images import resolve_sources
     from explainlab.lime.run import output_lines, run_lime, summary_lines
 
-    settings = lime_settings(args)
-    outcome = run_lime(
-        settings,
-        resolve_sources(args.images),
-        args.out,
-        model=load_model_arg(args, args.device),
-        max_pixels=args.max_pixels,
-        force=args.force,
+    outcome = run_image_stage(
+        args, run_lime, lime_settings(args), "same settings, parameters and images"
     )
-    if outcome.skipped:
-        print(f"up to date (same settings, parameters and images): {outcome.folder}")
     print("\n".join(summary_lines(outcome)))
     print(
         f"\nper image: {outcome.folder}/<image>/; tables: timings.csv, explanations.csv"
