@@ -6,6 +6,8 @@ random map on every faithfulness and localisation measure."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -331,3 +333,85 @@ def test_a_map_of_the_box_localises_better_than_a_random_map(planted, spec):
     regions = box_masks([BOX] * 2, PLANT, PLANT)
     box, noise = (spec.compute(planted[k].maps, regions).mean() for k in ("box", "random"))
     assert spec.beats(box, noise), (box, noise)
+
+
+def test_model_parameter_randomisation_equals_quantus_mprt(monkeypatch):
+    """Our cascading randomisation (explainlab.compare.sanity, the sanity family's
+    Spearman) against Quantus' MPRT (top-down, Spearman, no abs or normalisation: both
+    compare the raw maps) on the same layers: a network whose randomisable layers are its
+    top-level children, so our blocks are Quantus' layers. The one difference is declared:
+    Quantus seeds every layer with seed + 1, ours step k with seed + k (so two layers of one
+    shape do not get the same weights); the test gives ours Quantus' seeds. Tolerance 1e-12:
+    both are scipy's Spearman of the same float64 maps."""
+    import quantus
+
+    from explainlab.compare import sanity
+    from explainlab.images import Sample
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, CLASSES),
+    ).eval()
+    inputs = torch.randn(N, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    targets = np.array([1, 4, 9])
+    quantus_seed = 42
+    reset = sanity.randomise_block
+    monkeypatch.setattr(
+        sanity, "randomise_block", lambda model, name, seed: reset(model, name, quantus_seed + 1)
+    )
+    blocks = sanity.cascade_blocks(net)
+    assert blocks == ["6", "2", "0"]  # Quantus' layers with reset_parameters, top down
+    ours = {}
+    for i in range(N):
+        sample = Sample(
+            key=str(i),
+            path=Path(f"{i}.png"),
+            crop=np.zeros((SIZE, SIZE, 3), np.uint8),
+            tensor=inputs[i],
+        )
+        rows, _ = sanity.sanity_check(
+            net,
+            sample,
+            int(targets[i]),
+            {"saliency": lambda m, s, t: saliency(m, s.tensor[None], [t])[0]},
+            blocks,
+        )
+        for row in rows[1:]:
+            ours.setdefault(row.block, []).append(row.similarity["spearman"])
+
+    def one_by_one(model, inputs, targets, **_):
+        # one image at a time, as ours: float32 gradients of a batch differ in the last bits
+        x = torch.from_numpy(inputs)
+        return np.stack(
+            [saliency(model, x[i : i + 1], targets[i : i + 1])[0] for i in range(len(x))]
+        )[:, None]
+
+    metric = quantus.MPRT(
+        similarity_func=quantus.similarity_func.correlation_spearman,
+        layer_order="top_down",
+        seed=quantus_seed,
+        abs=False,
+        normalise=False,
+        return_aggregate=False,
+        disable_warnings=True,
+    )
+    expected = metric(
+        model=net,
+        x_batch=inputs.numpy(),
+        y_batch=targets,
+        a_batch=one_by_one(net, inputs.numpy(), targets),
+        channel_first=True,
+        device="cpu",
+        explain_func=one_by_one,
+    )
+    expected = expected[0] if isinstance(expected, list) else expected
+    assert list(ours) == [name for name in expected if name != "original"]
+    for name, values in ours.items():
+        np.testing.assert_allclose(values, expected[name], atol=1e-12, err_msg=name)
+    assert max(abs(np.asarray(ours["0"]))) < 0.99  # the maps did change
