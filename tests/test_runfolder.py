@@ -74,3 +74,22 @@ def test_fingerprint_is_order_independent_for_dicts():
         {"b": [1, 2], "a": 1}
     )
     assert runfolder.fingerprint({"a": 1}) != runfolder.fingerprint({"a": 2})
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+def test_written_files_and_item_folders_get_the_users_umask(tmp_path, umask):
+    """As any program's files: 0o666 (folders 0o777) less the umask, not mkstemp's 0600."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        path = runfolder.write_text(tmp_path / "report.txt", "x")
+        stage = runfolder.Stage(tmp_path, "cam", {"n": 1})
+        with stage.item("a") as folder:
+            (folder / "x.txt").write_text("a")
+        with stage.finishing():
+            pass
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "cam" / "a").stat().st_mode & 0o777 == 0o777 & ~umask

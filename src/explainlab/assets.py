@@ -23,7 +23,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +35,7 @@ from urllib.parse import urlparse
 from tqdm.auto import tqdm
 
 from explainlab.errors import AssetError, MissingAssetsError
+from explainlab.tempfiles import mkstemp_beside
 
 __all__ = ["ASSETS", "Asset", "AssetError", "MissingAssetsError", "fetch", "fetch_many"]
 
@@ -467,7 +467,7 @@ def _download_once(
     dest.parent.mkdir(parents=True, exist_ok=True)
     algorithm = checksum.split(":", 1)[0] if checksum else "sha256"
     h = hashlib.new(algorithm)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    fd, tmp_name = mkstemp_beside(dest, prefix=dest.name + ".", suffix=".part")
     tmp = Path(tmp_name)
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "explainlab"})
@@ -557,7 +557,7 @@ def ensure_torchvision_weights(url: str) -> Path:
     for candidate in _mirror_index(tuple(mirror_dirs())).get(dest.name, ()):
         if file_digest(candidate).startswith(prefix):
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+            fd, tmp = mkstemp_beside(dest, prefix=dest.name + ".", suffix=".part")
             os.close(fd)
             try:
                 shutil.copyfile(candidate, tmp)

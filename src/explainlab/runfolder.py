@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 from explainlab.errors import WriteError
 from explainlab.faults import raise_if_interrupted
+from explainlab.tempfiles import mkdtemp_in, mkstemp_beside
 
 FINGERPRINT_FILE = "fingerprint.json"
 _DONE = ".done"
@@ -45,9 +45,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     with _writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-        )
+        fd, tmp_name = mkstemp_beside(path, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
         os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -217,7 +215,7 @@ class Stage:
         target = self.partial / item
         what = f"item {item!r} of stage {self.name}"
         with _writing(target, what):
-            tmp = Path(tempfile.mkdtemp(prefix=f".{item}.", dir=self.partial))
+            tmp = mkdtemp_in(self.partial, prefix=f".{item}.")
         try:
             with _writing(target, what), _named_as_final(tmp, target, what):
                 yield tmp

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 from explainlab import assets, runfolder
 from explainlab.errors import InputError
 from explainlab.images import IMAGE_SUFFIXES, open_rgb
+from explainlab.tempfiles import mkdtemp_in
 
 BRODEN = "broden"  # the probe set name of Broden (broden1_224) in settings
 BRODEN_ZIP = "broden1_224.zip"
@@ -70,7 +70,7 @@ def extract_broden_images(zip_path: Path, root: Path) -> Path:
         raise InputError(
             f"{zip_path}: not a readable zip ({exc})", hint="delete it and download it again"
         ) from None
-    tmp = Path(tempfile.mkdtemp(prefix=".images.", dir=root))
+    tmp = mkdtemp_in(root, prefix=".images.")
     try:
         with archive:
             members = [m for m in archive.infolist() if _is_broden_image(m.filename)]
