@@ -107,11 +107,20 @@ def test_folder_probe_subset_and_identity(tmp_path):
     assert probes.resolve_probe([str(folder)]).identity != whole.identity
     both = probes.resolve_probe([str(folder), str(folder / "n0")])
     assert len(both) == 16 and both.name == "val+n0"
+    # image files, alone or beside a folder, each one image of the set
+    files = probes.resolve_probe([str(p) for p in whole.paths[:3]])
+    assert files.paths == whole.paths[:3] and files.name == "files"
+    mixed = probes.resolve_probe([str(folder / "n0"), str(whole.paths[0])])
+    assert len(mixed) == 5 and mixed.name == "n0+files"
+    assert files.identity != probes.resolve_probe([str(p) for p in whole.paths[:2]]).identity
 
 
 def test_probe_errors(tmp_path):
-    with pytest.raises(InputError, match="neither 'broden' nor a folder"):
+    with pytest.raises(InputError, match="neither 'broden', a folder nor an image file"):
         probes.resolve_probe([str(tmp_path / "nowhere")])
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match="notes.txt' is not an image file"):
+        probes.resolve_probe([str(tmp_path / "notes.txt")])
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no image files"):
         probes.resolve_probe([str(tmp_path / "empty")])

@@ -27,6 +27,7 @@ API_NAMES = (
     "explain",
     "lime_explanations",
     "load_model",
+    "sample_images",
     "samples",
     "wrap",
 )

@@ -46,6 +46,15 @@ from explainlab.models import wrap as wrap  # re-exported: xl.wrap
 __all__ = list(API_NAMES)  # one list: the package's lazy attributes
 
 
+def sample_images(keys: Sequence[str] | None = None) -> list[Path]:
+    """The assignment's ten ImageNet images (or those named: ``["goldfish", "kite"]``) as
+    files, from the offline mirror or downloaded with their checksums: images to try the
+    API on."""
+    from explainlab.images import mission_sources
+
+    return [source.path for source in mission_sources(keys)]
+
+
 def cam_maps(
     model: nn.Module | LoadedModel | str,
     images: InputLike | Iterable[InputLike],

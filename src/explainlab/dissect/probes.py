@@ -110,11 +110,21 @@ def broden_images(*, allow_download: bool = True) -> tuple[list[Path], str]:
 # --- folders -------------------------------------------------------------------------------
 
 
+def image_file(path: Path) -> Path:
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(
+            f"probe image {str(path)!r} is not an image file",
+            hint=f"image endings: {', '.join(sorted(IMAGE_SUFFIXES))}",
+        )
+    return path
+
+
 def folder_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(
-            f"probe set {str(folder)!r} is neither 'broden' nor a folder",
-            hint="give 'broden' or a folder of images (an ImageNet validation folder, ...)",
+            f"probe set {str(folder)!r} is neither 'broden', a folder nor an image file",
+            hint="give 'broden', a folder of images (an ImageNet validation folder, ...) "
+            "or image files",
         )
     paths = sorted(
         p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
@@ -147,7 +157,8 @@ def subset_indices(n: int, limit: int, seed: int) -> np.ndarray:
 def resolve_probe(
     specs: Sequence[str], *, limit: int = 0, seed: int = 0, allow_download: bool = True
 ) -> ProbeSet:
-    """The probe images of ``specs`` (``broden`` and/or folders), concatenated, subset."""
+    """The probe images of ``specs`` (``broden``, folders and/or image files), concatenated,
+    subset."""
     if not specs:
         raise InputError("no probe set given", hint="give 'broden' or a folder of images")
     paths: list[Path] = []
@@ -158,11 +169,14 @@ def resolve_probe(
             found, source_id = broden_images(allow_download=allow_download)
             identity.append(["broden", source_id, len(found)])
             names.append("broden")
+        elif (path := Path(spec).expanduser().resolve()).is_file():
+            found = [image_file(path)]
+            identity.append(["file", *_folder_identity(path.parent, found)])
+            names += [] if "files" in names else ["files"]
         else:
-            folder = Path(spec).expanduser().resolve()
-            found = folder_images(folder)
-            identity.append(["folder", _folder_identity(folder, found)])
-            names.append(folder.name)
+            found = folder_images(path)
+            identity.append(["folder", _folder_identity(path, found)])
+            names.append(path.name)
         paths.extend(found)
     chosen = subset_indices(len(paths), limit, seed)
     identity.append(["subset", limit, seed, len(chosen)])
