@@ -36,6 +36,7 @@ CARD_FILES = (
     "ranks.csv",
     "significance.csv",
     "agreement_matrix.csv",
+    "agreement_means.csv",
 )
 
 
@@ -95,14 +96,12 @@ def test_the_card_ranks_and_tests_planted_values():
         ]
     )
     agreement = pd.DataFrame(
-        [
-            {"key": k, "method_a": a, "method_b": b, "value": 0.5}
-            for k in keys
-            for a, b in [("a", "b")]
-        ]
-        + [{"key": k, "method_a": "a", "method_b": "c", "value": -0.2} for k in keys],
-        columns=["key", "method_a", "method_b", "value"],
-    )
+        [{"key": k, "method_a": "a", "method_b": "b", "measure": "pair_rho", "value": 0.5} for k in keys]
+        + [{"key": k, "method_a": "a", "method_b": "c", "measure": "pair_rho", "value": -0.2} for k in keys]
+        # another pair measure: in the means, not in the matrix
+        + [{"key": k, "method_a": "b", "method_b": "c", "measure": "pair_iou_top", "value": 0.3} for k in keys],
+        columns=["key", "method_a", "method_b", "measure", "value"],
+    )  # fmt: skip
     costs = pd.DataFrame(
         [{"method": m, "images": 20, "seconds": 2.0, "forward": 1, "backward": 1} for m in "abc"]
     )
@@ -118,6 +117,9 @@ def test_the_card_ranks_and_tests_planted_values():
     assert card.agreement.loc["a", "c"] == pytest.approx(-0.2)
     assert card.agreement.loc["c", "c"] == 1.0
     assert np.isnan(card.agreement.loc["b", "c"])
+    means = card.pair_means.set_index(["measure", "method_a", "method_b"])
+    assert means.loc[("pair_iou_top", "b", "c"), "mean"] == pytest.approx(0.3)
+    assert means.loc[("pair_rho", "a", "c"), "images"] == len(keys)
     assert (card.costs["seconds_per_image"] == 0.1).all()
 
 

@@ -2,8 +2,9 @@
 the mean with a seeded percentile-bootstrap 95% interval over images; the methods ranked
 per measure (in the measure's direction); for each pair of methods a paired Wilcoxon
 signed-rank test over the images both have a value on, Holm-corrected for the pairs of
-the measure; the mean agreement (Spearman's rho of the maps) of every two methods; the
-seconds and passes per image of each method."""
+the measure; the agreement of every two methods by every pair measure of the registry
+(their means, and the matrix of ``AGREEMENT``'s); the seconds and passes per image of
+each method."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from explainlab.compare.pairs import pair_means
 from explainlab.measures import get_measure
 
 LEVEL = 0.95  # of the intervals
 ALPHA = 0.05  # a Holm-corrected p below it: a significant difference
 RESAMPLES = 2000
+AGREEMENT = "pair_rho"  # the pair measure of the agreement matrix: the maps' pixel ranks
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +29,8 @@ class Card:
     card: pd.DataFrame  # method, measure, direction, n, mean, low, high, rank
     ranks: pd.DataFrame  # measure, rank, method, mean, low, high
     significance: pd.DataFrame  # measure, method_a, method_b, n, p, p_holm, significant, better
-    agreement: pd.DataFrame  # method x method: mean Spearman's rho of their maps
+    agreement: pd.DataFrame  # method x method: mean of AGREEMENT over the images
+    pair_means: pd.DataFrame  # measure, method_a, method_b, images, mean, min, max
     costs: pd.DataFrame  # method, images, seconds_per_image, forward, backward
 
 
@@ -98,7 +102,7 @@ def report_card(
     seed: int = 0,
 ) -> Card:
     """The card of ``values`` (key, method, measure, value), ``agreement`` (key,
-    method_a, method_b, value) and ``costs`` (per batch: method, images, seconds,
+    method_a, method_b, measure, value: the pair measures) and ``costs`` (per batch: method, images, seconds,
     forward, backward), in the order of ``methods`` and ``measures``."""
     rows, ranked, tests = [], [], []
     for m_index, measure in enumerate(measures):
@@ -127,7 +131,8 @@ def report_card(
         card=card,
         ranks=ranks_table.reset_index(drop=True),
         significance=pd.DataFrame(tests, columns=_SIGNIFICANCE),
-        agreement=agreement_matrix(agreement, methods),
+        agreement=agreement_matrix(agreement[agreement["measure"] == AGREEMENT], methods),
+        pair_means=pair_means(agreement),
         costs=cost_table(costs, methods),
     )
 

@@ -1,7 +1,7 @@
 """The merge: every finished shard's per-batch files read back into the per-image tables,
 sorted by image so that they do not depend on how the images were split, then the
 report card computed from them and written: ``card.csv``, ``ranks.csv``,
-``significance.csv``, ``agreement_matrix.csv``, ``costs.csv``, the per-image
+``significance.csv``, ``agreement_matrix.csv``, ``agreement_means.csv``, ``costs.csv``, the per-image
 ``values.csv``, ``agreement.csv`` and ``images.csv``, ``failures.csv``, the figure
 ``card.png`` and the PDF ``report_card.pdf``."""
 
@@ -21,7 +21,7 @@ from explainlab.evaluation.shard import BATCH_FILES, COLUMNS
 
 SORT = {
     "values.csv": ["key", "method", "measure"],
-    "agreement.csv": ["key", "method_a", "method_b"],
+    "agreement.csv": ["key", "method_a", "method_b", "measure"],
     "images.csv": ["key"],
     "failures.csv": ["key"],
 }
@@ -99,6 +99,7 @@ def merge_shards(
     runfolder.write_csv(out / "ranks.csv", card.ranks)
     runfolder.write_csv(out / "significance.csv", card.significance)
     runfolder.write_csv(out / "agreement_matrix.csv", card.agreement.reset_index())
+    runfolder.write_csv(out / "agreement_means.csv", card.pair_means)
     runfolder.write_csv(out / "costs.csv", card.costs)
     evaluation = Evaluation(plan, tables, card, out)
     if figure or report:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from explainlab.evaluation.card import AGREEMENT
 from explainlab.measures import get_measure
 from explainlab.methods import title_of
 from explainlab.report.markup import join_names, num, text
@@ -52,7 +53,7 @@ def save_report(evaluation: Evaluation, path: Path, *, title: str = "") -> Path:
         ["measure", "methods, best first (mean)", "significant pairs"],
         col_widths=[0.25 * TEXT_WIDTH, 0.6 * TEXT_WIDTH, 0.15 * TEXT_WIDTH],
     )
-    report.heading("Agreement between methods (mean Spearman's ρ of the maps)", 2)
+    report.heading(f"Agreement between methods (mean {get_measure(AGREEMENT).title})", 2)
     matrix = card.agreement
     report.table(
         [[title_of(a), *(num(matrix.loc[a, b]) for b in matrix.columns)] for a in matrix.index],

@@ -23,6 +23,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from explainlab.compare.image import rng_for
+from explainlab.compare.pairs import pair_rows
+from explainlab.compare.settings import CompareSettings
 from explainlab.errors import InputError
 from explainlab.evaluation.dataset import Item, Loaded, load_item
 from explainlab.evaluation.maps import MapMaker
@@ -35,11 +38,12 @@ from explainlab.runfolder import Stage
 BATCH_FILES = ("values.csv", "agreement.csv", "images.csv", "costs.csv", "failures.csv")
 COLUMNS = {
     "values.csv": ["key", "method", "measure", "value"],
-    "agreement.csv": ["key", "method_a", "method_b", "value"],
+    "agreement.csv": ["key", "method_a", "method_b", "measure", "value"],
     "images.csv": ["key", "path", "label", "label_name", "target", "predicted", "probability"],
     "costs.csv": ["method", "images", "seconds", "forward", "backward"],
     "failures.csv": ["key", "path", "reason"],
 }
+PAIRS = CompareSettings()  # the pair measures' threshold and top share: the compare stage's
 # on_batch(images done in this shard, its images): after each batch (progress, tests)
 OnBatch = Callable[[int, int], None]
 
@@ -211,11 +215,15 @@ def _evaluate_loaded(
                 for k, v, shown in zip(keys, per_image, boxed, strict=True)
                 if shown or get_measure(measure).compares != "map-region"
             )
-    spearman = get_measure("spearman").compute  # the sanity family's, between two maps
-    for a, b in itertools.combinations(plan.methods, 2):
+    for i, key in enumerate(keys):  # every pair measure of every two methods, as compare's
         tables["agreement.csv"].extend(
-            {"key": k, "method_a": a, "method_b": b, "value": spearman(ma, mb)}
-            for k, ma, mb in zip(keys, maps[a][0], maps[b][0], strict=True)
+            pair_rows(
+                key,
+                {m: maps[m][0][i] for m in plan.methods},
+                threshold=PAIRS.threshold,
+                top=PAIRS.pair_top,
+                rng=lambda method, key=key: rng_for(seed, key, method, "top"),
+            )
         )
 
 
