@@ -159,18 +159,25 @@ def openai_archive(state: dict[str, torch.Tensor], path) -> None:
     torch.jit.script(root).save(str(path))
 
 
+# open_clip's model config of ``tiny_openai_clip`` (OpenAI's architecture: QuickGELU,
+# 64-wide heads), for tests that register it under a model name
+TINY_CLIP_CONFIG = {
+    "embed_dim": 32,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
+}
+
+
 def tiny_openai_clip(seed: int = 0):
-    """A small CLIP of OpenAI's architecture (QuickGELU, 64-wide heads) and its weights in
+    """A small CLIP of OpenAI's architecture (``TINY_CLIP_CONFIG``) and its weights in
     OpenAI's file format: fp16 tensors, no attention-mask buffer, three size entries."""
+    import copy
+
     from open_clip.model import CLIP
 
     torch.manual_seed(seed)
-    model = CLIP(
-        embed_dim=32,
-        quick_gelu=True,
-        vision_cfg={"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
-        text_cfg={"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
-    ).eval()
+    model = CLIP(**copy.deepcopy(TINY_CLIP_CONFIG)).eval()
     state = {k: v.half() for k, v in model.state_dict().items() if k != "attn_mask"}
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     state |= {

@@ -8,7 +8,9 @@ The same CLIP as the reference: CLIP-Dissect loads OpenAI's checkpoint with Open
 ``clip.load``, which checks the file's sha256 and builds the model with QuickGELU. For
 ``pretrained = "openai"`` we fetch that very file through the asset registry (same URL,
 same sha256, plus cache, mirror, timeout and retries) and build it with open_clip's
-``load_openai_model`` (QuickGELU, as OpenAI's). Any other open_clip tag goes through
+``load_openai_model`` (QuickGELU, as OpenAI's); a file in OpenAI's format given as
+``pretrained`` is built the same way, a state dict into ``model_name``
+(``clip_checkpoint``). Any other open_clip tag goes through
 open_clip's own download (the Hugging Face hub); its file is not checked against a
 checksum of ours. A model name whose activation disagrees with the weights' (open_clip's
 plain ``ViT-B-16`` is GELU, OpenAI's weights need QuickGELU) is refused, never warned.
@@ -33,6 +35,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from explainlab import assets
+from explainlab.dissect import clip_checkpoint
 from explainlab.dissect.settings import CLIP_PRECISIONS, RANDOM_CLIP
 from explainlab.errors import ConfigError, MissingAssetsError, UnknownNameError
 
@@ -57,6 +60,11 @@ def _is_random(pretrained: str) -> bool:
     return pretrained.lower() in (RANDOM_CLIP, "")
 
 
+def _file(pretrained: str) -> Path | None:
+    """The checkpoint file ``pretrained`` names (None: random weights or an open_clip tag)."""
+    return None if _is_random(pretrained) else clip_checkpoint.checkpoint_path(pretrained)
+
+
 def openai_file(model_name: str, pretrained: str) -> str | None:
     """The registered OpenAI checkpoint for ``model_name`` with the ``openai`` weights."""
     if pretrained != OPENAI:
@@ -68,7 +76,8 @@ def activation(model_name: str, pretrained: str) -> str:
     """The MLP activation the model will be built with (known without building it)."""
     import open_clip
 
-    if openai_file(model_name, pretrained):
+    file = _file(pretrained)
+    if openai_file(model_name, pretrained) or (file and clip_checkpoint.is_openai_archive(file)):
         return QUICK_GELU  # OpenAI's own architecture, as load_openai_model builds it
     config = open_clip.get_model_config(model_name) or {}
     return QUICK_GELU if config.get("quick_gelu", False) else GELU
@@ -96,8 +105,8 @@ def clip_identity(
     }
     if _is_random(pretrained):
         return base | {"pretrained": None, "random_seed": seed}
-    path = Path(pretrained).expanduser()
-    if path.is_file():
+    path = _file(pretrained)
+    if path:
         return base | {"pretrained_file_sha256": assets.file_digest(path)}
     name = openai_file(model_name, pretrained)
     if name:
@@ -119,7 +128,7 @@ def _check_names(model_name: str, pretrained: str) -> None:
             hint="see open_clip.list_models(); CLIP-Dissect uses ViT-B-16-quickgelu "
             "(OpenAI's ViT-B/16)",
         )
-    if _is_random(pretrained) or Path(pretrained).expanduser().is_file():
+    if _is_random(pretrained) or _file(pretrained):
         return
     tags = open_clip.list_pretrained_tags_by_model(model_name)
     if pretrained not in tags:
@@ -148,7 +157,7 @@ def require_weights(model_name: str, pretrained: str, cache_dir: str | None = No
     """Obtain CLIP's weights now where explainlab fetches them (OpenAI's checkpoint through
     the asset registry); for other open_clip tags offline, check open_clip's cache.
     :class:`MissingAssetsError` names what cannot be had."""
-    if _is_random(pretrained) or Path(pretrained).expanduser().is_file():
+    if _is_random(pretrained) or _file(pretrained):
         return
     name = openai_file(model_name, pretrained)
     if name:
@@ -236,17 +245,17 @@ class OpenClipEncoder:
         name = openai_file(model_name, pretrained)
         if name:
             # OpenAI's own file, checked against its sha256 before it is loaded
-            path = assets.fetch(name)
-            model = open_clip.load_openai_model(
-                str(path), precision=self.precision, device=self.device
-            )
-            preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
-            return model, preprocess
-        random = _is_random(pretrained)
-        weights: str | None = None if random else pretrained
-        if weights and Path(weights).expanduser().is_file():
-            weights = str(Path(weights).expanduser())
-        elif weights and assets.offline() and not _cached_weights(model_name, weights, cache_dir):
+            return self._openai_model(assets.fetch(name))
+        file = _file(pretrained)
+        if file and clip_checkpoint.is_openai_archive(file):
+            clip_checkpoint.check_openai_archive(file)  # TorchScript's loader, CLIP's keys
+            try:
+                return self._openai_model(file)
+            except (RuntimeError, KeyError, TypeError, ValueError, AssertionError) as exc:
+                raise clip_checkpoint.wrap_build_error(file, exc) from None
+        # a state dict file is loaded below, into the model built without weights
+        tag = None if _is_random(pretrained) or file else pretrained
+        if tag and assets.offline() and not _cached_weights(model_name, tag, cache_dir):
             raise self._missing(model_name, pretrained, cache_dir)
         with warnings.catch_warnings():
             # a QuickGELU mismatch means wrong features: an error, never a warning
@@ -257,11 +266,11 @@ class OpenClipEncoder:
                 with assets.socket_timeout(assets.download_timeout()):
                     model, _, preprocess = open_clip.create_model_and_transforms(
                         model_name,
-                        pretrained=weights,
+                        pretrained=tag,
                         precision=self.precision,
                         device=self.device,
                         cache_dir=cache_dir,
-                        require_pretrained=not random,
+                        require_pretrained=tag is not None,
                     )
             except UserWarning as exc:
                 raise ConfigError(f"open_clip {model_name}: {exc}") from None
@@ -270,7 +279,16 @@ class OpenClipEncoder:
                 if any(w in message for w in ("download", "connection", "could not be loaded")):
                     raise self._missing(model_name, pretrained, cache_dir) from None
                 raise
+        if file:
+            clip_checkpoint.load_state_dict_file(model, file)
         return model, preprocess
+
+    def _openai_model(self, path: Path):
+        """A checkpoint in OpenAI's format as open_clip builds OpenAI's CLIP (QuickGELU)."""
+        import open_clip
+
+        model = open_clip.load_openai_model(str(path), precision=self.precision, device=self.device)
+        return model, open_clip.image_transform(model.visual.image_size, is_train=False)
 
     @staticmethod
     def _missing(model_name: str, tag: str, cache_dir: str | None) -> MissingAssetsError:

@@ -24,12 +24,21 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
         raise InputError(f"{path}: checkpoint not found") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
         raise InputError(
-            f"{path}: not a loadable weights-only checkpoint ({type(exc).__name__}: {str(exc)[:200]})",
+            f"{path}: not a loadable weights-only checkpoint ({type(exc).__name__}: "
+            f"{_load_failure(exc)})",
             hint="re-download the file; explainlab never unpickles checkpoints with code in them",
         ) from None
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a dict in the checkpoint, found {type(obj).__name__}")
     return obj
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load`` failed: for a weights-only refusal its cause (an unsupported
+    global, a bad opcode), without torch's advice to load the file unsafely."""
+    text = str(exc)
+    cause = re.search(r"WeightsUnpickler error:\s*([^\n]+?)(?:\.\s|\n|$)", text)
+    return cause[1] if cause else text[:200]
 
 
 # Prefixes that wrappers put before every key: DataParallel, Lightning-style modules.
@@ -53,9 +62,15 @@ def places365_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return unwrap_state_dict(load_state_dict_file(path), path)
 
 
-def load_strict(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> nn.Module:
+def load_strict(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    path: Path,
+    *,
+    hint: str = "check that the checkpoint is the one the architecture expects (--arch)",
+) -> nn.Module:
     """Every key of the model and of the checkpoint, each with its shape, or an error
-    naming the missing, unexpected and mis-shaped keys."""
+    naming the missing, unexpected and mis-shaped keys (``hint``: what to do)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -76,7 +91,7 @@ def load_strict(model: nn.Module, state: dict[str, torch.Tensor], path: Path) ->
         ]
         raise InputError(
             f"{path}: the weights do not fit {type(model).__name__}: " + "; ".join(parts),
-            hint="check that the checkpoint is the one the architecture expects (--arch)",
+            hint=hint,
         )
     model.load_state_dict(state, strict=True)
     return model
