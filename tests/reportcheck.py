@@ -188,3 +188,10 @@ class FigureLog:
                     found.append(f"{report}: {path.name} prints text at {smallest * scale:.1f} pt")
                 found += [f"{report}: {path.name}: {o}" for o in overlaps]
         return found
+
+
+def broken_words(pdf: Path, cells: Iterable[str]) -> list[str]:
+    """The words of table ``cells`` that ``pdf``'s text does not hold whole (a cell wrapped
+    inside a word prints it as two pieces on two lines)."""
+    printed = {word for page in PdfReader(str(pdf)).pages for word in page.extract_text().split()}
+    return sorted({word for cell in cells for word in cell.split() if word not in printed})

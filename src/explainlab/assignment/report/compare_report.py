@@ -38,7 +38,7 @@ QUESTION = (
     "How far do Grad-CAM and LIME agree on the same images (IoU and other measures), and "
     "do simple images agree more than complex ones?"
 )
-APPENDIX = "tables per image, complexity, faithfulness and sanity details, each image's masks."
+APPENDIX = "tables, complexity, faithfulness, sanity, each image's masks."
 # The assignment compares three CAMs and LIME; a larger set adds the method-by-method
 # agreement to the appendix (its report stays as it is).
 ASSIGNMENT_METHODS = 4
@@ -72,9 +72,9 @@ def build(facts: RunFacts, out: Path) -> Path:
     return report.save(out)
 
 
-CAPTION = (
-    "Left: IoU per image against chance and the ceiling the CAM grid allows. Right: each "
-    "complexity measure's rho with IoU (right: simpler agrees more; grey: not significant)."
+CAPTION = (  # one line: the figure's legend and axes say the rest
+    "Left: IoU per image against chance and the CAM grid's ceiling. Right: complexity against "
+    "IoU (grey: not significant)."
 )
 
 
@@ -86,9 +86,9 @@ def setting(facts: RunFacts, record: CompareFindings) -> str:
     methods = join_names([title(m) for m in record.cam_methods])
     parts = [
         f"On {record.images} images, each CAM map of {who} ({methods}) is compared with "
-        "LIME's mask of positive superpixels on the same crop, by the <i>area-matched</i> IoU "
-        "(the CAM's top pixels covering the mask's area: no threshold to choose), by deletion "
-        "and insertion curves, and by randomising the model's weights."
+        "LIME's mask of positive superpixels by the <i>area-matched</i> IoU (the CAM's top "
+        "pixels covering the mask's area: no threshold), by deletion and insertion curves and "
+        "by randomising the model's weights."
     ]
     return " ".join(parts + ([stand_in] if stand_in else []))
 
