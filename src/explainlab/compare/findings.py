@@ -499,13 +499,13 @@ class CompareFindings:
 
 
 def choose(r: CompareFindings) -> list[Finding]:
-    """The findings, in reading order: agreement, complexity and the sheet's example,
-    faithfulness, sanity (each but the first where the stage measured it); a ranking of the
-    CAM methods only where one of complexity, faithfulness and sanity is missing, so that a
-    report's page 1 stays one page."""
+    """The findings, in reading order: the answers to the sheet's questions first
+    (agreement, complexity, the sheet's example), then faithfulness and sanity (each but the
+    first where the stage measured it); a ranking of the CAM methods only where one of
+    complexity, faithfulness and sanity is missing, so that the record stays three to five."""
     main = [complexity(r), faithfulness(r), sanity(r)]
     extra = family(r) if None in main else None
-    found = [agreement(r), extra, main[0], sheet_example(r), *main[1:]]
+    found = [agreement(r), main[0], sheet_example(r), extra, *main[1:]]
     return [f for f in found if f is not None]
 
 
