@@ -105,7 +105,7 @@ def setting(facts: RunFacts, record: CamFindings, recorded: dict, model: str) ->
     return " ".join(s for s in (sentence, stand_in) if s)
 
 
-def main_tables(report: Report, t: CamTables) -> None:
+def prediction_tables(report: Report, t: CamTables) -> None:
     """The predictions and the agreement between the methods (the appendix's first page)."""
     report.heading("Predictions and agreement", level=2)
     report.table(
@@ -164,7 +164,7 @@ def main_tables(report: Report, t: CamTables) -> None:
 
 def appendix(report: Report, t: CamTables) -> None:
     report.appendix("Appendix: predictions, agreement and each image's numbers")
-    main_tables(report, t)
+    prediction_tables(report, t)
     pairs = [f"rho_{p}" for p in t.pairs.index if f"rho_{p}" in t.images.columns]
     methods = list(t.methods.index)
     report.table(
