@@ -183,7 +183,7 @@ def test_the_sheets_example_states_each_iou_rank_and_the_reason_of_its_numbers()
     assert "edge density 0.05 vs 0.17" in found.evidence
     assert "top-1 probability 95% vs 48%" in found.evidence
     assert "goldfish is simpler by 5 of 5 measures" in found.reason
-    assert "larger LIME mask (15% vs 12% of the crop)" in found.reason
+    assert "goldfish's larger LIME mask (15% vs 12% of the crop)" in found.reason
     assert "chance overlap (0.08 vs 0.06)" in found.reason
     assert "0.75 vs 0.59" in found.reason and "kite's shortfall is resolution" in found.reason
 
@@ -192,7 +192,8 @@ def test_the_sheets_example_follows_the_numbers_either_way():
     other_way = rules.sheet_example(summary(sheet_example=sheet(0.15, 0.30)))
     assert other_way.claim.startswith("Kite (complex) agrees more than goldfish (simple)")
     assert "not by its mask's area (kite 12% vs 15% of the crop)" in other_way.reason
-    assert "resolution does not explain it" in other_way.reason
+    assert "0.59 vs 0.75 (compare/ceiling.csv): not resolution" in other_way.reason
+    assert other_way.reason.endswith("disagree about where goldfish's evidence lies.")
     alike = rules.sheet_example(summary(sheet_example=sheet(0.24, 0.22)))
     assert alike.claim == "Goldfish (simple) and kite (complex) agree alike."
     busier = rules.sheet_example(summary(sheet_example=sheet(edge_density=0.3)))

@@ -698,7 +698,8 @@ def _name(f: ImageFacts) -> str:
 def _sheet_reasons(e: SheetExample, measures_: list[str]) -> list[str]:
     """The reason the numbers give for the sheet's pair: which image the complexity
     measures call simpler; whether the image that agrees more has the larger mask (random
-    masks overlap more) and the higher ceiling through the CAM grid."""
+    masks overlap more) and the higher ceiling through the CAM grid; where neither, the
+    maps' disagreement."""
     a, b = e.simple, e.complex
     more, less = (a, b) if a.iou >= b.iou else (b, a)
     found = []
@@ -711,27 +712,33 @@ def _sheet_reasons(e: SheetExample, measures_: list[str]) -> list[str]:
             f"{_name(a)} is simpler by {len(simpler)} of {len(measures_)} measures"
             + (f" (not by {_labels(not_by)})" if simpler and not_by else "")
         )
+    area = grid = None  # whether the mask's area, the grid's ceiling go with the IoUs
     if more.lime_area is not None and less.lime_area is not None:
         areas = f"{pct(more.lime_area)} vs {pct(less.lime_area)} of the crop"
-        if more.lime_area > less.lime_area and more.chance is not None and less.chance is not None:
+        area = more.lime_area > less.lime_area
+        if area:
+            chance = (
+                f" ({num(more.chance)} vs {num(less.chance)})"
+                if more.chance is not None and less.chance is not None
+                else ""
+            )
             found.append(
-                f"its larger LIME mask ({areas}) raises chance overlap "
-                f"({num(more.chance)} vs {num(less.chance)})"
-                if more is a
-                else f"{_name(more)}'s larger LIME mask ({areas}) raises chance overlap "
-                f"({num(more.chance)} vs {num(less.chance)})"
+                f"{_name(more)}'s larger LIME mask ({areas}) raises chance overlap{chance}"
             )
         else:
             found.append(f"not by its mask's area ({_name(more)} {areas})")
     if more.ceiling is not None and less.ceiling is not None:
-        grid = (
+        ceilings = (
             f"through the CAM grid LIME's mask keeps {num(more.ceiling)} vs "
             f"{num(less.ceiling)} {file_ref('compare/ceiling.csv')}"
         )
-        if less.ceiling < more.ceiling:
-            found.append(f"{grid}: part of {_name(less)}'s shortfall is resolution")
+        grid = less.ceiling < more.ceiling
+        if grid:
+            found.append(f"{ceilings}: part of {_name(less)}'s shortfall is resolution")
         else:
-            found.append(f"{grid}: resolution does not explain it")
+            found.append(f"{ceilings}: not resolution")
+    if area is False and grid is False:
+        found.append(f"the maps disagree about where {_name(less)}'s evidence lies")
     return found
 
 
