@@ -143,11 +143,13 @@ def final_path(path: Path) -> Path:
 class FigureLog:
     """Records, while installed, every figure a stage saves (its smallest text in points
     and its text collisions) and where each report prints it (its scale against the size
-    it was drawn at), so that a test can check each figure's text at print size."""
+    it was drawn at), so that a test can check each figure's text at print size; and the
+    text of each report's table cells, by the report's path."""
 
     def __init__(self) -> None:
         self.drawn: dict[Path, tuple[float, list[str]]] = {}
         self.placed: dict[str, list[tuple[Path, float]]] = {}
+        self.cells: dict[Path, list[str]] = {}
 
     def install(self, monkeypatch) -> FigureLog:
         from explainlab import plotting, runfolder
@@ -168,6 +170,7 @@ class FigureLog:
 
         def record_report(report, path):
             self.placed[Path(path).name] = [(final_path(p), s) for p, s in report.placed]
+            self.cells[final_path(path)] = list(report.cells)
             return save_report(report, path)
 
         monkeypatch.setattr(runfolder, "save_figure", record_figure)
@@ -188,3 +191,10 @@ class FigureLog:
                     found.append(f"{report}: {path.name} prints text at {smallest * scale:.1f} pt")
                 found += [f"{report}: {path.name}: {o}" for o in overlaps]
         return found
+
+
+def broken_words(pdf: Path, cells: Iterable[str]) -> list[str]:
+    """The words of table ``cells`` that ``pdf``'s text does not hold whole (a cell wrapped
+    inside a word prints it as two pieces on two lines)."""
+    printed = {word for page in PdfReader(str(pdf)).pages for word in page.extract_text().split()}
+    return sorted({word for cell in cells for word in cell.split() if word not in printed})

@@ -203,3 +203,24 @@ def test_the_saved_grid_is_no_wider_than_it_prints_and_keeps_long_names(tmp_path
     assert label.replace("\n", " ") == "West Highland white terrier"
     with Image.open(save_grid(rows, tmp_path / "grid.png", 6.85, per_row=2)) as image:
         assert image.width / image.info["dpi"][0] <= 6.85 + 0.01
+
+
+def test_ten_images_fit_the_height_with_their_labels_beside_them():
+    """Report 2's page 2: ten rows of crop and maps within the height it has, each label
+    (the image, its top-1 class) written beside its row, legible at print size."""
+    from explainlab.assignment.report.cam_report import GRID_HEIGHT_IN, GRID_WIDTH_IN
+
+    crop = np.full((32, 32, 3), 128, np.uint8)
+    maps = {m: blob(32, 4, 4, 8) for m in ("gradcam", "ablationcam", "scorecam")}
+    label = "West Highland white terrier\ntop-1: West Highland white terrier 97% ✓"
+    fig = grid_figure([GridRow(label, crop, maps)] * 10, GRID_WIDTH_IN, height_in=GRID_HEIGHT_IN)
+    try:
+        assert fig.get_figheight() <= GRID_HEIGHT_IN + 1e-9
+        assert fig.get_figwidth() <= GRID_WIDTH_IN + 1e-9
+        pictures = [ax for ax in fig.axes if ax.images]
+        assert len(pictures) == 10 * 4
+        first = pictures[0].yaxis.label
+        assert first.get_rotation() == 0 and first.get_text().startswith("West Highland")
+        assert legibility_problems(fig) == []
+    finally:
+        close(fig)

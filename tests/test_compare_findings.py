@@ -157,6 +157,84 @@ def test_sanity_verdicts():
     assert rules.sanity(summary(sanity=s)).claim.startswith("LIME fail")
 
 
+def sheet(simple_iou: float = 0.27, complex_iou: float = 0.21, **simple) -> dict:
+    """summary.json's ``sheet_example``: goldfish (simple) and kite (complex) of ten."""
+
+    def facts(key, iou, rank, area, chance, ceiling, complexity):
+        return {"key": key, "iou": iou, "rank": rank, "chance": chance, "ceiling": ceiling,
+                "lime_area": area, "complexity": complexity}  # fmt: skip
+
+    goldfish = {"object_area": 0.26, "n_superpixels": 33, "edge_density": 0.05,
+                "colour_entropy": 4.41, "top1_prob": 0.95} | simple  # fmt: skip
+    kite = {"object_area": 0.21, "n_superpixels": 48, "edge_density": 0.17,
+            "colour_entropy": 5.38, "top1_prob": 0.48}  # fmt: skip
+    return {
+        "images": 10,
+        "simple": facts("goldfish", simple_iou, 3, 0.15, 0.08, 0.75, goldfish),
+        "complex": facts("kite", complex_iou, 7, 0.12, 0.06, 0.59, kite),
+    }
+
+
+def test_the_sheets_example_states_each_iou_rank_and_the_reason_of_its_numbers():
+    found = rules.sheet_example(summary(sheet_example=sheet()))
+    assert found.claim == "Goldfish (simple) agrees more than kite (complex), as the sheet expects."
+    assert "IoU 0.27 (rank 3 of 10) vs 0.21 (rank 7 of 10)" in found.evidence
+    assert "quickshift superpixels 33 vs 48" in found.evidence
+    assert "edge density 0.05 vs 0.17" in found.evidence
+    assert "top-1 probability 95% vs 48%" in found.evidence
+    assert "goldfish is simpler by 5 of 5 measures" in found.reason
+    assert "goldfish's larger LIME mask (15% vs 12% of the crop)" in found.reason
+    assert "chance overlap (0.08 vs 0.06)" in found.reason
+    assert "0.75 vs 0.59" in found.reason and "kite's shortfall is resolution" in found.reason
+
+
+def test_the_sheets_example_follows_the_numbers_either_way():
+    other_way = rules.sheet_example(summary(sheet_example=sheet(0.15, 0.30)))
+    assert other_way.claim.startswith("Kite (complex) agrees more than goldfish (simple)")
+    assert "not by its mask's area (kite 12% vs 15% of the crop)" in other_way.reason
+    assert "0.59 vs 0.75 (compare/ceiling.csv): not resolution" in other_way.reason
+    assert other_way.reason.endswith("disagree about where goldfish's evidence lies.")
+    alike = rules.sheet_example(summary(sheet_example=sheet(0.24, 0.22)))
+    assert alike.claim == "Goldfish (simple) and kite (complex) agree alike."
+    busier = rules.sheet_example(summary(sheet_example=sheet(edge_density=0.3)))
+    assert "simpler by 4 of 5 measures (not by edge density)" in busier.reason
+
+
+def test_the_sheets_example_is_left_out_without_goldfish_or_kite():
+    assert rules.sheet_example(summary()) is None
+    assert rules.sheet_example(summary(sheet_example=None)) is None
+    with_it = rules.choose(summary(sheet_example=sheet()))
+    claims = [f.claim for f in with_it]
+    assert len(with_it) == len(rules.choose(summary())) + 1 <= 5
+    assert "as the sheet expects" in claims[2]  # after agreement and complexity
+
+
+def test_the_sheets_numbers_come_from_the_tables_with_each_ones_rank():
+    import pandas as pd
+
+    from explainlab.compare.summary import sheet_example
+
+    iou = {"goldfish": 0.30, "kite": 0.10, "orange": 0.40, "racer": 0.20}
+    agreement = pd.DataFrame(
+        [
+            {"key": k, "method": m, "measure": name, "value": v}
+            for k, value in iou.items()
+            for m, shift in (("gradcam", 0.0), ("scorecam", 0.5))
+            for name, v in (("iou_area", value + shift), ("iou_area_chance", 0.05),
+                            ("lime_area", value / 2))
+        ]
+    )  # fmt: skip
+    complexity = pd.DataFrame({"key": list(iou), "edge_density": [0.1, 0.2, 0.3, 0.4]})
+    found = sheet_example(agreement, "gradcam", complexity, {"goldfish": 0.7})
+    assert found["images"] == 4
+    assert found["simple"] == {"key": "goldfish", "iou": 0.30, "rank": 2, "chance": 0.05,
+                               "ceiling": 0.7, "lime_area": 0.15,
+                               "complexity": {"edge_density": 0.1}}  # fmt: skip
+    assert (found["complex"]["rank"], found["complex"]["ceiling"]) == (4, None)
+    without_kite = agreement[agreement["key"] != "kite"]
+    assert sheet_example(without_kite, "gradcam", complexity, {}) is None
+
+
 def test_choose_gives_three_to_five_findings():
     assert 3 <= len(rules.choose(summary())) <= 5
 
@@ -193,6 +271,8 @@ def test_the_family_reason_names_the_methods_compared_from_the_registry():
 
 
 def test_the_record_round_trips_through_summary_json():
+    with_sheet = summary(sheet_example=sheet())
+    assert with_sheet.sheet is not None and CompareFindings.of(with_sheet.to_json()) == with_sheet
     record = summary()
     assert record.findings and CompareFindings.of(record.to_json()) == record
     stored = numbers() | {"findings": [{"claim": "C", "evidence": "E", "reason": "R"}]}
@@ -213,7 +293,8 @@ def test_summary_txt_and_report_4_state_the_same_findings(tmp_path):
 
     means = numbers()["agreement_mean"]
     means["scorecam"]["iou_area"] = 0.40  # ranked: the family finding too
-    record = summary(agreement_mean=means, label_mismatches=["img3"])
+    record = summary(agreement_mean=means, label_mismatches=["img3"], sheet_example=sheet())
+    assert any("as the sheet expects" in f.claim for f in record.findings)
     folder = tmp_path / "compare"
     folder.mkdir()
     (folder / "summary.json").write_text(json.dumps(record.to_json()))

@@ -20,7 +20,14 @@ from explainlab.errors import MissingAssetsError
 from explainlab.pipeline import run_pipeline, summary
 from helpers import explainlab_process
 from pdfcheck import assert_pages_not_blank
-from reportcheck import FigureLog, foreign_numbers, free_values, report_text
+from reportcheck import (
+    FigureLog,
+    broken_words,
+    final_path,
+    foreign_numbers,
+    free_values,
+    report_text,
+)
 
 KEYS = ("goldfish", "kite")
 
@@ -258,6 +265,63 @@ def test_figures_print_legibly(offline_run, figure_log):
 
     assert set(figure_log.placed) >= set(MAIN_PAGES)
     assert figure_log.problems(MIN_FONT_PT) == []
+
+
+def test_no_table_cell_of_a_report_breaks_a_word(offline_run, figure_log):
+    run_dir, _ = offline_run
+    for name in MAIN_PAGES:
+        cells = figure_log.cells[final_path(run_dir / "reports" / name)]
+        assert cells, name
+        assert broken_words(run_dir / "reports" / name, cells) == [], name
+
+
+def _picture_rows(path: Path) -> int:
+    """Lines of pictures in a saved map grid: the runs of ink (a pixel not near white)
+    taller than 0.3 in down a vertical line through its last column."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        darkest = np.asarray(image.convert("RGB")).min(axis=2)
+        tall = 0.3 * image.info["dpi"][1]
+    ink = darkest[:, darkest.shape[1] - darkest.shape[1] // 12] < 235
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ink.astype(int), [0]])))
+    return int(sum(end - start > tall for start, end in zip(edges[::2], edges[1::2], strict=True)))
+
+
+def test_report_2_maps_every_image_one_row_each_in_its_two_pages(offline_run, tmp_path):
+    from explainlab.assignment.report import cam_report
+    from explainlab.assignment.report.common import RunFacts
+    from explainlab.report.pdf import main_pages
+
+    run_dir, _ = offline_run
+    reader = PdfReader(str(run_dir / "reports" / "2_cam.pdf"))
+    assert main_pages(reader) == 2
+    assert "Every image's maps" in reader.pages[1].extract_text()
+    keys = list(pd.read_csv(run_dir / "cam" / "predictions.csv")["key"])
+    grid = run_dir / "reports" / "figures" / "2_cam" / cam_report.GRID_FILE
+    assert _picture_rows(grid) == len(keys)
+    facts = RunFacts.read(run_dir)
+    _, tables, _ = cam_report.read_tables(facts, tmp_path)
+    labels = [row.label.splitlines() for row in cam_report.grid_rows(facts, tables)]
+    assert [label[0] for label in labels] == [k.replace("_", " ") for k in keys]
+    assert all(label[1].startswith("top-1: ") for label in labels)
+
+
+def test_report_4_and_the_summary_state_the_sheets_example(offline_run):
+    from explainlab.compare.findings import CompareFindings
+    from explainlab.report.markup import markdown
+
+    run_dir, _ = offline_run
+    record = CompareFindings.read(run_dir / "compare")
+    (example,) = [f for f in record.findings if "(simple)" in f.claim]
+    reader = PdfReader(str(run_dir / "reports" / "4_comparison.pdf"))
+    page_one = " ".join(reader.pages[0].extract_text().split())
+    summary_txt = " ".join((run_dir / "compare" / "summary.txt").read_text().split())
+    for part in (example.claim, example.evidence, example.reason):
+        words = " ".join(markdown(part).split())
+        assert words in summary_txt
+        assert words.replace("**", "").replace("*", "") in page_one
+    assert "rank 1 of 2" in example.evidence and "rank 2 of 2" in example.evidence
 
 
 def test_reports_are_sized_for_sharing(offline_run, tmp_path):

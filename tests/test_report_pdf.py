@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from explainlab import runfolder
 from explainlab.report.pdf import Report, merge_pdfs, text
 from pdfcheck import assert_pages_not_blank, rendered_pages
+from reportcheck import broken_words
 
 
 def _figure(path):
@@ -59,16 +60,50 @@ def test_merge_keeps_every_page(tmp_path):
 def test_table_headers_are_never_broken_mid_word():
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from explainlab.report.pdf import CELL_PADDING, header_fit
+    from explainlab.report.pdf import CELL_PADDING, fit_columns, word_widths
 
     header = ["image", "samples", "segmentation", "batch"]
     widths = [60.0, 30.0, 120.0, 20.0]
-    fitted = header_fit(widths, header, 7.5)
+    fitted = fit_columns(widths, word_widths(header, [], 7.5))
     assert sum(fitted) == pytest.approx(sum(widths))  # the table keeps its width
     for word, width in zip(header, fitted, strict=True):
         assert width >= stringWidth(word, "DejaVu-Bold", 7.5) + CELL_PADDING - 1e-9
     assert fitted[2] < widths[2] and fitted[0] <= widths[0]  # taken from the roomy ones
-    assert header_fit([10.0, 10.0], ["samples", "batch"], 7.5) == [10.0, 10.0]  # no room
+    assert fit_columns([10.0, 10.0], word_widths(["samples", "batch"], [], 7.5)) is None
+
+
+def test_a_word_too_wide_for_any_layout_shrinks_the_text_not_the_word():
+    from explainlab.report.pdf import MIN_CELL_FONT_PT, table_layout, word_widths
+
+    rows = [["Ridge(alpha=0.1)", "1"]]
+    widths, size = table_layout([80.0, 80.0], ["regressor", "n"], rows, 7.5)
+    assert size == 7.5 and widths[0] >= word_widths(["regressor", "n"], rows, 7.5)[0]
+    widths, size = table_layout([40.0, 40.0], ["regressor", "n"], rows, 7.5)
+    assert MIN_CELL_FONT_PT <= size < 7.5 and sum(widths) >= 80.0 - 1e-9
+
+
+def test_the_pickle_table_prints_every_value_whole(tmp_path):
+    """Report 3's pickle table, its regressor column as narrow as the report sets it:
+    ``Ridge(alpha=0.1)`` prints on one line, as every other value of it does."""
+    from explainlab.assignment.report.lime_report import pickle_section
+
+    lime = tmp_path / "lime"
+    default = {"num_samples": 1000, "segmentation_fn": None, "hide_color": None,
+               "top_labels": 5, "model_regressor": None, "num_features": 100000,
+               "batch_size": 10, "random_seed": 0}  # fmt: skip
+    tuned = default | {
+        "num_samples": 150,
+        "top_labels": 1,
+        "model_regressor": {"class": "Ridge", "alpha": 0.1},
+        "segmentation_fn": {"algo_type": "slic", "n_segments": 100, "compactness": 10.0},
+    }
+    params = {"West_Highland_white_terrier": default, "kite": tuned, "goldfish": tuned}
+    runfolder.write_json(lime / "params.json", params)
+    report = Report(title="pickle")
+    pickle_section(report, lime)
+    path = report.save(tmp_path / "r.pdf")
+    assert "Ridge(alpha=0.1)" in report.cells and "n_segments=100," in " ".join(report.cells)
+    assert broken_words(path, report.cells) == []
 
 
 def test_dissection_report_of_the_reference_runs(tmp_path, mirror):

@@ -99,42 +99,59 @@ class GridRow:
     maps: Mapping[str, np.ndarray]
 
 
-LABEL_IN = 0.42  # room for a row's label (two or three lines of GRID_FONT_PT), inches
+LABEL_IN = 0.42  # room for a row's label along its crop (two or three lines), inches
+SIDE_LABEL_IN = 1.9  # the most room for a label written beside its row, inches
+TITLE_IN = 0.2  # the column titles above the first line, inches
+GAP_IN = 0.04  # between two lines of pictures, inches
 
 
 def save_grid(
-    rows: Sequence[GridRow], path: Path, width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+    rows: Sequence[GridRow],
+    path: Path,
+    width_in: float = PRINT_WIDTH_IN,
+    per_row: int = 1,
+    height_in: float | None = None,
 ) -> Path:
     """:func:`grid_figure` saved at print resolution."""
-    fig = grid_figure(rows, width_in, per_row)
+    fig = grid_figure(rows, width_in, per_row, height_in)
     runfolder.save_figure(fig, path, dpi=200, pad_inches=0)  # drawn at the size it prints
     close(fig)
     return path
 
 
 def grid_figure(
-    rows: Sequence[GridRow], width_in: float = PRINT_WIDTH_IN, per_row: int = 1
+    rows: Sequence[GridRow],
+    width_in: float = PRINT_WIDTH_IN,
+    per_row: int = 1,
+    height_in: float | None = None,
 ) -> plt.Figure:
     """The input crop then one overlay per method for each image, ``per_row`` images side
-    by side, drawn ``width_in`` inches wide (the width it prints at) with text of
-    :data:`GRID_FONT_PT`; each image's label wrapped beside its crop."""
+    by side, drawn at most ``width_in`` inches wide (the width it prints at) with text of
+    :data:`GRID_FONT_PT`; each image's label wrapped along its crop. At most ``height_in``
+    tall when given: where that makes the pictures smaller than the width allows, the
+    figure is narrower and each label (its lines kept) is written beside its row."""
     methods = list(rows[0].maps)
     group = len(methods) + 1
-    cell = (width_in - per_row * LABEL_IN) / (per_row * group)
-    ratios = [LABEL_IN / cell, *[1.0] * group] * per_row
     lines = -(-len(rows) // per_row)
+    cell = (width_in - per_row * LABEL_IN) / (per_row * group)
+    label_in, beside = LABEL_IN, False
+    if height_in is not None and (tall := (height_in - TITLE_IN) / lines - GAP_IN) < cell:
+        cell, beside = tall, True
+        label_in = min(SIDE_LABEL_IN, width_in / per_row - group * cell)
+    ratios = [label_in / cell, *[1.0] * group] * per_row
     fig, axes = plt.subplots(
         lines,
         len(ratios),
-        figsize=(width_in, lines * (cell + 0.04) + 0.2),
+        figsize=(per_row * (label_in + group * cell), lines * (cell + GAP_IN) + TITLE_IN),
         squeeze=False,
         gridspec_kw={"wspace": 0.03, "hspace": 0.04, "width_ratios": ratios},
     )
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.18 / fig.get_figheight())
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - TITLE_IN * 0.9 / fig.get_figheight())
     titles = ["input crop", *(title_of(m) for m in methods)]
     for ax in axes.ravel():
         ax.set_axis_off()
-    wrap = max(12, int(cell * 72 / (0.55 * GRID_FONT_PT)))  # characters along a cell
+    # characters along a label: the crop's side, or beside it the label's room
+    wrap = max(12, int((label_in if beside else cell) * 72 / (0.55 * GRID_FONT_PT)))
     for i, row in enumerate(rows):
         line, first = divmod(i, per_row)
         cells = axes[line][first * (group + 1) + 1 : (first + 1) * (group + 1)]
@@ -146,6 +163,12 @@ def grid_figure(
             ax.set_yticks([])
             if line == 0:
                 ax.set_title(titles[c], fontsize=GRID_FONT_PT, pad=2)
-        label = "\n".join(textwrap.wrap(row.label, wrap)[:3])
-        cells[0].set_ylabel(label, fontsize=GRID_FONT_PT, labelpad=2, linespacing=1.1)
+        wrapped = [w for part in row.label.split("\n") for w in textwrap.wrap(part, wrap)]
+        cells[0].set_ylabel(
+            "\n".join(wrapped if beside else wrapped[:3]),
+            fontsize=GRID_FONT_PT,
+            labelpad=4 if beside else 2,
+            linespacing=1.1,
+            **({"rotation": 0, "ha": "right", "va": "center"} if beside else {}),
+        )
     return fig

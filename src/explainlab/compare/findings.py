@@ -23,7 +23,7 @@ from explainlab.compare.settings import LIME, CompareSettings
 from explainlab.measures import MeasureSpec, get_measure, measures
 from explainlab.methods import get_method, title_of
 from explainlab.report.findings import Finding, Missed, file_ref
-from explainlab.report.markup import join_names, num, text
+from explainlab.report.markup import join_names, num, pct, pretty_key, text
 
 # The agreement measure of the headline (page 1, the overview figure, the complexity
 # analysis): the CAM's top pixels covering LIME's mask area, no threshold to choose.
@@ -41,6 +41,10 @@ UNDETERMINED = "undetermined"  # the complexity verdict where no rho could be es
 # The pair measure of "which two methods agree most and least": the whole maps' rank
 # correlation, no threshold and no area to choose.
 PAIR_FACT_MEASURE = "pair_rho"
+# The assignment sheet's own example of "do simple images agree more than complex ones?":
+# a simple image, then a complex one (mission keys).
+SHEET_EXAMPLE = ("goldfish", "kite")
+SHARES = ("object_area", "top1_prob")  # complexity measures printed as percentages
 
 
 def sanity_verdict(rho: float) -> str:
@@ -309,6 +313,73 @@ class PairFacts:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageFacts:
+    """One image's headline IoU (the primary method against LIME), its place among the
+    run's images and what may explain it: chance, the grid's ceiling, LIME's mask area and
+    the complexity measures."""
+
+    key: str
+    iou: float
+    rank: int  # 1: the image that agrees most
+    chance: float | None  # two random masks of LIME's mask area
+    ceiling: float | None  # LIME's own mask seen through the CAM grid; None: not measured
+    lime_area: float | None  # LIME's mask, share of the crop
+    complexity: dict[str, float]  # complexity measure -> value (compare/complexity.csv)
+
+    @classmethod
+    def of(cls, f: Mapping[str, Any]) -> ImageFacts:
+        return cls(
+            key=f["key"],
+            iou=float(f["iou"]),
+            rank=int(f["rank"]),
+            chance=f.get("chance"),
+            ceiling=f.get("ceiling"),
+            lime_area=f.get("lime_area"),
+            complexity=dict(f.get("complexity", {})),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "iou": self.iou,
+            "rank": self.rank,
+            "chance": self.chance,
+            "ceiling": self.ceiling,
+            "lime_area": self.lime_area,
+            "complexity": self.complexity,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SheetExample:
+    """The sheet's example (:data:`SHEET_EXAMPLE`), both images in the run: the simple
+    one, the complex one, each among the ``images`` the run ranked."""
+
+    images: int
+    simple: ImageFacts
+    complex: ImageFacts
+
+    @classmethod
+    def of(cls, numbers: Mapping[str, Any]) -> SheetExample | None:
+        """From summary.json's ``sheet_example`` (None: an image of it not in the run)."""
+        e = numbers.get("sheet_example")
+        if not e:
+            return None
+        return cls(
+            images=int(e["images"]),
+            simple=ImageFacts.of(e["simple"]),
+            complex=ImageFacts.of(e["complex"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "simple": self.simple.to_json(),
+            "complex": self.complex.to_json(),
+        }
+
+
 # --- the record ----------------------------------------------------------------------------
 
 
@@ -334,6 +405,7 @@ class CompareFindings:
     paired: PairedWins | None = None  # the primary method against LIME
     sanity: Sanity | None = None
     pairs: PairFacts | None = None  # every two methods; older runs: None
+    sheet: SheetExample | None = None  # the sheet's simple and complex image; None: not run
     findings: tuple[Finding, ...] = ()
     missed: tuple[Missed, ...] = ()
 
@@ -369,6 +441,7 @@ class CompareFindings:
             ),
             sanity=Sanity.of(numbers),
             pairs=PairFacts.of(numbers["pairs"]) if numbers.get("pairs") else None,
+            sheet=SheetExample.of(numbers),
         )
         if "findings" in numbers:
             return replace(
@@ -409,6 +482,8 @@ class CompareFindings:
         out |= {"threshold": self.threshold, "crop": self.crop}
         if self.pairs is not None:
             out["pairs"] = self.pairs.to_json()
+        if self.sheet is not None:
+            out["sheet_example"] = self.sheet.to_json()
         out["findings"] = [f.to_dict() for f in self.findings]
         out["missed"] = [m.to_dict() for m in self.missed]
         return out
@@ -424,12 +499,14 @@ class CompareFindings:
 
 
 def choose(r: CompareFindings) -> list[Finding]:
-    """The findings, in reading order: agreement, complexity, faithfulness, sanity (the
-    last three where the stage measured them); a ranking of the CAM methods only where one
-    of those is missing, so that a report's page 1 stays one page."""
+    """The findings, in reading order: the answers to the sheet's questions first
+    (agreement, complexity, the sheet's example), then faithfulness and sanity (each but the
+    first where the stage measured it); a ranking of the CAM methods only where one of
+    complexity, faithfulness and sanity is missing, so that the record stays three to five."""
     main = [complexity(r), faithfulness(r), sanity(r)]
     extra = family(r) if None in main else None
-    return [f for f in (agreement(r), extra, *main) if f is not None]
+    found = [agreement(r), main[0], sheet_example(r), extra, *main[1:]]
+    return [f for f in found if f is not None]
 
 
 def missed(r: CompareFindings) -> list[Missed]:
@@ -571,7 +648,98 @@ def complexity(r: CompareFindings) -> Finding | None:
 
 
 def _labels(names: list[str]) -> str:
-    return join_names([LABELS[m].split(" (")[0] for m in names if m in SIMPLER_WHEN])
+    return join_names([_short(m) for m in names if m in SIMPLER_WHEN])
+
+
+def _short(measure: str) -> str:
+    """A complexity measure's name without its unit: "edge density"."""
+    return LABELS[measure].split(" (")[0]
+
+
+def _value(measure: str, value: float) -> str:
+    """A complexity measure's value as the findings print it: a count, a share, a number."""
+    if measure == "n_superpixels":
+        return f"{value:.0f}"
+    return pct(value) if measure in SHARES else num(value)
+
+
+def sheet_example(r: CompareFindings) -> Finding | None:
+    """The sheet's example, goldfish (simple) against kite (complex): each one's IoU and
+    rank among the images, their complexity, and the reason the numbers give (None: either
+    image not in the run)."""
+    e = r.sheet
+    if e is None:
+        return None
+    a, b = e.simple, e.complex
+    simple, busy = f"{_name(a)} (simple)", f"{_name(b)} (complex)"
+    if abs(a.iou - b.iou) < ALIKE_WITHIN:
+        claim = f"{simple} and {busy} agree alike."
+    elif a.iou > b.iou:
+        claim = f"{simple} agrees more than {busy}, as the sheet expects."
+    else:
+        claim = f"{busy} agrees more than {simple}, against the sheet's expectation."
+    ious = " vs ".join(f"{num(f.iou)} (rank {f.rank} of {e.images})" for f in (a, b))
+    evidence = f"IoU {ious} {file_ref('compare/agreement.csv')}"
+    both = [m for m in SIMPLER_WHEN if m in a.complexity and m in b.complexity]
+    if both:
+        values = [
+            f"{_short(m)} {_value(m, a.complexity[m])} vs {_value(m, b.complexity[m])}"
+            for m in both
+        ]
+        evidence += f"; {', '.join(values)} {file_ref('compare/complexity.csv')}"
+    claim = claim[:1].upper() + claim[1:]
+    return Finding(claim, evidence + ".", "; ".join(_sheet_reasons(e, both)) + ".")
+
+
+def _name(f: ImageFacts) -> str:
+    return text(pretty_key(f.key))
+
+
+def _sheet_reasons(e: SheetExample, measures_: list[str]) -> list[str]:
+    """The reason the numbers give for the sheet's pair: which image the complexity
+    measures call simpler; whether the image that agrees more has the larger mask (random
+    masks overlap more) and the higher ceiling through the CAM grid; where neither, the
+    maps' disagreement."""
+    a, b = e.simple, e.complex
+    more, less = (a, b) if a.iou >= b.iou else (b, a)
+    found = []
+    if measures_:
+        simpler = [
+            m for m in measures_ if (a.complexity[m] - b.complexity[m]) * SIMPLER_WHEN[m] > 0
+        ]
+        not_by = [m for m in measures_ if m not in simpler]
+        found.append(
+            f"{_name(a)} is simpler by {len(simpler)} of {len(measures_)} measures"
+            + (f" (not by {_labels(not_by)})" if simpler and not_by else "")
+        )
+    area = grid = None  # whether the mask's area, the grid's ceiling go with the IoUs
+    if more.lime_area is not None and less.lime_area is not None:
+        areas = f"{pct(more.lime_area)} vs {pct(less.lime_area)} of the crop"
+        area = more.lime_area > less.lime_area
+        if area:
+            chance = (
+                f" ({num(more.chance)} vs {num(less.chance)})"
+                if more.chance is not None and less.chance is not None
+                else ""
+            )
+            found.append(
+                f"{_name(more)}'s larger LIME mask ({areas}) raises chance overlap{chance}"
+            )
+        else:
+            found.append(f"not by its mask's area ({_name(more)} {areas})")
+    if more.ceiling is not None and less.ceiling is not None:
+        ceilings = (
+            f"through the CAM grid LIME's mask keeps {num(more.ceiling)} vs "
+            f"{num(less.ceiling)} {file_ref('compare/ceiling.csv')}"
+        )
+        grid = less.ceiling < more.ceiling
+        if grid:
+            found.append(f"{ceilings}: part of {_name(less)}'s shortfall is resolution")
+        else:
+            found.append(f"{ceilings}: not resolution")
+    if area is False and grid is False:
+        found.append(f"the maps disagree about where {_name(less)}'s evidence lies")
+    return found
 
 
 def faithfulness(r: CompareFindings) -> Finding | None:

@@ -17,6 +17,7 @@ from explainlab.compare.findings import (
     HEADLINE,
     PAIR_FACT_MEASURE,
     RANDOM,
+    SHEET_EXAMPLE,
     UNCHANGED_ABOVE,
     CompareFindings,
     FaithfulnessRow,
@@ -70,6 +71,7 @@ def key_numbers(
     failures: list[str],
     resolution: Resolution | None = None,
     pair_means: pd.DataFrame | None = None,
+    complexity: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     means = agreement.groupby(["method", "measure"])["value"].mean()
     n = len(correlations[correlations["method"] == primary].dropna(subset=["rho"]))
@@ -128,7 +130,48 @@ def key_numbers(
         }
     if pair_means is not None:
         out["pairs"] = pair_facts(pair_means)
+    if complexity is not None:
+        ceilings = resolution.ceilings if resolution is not None else {}
+        out["sheet_example"] = sheet_example(agreement, primary, complexity, ceilings)
     return _clean(out)
+
+
+def sheet_example(
+    agreement: pd.DataFrame,
+    primary: str,
+    complexity: pd.DataFrame,
+    ceilings: dict[str, float],
+) -> dict[str, Any] | None:
+    """summary.json's ``sheet_example``: for each image of :data:`SHEET_EXAMPLE`, its
+    headline IoU, rank among the images, chance, ceiling, LIME's mask area and complexity
+    measures (None where either image is not in the run)."""
+    part = agreement[agreement["method"] == primary]
+    wide = part.pivot_table(index="key", columns="measure", values="value")
+    iou = wide[HEADLINE].dropna()
+    if not set(SHEET_EXAMPLE) <= set(iou.index):
+        return None
+    rank = iou.rank(ascending=False, method="min")
+    measures_ = complexity.set_index("key")
+    chance = get_measure(HEADLINE).chance
+
+    def facts(key: str) -> dict[str, Any]:
+        row = wide.loc[key]
+        return {
+            "key": key,
+            "iou": iou[key],
+            "rank": int(rank[key]),
+            "chance": row.get(chance),
+            "ceiling": ceilings.get(key),
+            "lime_area": row.get("lime_area"),
+            "complexity": {
+                m: measures_.loc[key, m]
+                for m in LABELS
+                if m in measures_ and key in measures_.index
+            },
+        }
+
+    simple, complex_ = SHEET_EXAMPLE
+    return {"images": len(iou), "simple": facts(simple), "complex": facts(complex_)}
 
 
 def pair_facts(pair_means: pd.DataFrame) -> dict[str, Any] | None:

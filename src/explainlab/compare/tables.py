@@ -57,7 +57,7 @@ def write_all(
         )
         runfolder.write_csv(folder / "ceiling.csv", ceilings)
     primary = settings.primary_method if settings.primary_method in methods else methods[0]
-    corr, answer = _complexity(folder, items, agreement, methods, primary)
+    comp, corr, answer = _complexity(folder, items, agreement, methods, primary)
     figures.save_overview(
         overview_table(agreement, primary, resolution),
         corr[corr["method"] == primary],
@@ -88,6 +88,7 @@ def write_all(
         failures=[f"{f.key}: {f.error}" for f in failures],
         resolution=resolution,
         pair_means=means,
+        complexity=comp,
     )
     record = CompareFindings.of(numbers)
     runfolder.write_json(folder / "summary.json", record.to_json())
@@ -115,8 +116,9 @@ def _complexity(
     agreement: pd.DataFrame,
     methods: list[str],
     primary: str,
-) -> tuple[pd.DataFrame, dict]:
-    """complexity.csv, correlations.csv and the scatter; the "simple agree more?" answer."""
+) -> tuple[pd.DataFrame, pd.DataFrame, complexity.Answer]:
+    """complexity.csv, correlations.csv and the scatter; the complexity measures per image,
+    their correlations and the "simple agree more?" answer."""
     headline = agreement[agreement["measure"] == HEADLINE]
     iou = {m: headline[headline["method"] == m].set_index("key")["value"] for m in methods}
     comp = pd.DataFrame([it["complexity"] for it in items])
@@ -136,7 +138,7 @@ def _complexity(
         primary,
         folder / "complexity_scatter.png",
     )
-    return corr, answer
+    return comp, corr, answer
 
 
 def _pairs(folder: Path, keys: list[str]) -> pd.DataFrame | None:

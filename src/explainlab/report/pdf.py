@@ -126,26 +126,64 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 CELL_PADDING = 12.0  # points: reportlab's default 6 pt on each side of a table cell
+MIN_CELL_FONT_PT = 6.5  # a table's text shrinks to this before a word would be broken
+CELL_FONT_STEP = 0.25  # points: how far each try shrinks it
 
 
-def header_fit(widths: Sequence[float], header: Sequence[str], font_size: float) -> list[float]:
-    """Column widths widened so that no header word is broken mid-word ("sampl/es"), the
-    width taken from columns with room to spare, in proportion to their spare room."""
+def word_widths(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], font_size: float
+) -> list[float]:
+    """Per column, the width its widest word needs at ``font_size`` (headers bold), with
+    the cell's padding: a cell is wrapped only at spaces, never inside a word."""
     _register_fonts()
-    need = [
-        max(pdfmetrics.stringWidth(w, "DejaVu-Bold", font_size) for w in h.split() or [""])
-        + CELL_PADDING
-        for h in header
-    ]
+    need = []
+    for i, h in enumerate(header):
+        words = [(w, "DejaVu-Bold") for w in h.split()]
+        words += [(w, "DejaVu") for row in rows for w in str(row[i]).split()]
+        need.append(
+            max((pdfmetrics.stringWidth(w, f, font_size) for w, f in words), default=0.0)
+            + CELL_PADDING
+        )
+    return need
+
+
+def fit_columns(widths: Sequence[float], need: Sequence[float]) -> list[float] | None:
+    """Column widths widened to what their words ``need``, the width taken from columns
+    with room to spare, in proportion to their spare room (None: not enough room)."""
     widths = list(widths)
     short = sum(max(0.0, n - w) for n, w in zip(need, widths, strict=True))
     spare = [max(0.0, w - n) for n, w in zip(need, widths, strict=True)]
-    if short == 0 or sum(spare) < short:
+    if short == 0:
         return widths
+    if sum(spare) < short:
+        return None
     return [
         max(w, n) if n > w else w - short * room / sum(spare)
         for n, w, room in zip(need, widths, spare, strict=True)
     ]
+
+
+def table_layout(
+    widths: Sequence[float] | None,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    font_size: float,
+) -> tuple[list[float] | None, float]:
+    """The column widths and font size at which no word of a table is broken: the
+    widths given, refitted (:func:`fit_columns`), at the largest size from ``font_size``
+    down to :data:`MIN_CELL_FONT_PT` where the words fit the table's width (the text width
+    when reportlab sizes the columns, ``widths`` None); below that, columns widened."""
+    size = font_size
+    while True:
+        need = word_widths(header, rows, size)
+        if widths is None:
+            if sum(need) <= TEXT_WIDTH or size <= MIN_CELL_FONT_PT:
+                return None, size
+        elif (fitted := fit_columns(widths, need)) is not None:
+            return fitted, size
+        elif size <= MIN_CELL_FONT_PT:
+            return [max(w, n) for w, n in zip(widths, need, strict=True)], size
+        size = max(MIN_CELL_FONT_PT, size - CELL_FONT_STEP)
 
 
 def is_photo(image: PILImage.Image) -> bool:
@@ -198,6 +236,7 @@ class Report:
     story: list[Any] = field(default_factory=list)
     main_pages: int = 0  # pages before the appendix (0: no appendix), known once saved
     placed: list[tuple[Path, float]] = field(default_factory=list)  # figure, print/drawn size
+    cells: list[str] = field(default_factory=list)  # every table cell's text, headers too
 
     def __post_init__(self) -> None:
         self.styles = _styles()
@@ -248,12 +287,18 @@ class Report:
         col_widths: Sequence[float] | None = None,
         caption: str = "",
     ) -> None:
-        cell = self.styles["cell"]
-        if col_widths is not None:
-            col_widths = header_fit(col_widths, header, cell.fontSize)
+        widths, size = table_layout(col_widths, header, rows, self.styles["cell"].fontSize)
+        cell = ParagraphStyle(
+            f"cell{size:g}",
+            parent=self.styles["cell"],
+            fontSize=size,
+            leading=size * 1.2,
+            splitLongWords=0,  # a word that does not fit stays whole (see table_layout)
+        )
         data = [[Paragraph(f"<b>{text(h)}</b>", cell) for h in header]]
         data += [[Paragraph(text(v), cell) for v in row] for row in rows]
-        table = Table(data, colWidths=col_widths, repeatRows=1, hAlign="LEFT")
+        self.cells += [*map(str, header), *(str(v) for row in rows for v in row)]
+        table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
         table.setStyle(
             TableStyle(
                 [

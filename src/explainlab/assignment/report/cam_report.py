@@ -3,8 +3,8 @@
 A renderer of the CAM findings record (:class:`~explainlab.cam.findings.CamFindings`, the
 cam stage's summary.json, or the same computed into ``reports/tables/2_cam/`` for a cam
 folder made before the stage wrote it), as the stage's summary.txt is another: page 1
-(question, setting, key figure, the record's findings) and the main tables -> the
-appendix (per-image tables and every image's maps)."""
+(question, setting, the record's findings), page 2 (every image's maps by every method,
+one row per image) -> the appendix (the predictions, the agreement and per-image tables)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from reportlab.lib.units import cm
-from reportlab.platypus import CondPageBreak
+from reportlab.lib.units import cm, inch
 
 from explainlab import runfolder
 from explainlab.assignment.report.common import (
     RunFacts,
-    join_names,
     num,
     pct,
     pretty_key,
@@ -38,10 +36,10 @@ QUESTION = (
     "with ResNet50 (IMAGENET1K_V2) at its last convolutional block: what do the maps "
     "highlight, how do the methods differ?"
 )
-KEY_ROWS = 2  # images in the page-1 figure
-KEY_WIDTH_IN = 6.85  # the page-1 figure's print width: two images side by side
-APPENDIX_ROWS = 5  # images per appendix figure
-APPENDIX_WIDTH_IN = 6.2
+GRID_WIDTH_IN = 6.85  # the maps figure's most print width: the text width
+# its most height: page 2 less its heading and caption (under the banner of a stand-in)
+GRID_HEIGHT_IN = 8.9
+GRID_FILE = "maps.png"
 
 
 def read_tables(facts: RunFacts, tables: Path) -> tuple[CamFindings, CamTables, dict]:
@@ -61,56 +59,35 @@ def read_tables(facts: RunFacts, tables: Path) -> tuple[CamFindings, CamTables, 
     return record, t, recorded
 
 
-def key_images(t: CamTables, rows: int = KEY_ROWS) -> dict[str, str]:
-    """The page-1 images and why each, by rule: where the methods agree least, the first
-    misclassified one, where they agree most; then the run's order."""
-    order = list(t.images.dropna(subset=["rho_mean"]).sort_values("rho_mean")["key"])
-    p = t.predictions
-    wrong = list(p.loc[p["true_id"].notna() & ~p["correct"], "key"])
-    candidates = [
-        *((k, "the methods agree least") for k in order[:1]),
-        *((k, "misclassified") for k in wrong[:1]),
-        *((k, "the methods agree most") for k in order[-1:]),
-        *((k, "") for k in p["key"]),
-    ]
-    picks: dict[str, list[str]] = {}
-    for key, why in candidates:
-        if key in picks or len(picks) < rows:
-            picks.setdefault(key, []).append(why)
-    return {k: ", ".join(w for w in whys if w) for k, whys in picks.items()}
-
-
-def key_caption(t: CamTables, keys: dict[str, str]) -> str:
-    """Each page-1 image with its top-1 class and why it was chosen."""
-    by_key = t.predictions.set_index("key")
-    parts = []
-    for key, why in keys.items():
-        p = by_key.loc[key]
-        taken = "taken for " if pd.notna(p["true_id"]) and not p["correct"] else "top-1 "
-        parts.append(
-            f"{text(pretty_key(key))} ({taken}{text(p['top1_name'])}, {pct(p['top1_prob'])}"
-            + (f"; {why})" if why else ")")
-        )
-    return join_names(parts)
-
-
-def grid_rows(
-    facts: RunFacts, t: CamTables, keys: list[str], predicted: bool = True
-) -> list[GridRow]:
-    """The rows of a map grid, labelled with the image (and its prediction)."""
+def grid_rows(facts: RunFacts, t: CamTables) -> list[GridRow]:
+    """One row per image of the run, in its order: the image's name over its top-1 class
+    (the class every map explains), its probability and ✓/✗ against the true class."""
     cam = stage_dir(facts.run_dir, "cam")
     methods = list(t.methods.index)
-    by_key = t.predictions.set_index("key")
     rows = []
-    for key in keys:
-        p = by_key.loc[key]
+    for _, p in t.predictions.iterrows():
+        key = p["key"]
         mark = "" if pd.isna(p["true_id"]) else f" {verdict(p['correct'])}"
-        label = pretty_key(key)
-        if predicted:
-            label += f": {p['top1_name']} {p['top1_prob']:.0%}{mark}"
+        label = f"{pretty_key(key)}\ntop-1: {p['top1_name']} {p['top1_prob']:.0%}{mark}"
         maps = {m: np.load(cam / key / f"{m}.npy") for m in methods}
         rows.append(GridRow(label, read_crop(cam / key, methods[0]), maps))
     return rows
+
+
+def maps_page(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> None:
+    """Page 2: every image's crop and maps, one row per image."""
+    path = save_grid(
+        grid_rows(facts, t), figures / GRID_FILE, GRID_WIDTH_IN, height_in=GRID_HEIGHT_IN
+    )
+    report.page_break()
+    report.heading("Every image's maps")
+    report.figure(
+        path,
+        caption="Each image's input crop and each method's map of its top-1 class (jet, red = "
+        "high; min-max normalised); left of each row: the image, its top-1 class and probability, "
+        "✓/✗ against the true class.",
+        max_height=GRID_HEIGHT_IN * inch + 1,  # at the size it was drawn (no shrinking)
+    )
 
 
 def setting(facts: RunFacts, record: CamFindings, recorded: dict, model: str) -> str:
@@ -128,9 +105,8 @@ def setting(facts: RunFacts, record: CamFindings, recorded: dict, model: str) ->
     return " ".join(s for s in (sentence, stand_in) if s)
 
 
-def main_tables(report: Report, t: CamTables) -> None:
-    """The predictions and the agreement between the methods (main part, page 2)."""
-    report.story.append(CondPageBreak(6 * cm))  # the heading stays with its table
+def prediction_tables(report: Report, t: CamTables) -> None:
+    """The predictions and the agreement between the methods (the appendix's first page)."""
     report.heading("Predictions and agreement", level=2)
     report.table(
         [
@@ -186,8 +162,9 @@ def main_tables(report: Report, t: CamTables) -> None:
     )
 
 
-def appendix(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> None:
-    report.appendix("Appendix: each image's maps and numbers")
+def appendix(report: Report, t: CamTables) -> None:
+    report.appendix("Appendix: predictions, agreement and each image's numbers")
+    prediction_tables(report, t)
     pairs = [f"rho_{p}" for p in t.pairs.index if f"rho_{p}" in t.images.columns]
     methods = list(t.methods.index)
     report.table(
@@ -207,20 +184,6 @@ def appendix(report: Report, facts: RunFacts, t: CamTables, figures: Path) -> No
         caption=f"Per image: the share of the crop at or above half each map's maximum, and the "
         f"Spearman ρ between the methods' maps ({t.where}/per_image.csv).",
     )
-    keys = list(t.predictions["key"])
-    for i in range(0, len(keys), APPENDIX_ROWS):
-        chunk = keys[i : i + APPENDIX_ROWS]
-        path = save_grid(
-            grid_rows(facts, t, chunk),
-            figures / f"maps_{i // APPENDIX_ROWS + 1}.png",
-            APPENDIX_WIDTH_IN,
-        )
-        report.figure(
-            path,
-            caption="Input crop and each method's map (jet, red = high); "
-            "label: image, top-1 class and probability, ✓/✗ against the true class.",
-            max_height=23 * cm,
-        )
 
 
 def build(facts: RunFacts, out: Path) -> Path:
@@ -229,24 +192,17 @@ def build(facts: RunFacts, out: Path) -> Path:
     model = recorded["model"]
     names = ", ".join(title(m) for m in t.methods.index)
     report = facts.new_report(f"CAMs: {names}", "report 2", facts.banner(model))
-    keys = key_images(t)
     figures.mkdir(parents=True, exist_ok=True)
-    key_figure = save_grid(
-        grid_rows(facts, t, list(keys), predicted=False),
-        figures / "key_maps.png",
-        KEY_WIDTH_IN,
-        per_row=KEY_ROWS,
-    )
     front_page(
         report,
         question=QUESTION,
         setting=setting(facts, record, recorded, model),
-        figure=key_figure,
-        caption=f"Maps (jet colour map, red = high) of {key_caption(t, keys)}.",
+        figure=None,  # the maps fill page 2
+        caption="",
         findings=record.findings,
-        appendix="every image's maps, shares and agreement.",
-        figure_height=12 * cm,
+        appendix="the predictions, the agreement between the methods and each image's shares "
+        "(page 2: every image's maps).",
     )
-    main_tables(report, t)
-    appendix(report, facts, t, figures)
+    maps_page(report, facts, t, figures)
+    appendix(report, t)
     return report.save(out)

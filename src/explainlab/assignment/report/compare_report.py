@@ -38,7 +38,11 @@ QUESTION = (
     "How far do Grad-CAM and LIME agree on the same images (IoU and other measures), and "
     "do simple images agree more than complex ones?"
 )
-APPENDIX = "tables per image, complexity, faithfulness and sanity details, each image's masks."
+APPENDIX = "tables, complexity, faithfulness, sanity, each image's masks."
+# Page 1 beside the overview figure: the findings first in the record, the answers to the
+# sheet's questions (agreement, complexity or its missed target, the sheet's example); the
+# findings after them (faithfulness, sanity) open the appendix.
+PAGE_ONE_ITEMS = 3
 # The assignment compares three CAMs and LIME; a larger set adds the method-by-method
 # agreement to the appendix (its report stays as it is).
 ASSIGNMENT_METHODS = 4
@@ -51,18 +55,23 @@ def build(facts: RunFacts, out: Path) -> Path:
     report = facts.new_report(
         f"{primary} and LIME compared", "report 4", facts.banner(record.model or "")
     )
+    shown = max(1, PAGE_ONE_ITEMS - len(record.missed))
+    later = record.findings[shown:]
     front_page(
         report,
         question=QUESTION,
         setting=setting(facts, record),
         figure=folder / "overview.png",
         caption=CAPTION,
-        findings=record.findings,
+        findings=record.findings[:shown],
         missed=record.missed,
-        appendix=APPENDIX,
+        appendix=("further findings, " if later else "") + APPENDIX,
         figure_height=0.3 * PAGE_HEIGHT,
     )
     report.appendix("Appendix: tables, further analyses, per-image comparisons")
+    if later:
+        report.heading("Further findings", level=2)
+        report.bullets([f.markup() for f in later])
     agreement_tables(report, record, pd.read_csv(folder / "agreement.csv"))
     complexity_section(report, record, folder)
     faithfulness_section(report, folder)
@@ -72,9 +81,9 @@ def build(facts: RunFacts, out: Path) -> Path:
     return report.save(out)
 
 
-CAPTION = (
-    "Left: IoU per image against chance and the ceiling the CAM grid allows. Right: each "
-    "complexity measure's rho with IoU (right: simpler agrees more; grey: not significant)."
+CAPTION = (  # one line: the figure's legend and axes say the rest
+    "Left: IoU per image against chance and the CAM grid's ceiling. Right: complexity against "
+    "IoU (grey: not significant)."
 )
 
 
@@ -86,9 +95,9 @@ def setting(facts: RunFacts, record: CompareFindings) -> str:
     methods = join_names([title(m) for m in record.cam_methods])
     parts = [
         f"On {record.images} images, each CAM map of {who} ({methods}) is compared with "
-        "LIME's mask of positive superpixels on the same crop, by the <i>area-matched</i> IoU "
-        "(the CAM's top pixels covering the mask's area: no threshold to choose), by deletion "
-        "and insertion curves, and by randomising the model's weights."
+        "LIME's mask of positive superpixels by the <i>area-matched</i> IoU (the CAM's top "
+        "pixels covering the mask's area: no threshold), by deletion and insertion curves and "
+        "by randomising the model's weights."
     ]
     return " ".join(parts + ([stand_in] if stand_in else []))
 
