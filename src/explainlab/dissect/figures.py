@@ -119,12 +119,13 @@ def category_figure(
     if main.empty:
         return None
     layers = _layer_order([main["layer"]])
-    models = list(dict.fromkeys(main["model"]))
-    pooled = main.groupby(["model", "label", "group"], sort=False, as_index=False)[
+    labels = dict(zip(main["label"], main["model"], strict=True))  # one per file analysed
+    pooled = main.groupby(["label", "group"], sort=False, as_index=False)[
         ["units", "units_group"]
     ].sum()
     table = with_share(pd.concat([main, pooled.assign(layer=ALL_LAYERS)]))
-    table = table.set_index(["model", "layer", "group"])["share"]
+    table = table.set_index(["label", "layer", "group"])["share"]
+    models = list(labels)
     rows = [(m, layer) for m in models for layer in [*layers, ALL_LAYERS]]
     step = len(layers) + 1.5  # a gap between the models
     ys = [-(i * step + j) for i in range(len(models)) for j in range(len(layers) + 1)]
@@ -137,11 +138,10 @@ def category_figure(
             if v >= 0.13:
                 ax.text(x + v / 2, y, f"{v:.0%}", ha="center", va="center", fontsize=7)
         left += values
-    ax.set_yticks(ys, [f"{model_name(m)} {layer}" for m, layer in rows], fontsize=7)
-    labels = main.drop_duplicates("model").set_index("model")["label"]
+    ax.set_yticks(ys, [f"{model_name(labels[m])} {layer}" for m, layer in rows], fontsize=7)
     beside = ax.get_yaxis_transform()
     for y, (m, layer) in zip(ys, rows, strict=True):
-        line = top_line(top, labels[m], layer, concepts)
+        line = top_line(top, m, layer, concepts)
         ax.text(1.03, y, line, ha="left", va="center", fontsize=7, transform=beside)
     ax.set_xlim(0, 1)
     ax.set_ylim(min(ys) - 0.6, 0.6)

@@ -139,11 +139,14 @@ def _reader_class():
     return nltk.data, DictReader
 
 
-@lru_cache(maxsize=2)
 def open_wordnet(folder: Path | None = None):
     """NLTK's WordNet reader on ``folder`` (default :func:`wordnet_dir`); an
     :class:`AssetError` that says how to install WordNet when it is missing."""
-    folder = _checked(Path(folder or wordnet_dir()).resolve())
+    return _open(_checked(Path(folder or wordnet_dir()).resolve()))
+
+
+@lru_cache(maxsize=2)  # reading the index files takes seconds
+def _open(folder: Path):
     data, reader = _reader_class()
     if str(folder) not in map(str, data.path):
         data.path.append(str(folder))  # NLTK reads corpora only from its data paths
