@@ -126,11 +126,11 @@ def _shares_table(report: Report, folder: Path, record: DissectFindings) -> None
             values = part[part["group"] == group]["units_group"]
             main = int(values[part["main"].astype(str) == "True"].iloc[0])
             cells.append(with_range(main, int(values.min()), int(values.max())))
-        rows.append([model, layer, *cells])
+        rows.append([model_name(model), layer, *cells])
     report.table(
         rows,
         header=["model", "layer", "units", *(GROUP_NAMES[g] for g in STACKED)],
-        col_widths=[w * cm for w in (3.7, 1.4, 1.1, 3.3, 1.8, 1.6, 1.6, 2.6)],
+        col_widths=[w * cm for w in (2.0, 1.3, 1.1, 2.8, 2.5, 2.5, 2.4, 2.2)],
         caption="Units labelled with a concept of each group of WordNet categories, run a; "
         "the range over the runs in brackets (category_shares.csv; each concept's WordNet "
         "lexname and category: concept_categories.csv).",
