@@ -407,20 +407,18 @@ def coverage(table: pd.DataFrame | None, models: Mapping[str, str]) -> tuple[str
 
 
 def categories(used: pd.DataFrame) -> str:
-    """How many of the concepts used have a Broden category, and where they come from,
-    and how many WordNet has."""
+    """How many of the concepts used have a Broden category, and where they come from."""
     named = used[used["source"] != SOURCE_NOT_BRODEN]
     unknown = used[used["source"] == SOURCE_UNKNOWN]
     sources = sorted(set(named["source"]) - {SOURCE_UNKNOWN})
-    in_wordnet = used["wordnet_lexname"].astype(str).ne("").sum()
     return (
         f"Broden categories (for the distinct objects): of the {len(used)} distinct concepts in "
         f"these files, {len(named)} are Broden labels or ImageNet class names and "
         f"{len(used) - len(named)} are neither (those count as 'other'). "
         f"Categories were taken from: {'; '.join(sources) or 'no source'}. "
         f"{len(unknown)} Broden labels used here had no category in the files available offline "
-        "and also count as 'other'. WordNet categories (for the category shares): WordNet 3.0 "
-        f"has {in_wordnet} of the {len(used)} concepts (concept_categories.csv)."
+        "and also count as 'other'. The category shares are on WordNet's categories: each "
+        "concept's WordNet lexname and category are in concept_categories.csv."
     )
 
 
