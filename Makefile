@@ -18,7 +18,10 @@ export EXPLAINLAB_MIRROR := $(SHARED_MIRROR)
 endif
 endif
 
-.PHONY: run test bench lint venv clean
+# WordNet 3.0's dict folder, for report 1's concept categories (EXPLAINLAB_WORDNET, README)
+WORDNET ?= $(or $(EXPLAINLAB_WORDNET),/usr/share/wordnet)
+
+.PHONY: run test bench lint venv clean wordnet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +34,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-run: venv
+# Debian/Ubuntu's wordnet-base, installed when missing and apt-get can (as root)
+wordnet:
+	@if [ -f $(WORDNET)/data.noun ]; then exit 0; \
+	elif [ -z "$(EXPLAINLAB_WORDNET)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing WordNet 3.0 (apt-get install wordnet-base)"; \
+		apt-get install -y --no-install-recommends wordnet-base >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends wordnet-base; }; \
+	else \
+		echo "WordNet 3.0 is not in $(WORDNET): run 'sudo apt-get install wordnet-base'," \
+			"or set EXPLAINLAB_WORDNET to WordNet 3.0's dict folder" >&2; exit 1; \
+	fi
+
+run: venv wordnet
 	$(BIN)/explainlab run --config $(CONFIG)
 
-test: venv
+test: venv wordnet
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: venv

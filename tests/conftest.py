@@ -53,16 +53,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_mirror = pytest.mark.skip(
         reason="needs the offline mirror (EXPLAINLAB_MIRROR or ../shared/data)"
     )
+    no_wordnet = None
     for item in items:
         if "network" in item.keywords and not NETWORK:
             item.add_marker(skip_network)
         if "mirror" in item.fixturenames and not MIRROR:
             item.add_marker(skip_mirror)
+        if "wordnet" in item.fixturenames:
+            if no_wordnet is None:
+                from explainlab.dissect.wordnet import available
+
+                no_wordnet = available()
+            if no_wordnet:
+                item.add_marker(pytest.mark.skip(reason=f"needs WordNet 3.0: {no_wordnet}"))
 
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     return Path(MIRROR)
+
+
+@pytest.fixture(scope="session")
+def wordnet():
+    """WordNet 3.0's categories (``make test`` installs wordnet-base; skipped without it)."""
+    from explainlab.dissect.wordnet import load_wordnet_categories
+
+    return load_wordnet_categories()
 
 
 @pytest.fixture

@@ -50,8 +50,10 @@ SINGLE_MODEL_TABLES = {
     "published_agreement_units.csv",
     "fc_accuracy.csv",
     "category_shares.csv",
+    "category_coverage.csv",
     "category_trend.csv",
     "category_contrast.csv",
+    "concept_count_ranges.csv",
 }
 
 
@@ -277,7 +279,7 @@ def test_montage_from_top_images(tmp_path, mirror):
 # --- the whole analysis -------------------------------------------------------------------
 
 
-def test_analysis_of_the_published_places_file(tmp_path, mirror):
+def test_analysis_of_the_published_places_file(tmp_path, mirror, wordnet):
     path = assets.fetch(PUBLISHED_PLACES)
     outcome = analyze([path], tmp_path / "analysis")
     assert set(outcome.tables) == SINGLE_MODEL_TABLES and all(
@@ -322,7 +324,7 @@ def test_analysis_of_the_published_places_file(tmp_path, mirror):
     assert analyze([path], tmp_path / "analysis").skipped
 
 
-def test_offline_fallback_analyses_both_published_models(tmp_path, mirror):
+def test_offline_fallback_analyses_both_published_models(tmp_path, mirror, wordnet):
     outcome = analyze_published(tmp_path / "run", "CLIP weights are not available offline")
     assert outcome.folder == tmp_path / "run" / "dissect" / "analysis"
     assert {"model_overlap.png", "over_represented.png", "top_concepts_resnet50.png"} <= set(
@@ -344,7 +346,7 @@ def test_offline_fallback_analyses_both_published_models(tmp_path, mirror):
     assert f"{row.shared} shared concepts (Jaccard {row.jaccard:.2f})" in summary
 
 
-def test_cli_analyze(tmp_path, mirror, capsys):
+def test_cli_analyze(tmp_path, mirror, capsys, wordnet):
     path = _write(tmp_path / "mine.csv", [("layer4", 0, "dog", 0.3), ("layer4", 1, "sky", 0.2)])
     out = tmp_path / "analysis"
     assert main(["dissect", "analyze", str(path), "--out", str(out)]) == 0
@@ -356,7 +358,7 @@ def test_cli_analyze(tmp_path, mirror, capsys):
     assert main(["dissect", "analyze"]) == 2
 
 
-def test_stage_falls_back_to_the_reference_runs_offline(tmp_path, mirror):
+def test_stage_falls_back_to_the_reference_runs_offline(tmp_path, mirror, wordnet):
     from explainlab.dissect.settings import DissectSettings
     from explainlab.dissect.stage import run_dissect_stage
 
@@ -384,7 +386,7 @@ def test_stage_falls_back_to_the_reference_runs_offline(tmp_path, mirror):
     assert "label_stability.png" in outcome.analysis.figures
 
 
-def test_a_run_is_judged_against_the_reference_runs(tmp_path, mirror):
+def test_a_run_is_judged_against_the_reference_runs(tmp_path, mirror, wordnet):
     """A dissection of resnet18 (here: run b with 100 layer4 units relabelled) is compared
     with both reference runs, beside their agreement with each other."""
     run_a, run_b = reference_run_paths(["resnet18"])

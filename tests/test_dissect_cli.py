@@ -79,7 +79,7 @@ def _runs_folder(folder):
     return folder
 
 
-def test_cli_analyze_several_runs(tmp_path, capsys):
+def test_cli_analyze_several_runs(tmp_path, capsys, wordnet):
     runs = _runs_folder(tmp_path / "runs")
     out = tmp_path / "analysis"
     assert main(["dissect", "analyze", "--runs", str(runs), "--out", str(out)]) == 0

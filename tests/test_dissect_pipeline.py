@@ -171,7 +171,7 @@ def _target(plant_a, plant_b, seed=0) -> TargetModel:
     )
 
 
-def test_known_answer_recovers_planted_labels(probe_folder, concept_file, tmp_path):
+def test_known_answer_recovers_planted_labels(probe_folder, concept_file, tmp_path, wordnet):
     plant_a, plant_b = _planted()
     settings = _settings(probe_folder, concept_file, tmp_path)
     encoder = SyntheticClip()

@@ -178,7 +178,7 @@ def test_our_run_against_the_reference_known_answer(tmp_path):
     assert verdict.reference_self == 0.75 and not verdict.as_close
 
 
-def test_bad_runs_get_one_clear_error(tmp_path):
+def test_bad_runs_get_one_clear_error(tmp_path, wordnet):
     a, _ = _two_runs(tmp_path)
     short = _write(tmp_path / "short" / "m_run_c.csv", [("l1", u, "dog", 0.5) for u in range(3)])
     with pytest.raises(InputError, match=r"l1 labels 4 units in one and 3 in the other"):

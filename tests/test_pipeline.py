@@ -89,7 +89,7 @@ def figure_log():
 
 
 @pytest.fixture(scope="module")
-def offline_run(tmp_path_factory, mirror, figure_log):
+def offline_run(tmp_path_factory, mirror, figure_log, wordnet):
     root = tmp_path_factory.mktemp("pipeline")
     config = load_config(small_config(root, "small"))
     outcome = run_pipeline(config)
@@ -432,7 +432,7 @@ DISSECT_INPUTS = (
 )
 
 
-def test_only_the_asked_stages_inputs_count(tmp_path, torch_home, mirror, capsys):
+def test_only_the_asked_stages_inputs_count(tmp_path, torch_home, mirror, capsys, wordnet):
     """A dissection-only config offline: the dissection falls back to the reference
     runs, announced everywhere; no other stage runs although [cam]'s model is missing."""
     asked = small_config(tmp_path, "dissect_only", model="resnet50", stages=("dissect", "report"))

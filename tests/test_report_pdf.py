@@ -106,7 +106,7 @@ def test_the_pickle_table_prints_every_value_whole(tmp_path):
     assert broken_words(path, report.cells) == []
 
 
-def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
+def test_dissection_report_of_the_reference_runs(tmp_path, mirror, wordnet):
     """The offline fallback's report 1: both ResNet18s of the reference runs, said on
     every page, with the label stability measured between the runs."""
     from explainlab.assignment.report import dissect_report
@@ -130,8 +130,13 @@ def test_dissection_report_of_the_reference_runs(tmp_path, mirror):
     first = " ".join(pages[0].split())
     assert "The question." in first and "Findings" in first and "Appendix" not in first
     assert "in both models and in both runs" in first  # the progression holds in both
-    # the stability of the labels, and counts with their range over the two runs
-    assert "ImageNet 89%, 83%, 90%; Places365 92%, 92%, 91%" in first
+    # the concepts learned by most neurons (the issue's numbers of run a), with their range
+    # over the runs, and the share of every layer's units with a WordNet category
+    assert "ImageNet 'dotted' 60 (57–60), 'textile' 23 (23–24), 'checker' 20 (19–20)" in first
+    assert "Places365 'dotted' 49 (47–49), 'checker' 26 (25–26), 'textile' 23" in first
+    assert "WordNet 3.0 gives a category to 95%–98% of the units of every layer" in first
+    # the stability of the labels (appendix), and counts with their range over the runs
+    assert "ImageNet 89%, 83%, 90%; Places365 92%, 92%, 91%" in content
     assert "resnet18: layer2 89%, layer3 83%, layer4 90%" in content
     assert "resnet18_places365: layer2 92%, layer3 92%, layer4 91%" in content
     assert "278 (276–278)" in content  # resnet18's distinct concepts in layer4

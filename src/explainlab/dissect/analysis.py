@@ -29,6 +29,7 @@ from explainlab.dissect import figures, progression, stability, statements, tabl
 from explainlab.dissect.categories import CategoryMap, load_category_map
 from explainlab.dissect.montage import make_montages
 from explainlab.dissect.summary import SummaryInputs, write_summary
+from explainlab.dissect.wordnet import WordNetCategories, load_wordnet_categories
 from explainlab.errors import AssetError, InputError, MissingAssetsError
 from explainlab.stages import stage_dir
 
@@ -91,7 +92,8 @@ class _Computed:
     fc: pd.DataFrame
     groups: list[stability.RunGroup]
     stable: stability.StabilityTables | None
-    shares: pd.DataFrame
+    shares: pd.DataFrame  # on WordNet's categories, as the trend and the contrast
+    top: pd.DataFrame  # concept_count_ranges.csv
 
     def frames(self) -> dict[str, pd.DataFrame]:
         frames = {
@@ -108,6 +110,8 @@ class _Computed:
             "published_agreement_units.csv": self.agreement_units,
             "fc_accuracy.csv": self.fc,
             "category_shares.csv": self.shares,
+            "category_coverage.csv": progression.coverage(self.shares),
+            "concept_count_ranges.csv": self.top,
             "category_trend.csv": progression.category_trend(self.shares),
             "category_contrast.csv": progression.category_contrast(self.shares),
         }
@@ -130,10 +134,14 @@ def analyze(
     caveats: Sequence[str] = (),
     kind: str = "files",
     category_map: CategoryMap | None = None,
+    wordnet: WordNetCategories | None = None,
     montage_concepts: int = 4,
     force: bool = False,
 ) -> AnalysisOutcome:
     """Analyse the descriptions.csv files ``paths`` (one per model) into ``out``.
+
+    ``category_map``: Broden's categories (the distinct objects); ``wordnet``: WordNet's
+    (the category shares, trend and contrast), read from the installed WordNet if None.
 
     ``runs``: further runs of the models of ``paths``, for their label stability.
     ``published``: reference labels of the same models, compared unit by unit with
@@ -154,7 +162,7 @@ def analyze(
             "caveats": list(caveats),
             "kind": kind,
             "montage_concepts": montage_concepts,
-            "version": 4,
+            "version": 5,
         },
     )
     if force:
@@ -163,7 +171,7 @@ def analyze(
         return AnalysisOutcome(folder=stage.final, summary=stage.final / "summary.md", skipped=True)
 
     cmap = category_map or load_category_map()
-    computed = _compute(inputs, more_runs, refs, cmap)
+    computed = _compute(inputs, more_runs, refs, cmap, wordnet or load_wordnet_categories())
     note = _label_notes(inputs, caveats)
     outcome = AnalysisOutcome(folder=stage.final)
     frames = computed.frames()
@@ -257,6 +265,7 @@ def _compute(
     more_runs: list[tables.Descriptions],
     refs: list[tables.Descriptions],
     cmap: CategoryMap,
+    wordnet: WordNetCategories,
 ) -> _Computed:
     overlap, shared = tables.model_overlap(inputs)
     agreement, agreement_units = tables.published_agreement(inputs, refs, cmap)
@@ -265,7 +274,7 @@ def _compute(
     return _Computed(
         counts=tables.concept_counts(inputs),
         distinct=tables.distinct_concepts(inputs, cmap),
-        categories=tables.concept_categories(inputs, cmap),
+        categories=tables.concept_categories(inputs, cmap, wordnet),
         concentration=tables.concentration(inputs),
         similarity=tables.similarity_stats(inputs),
         overlap=overlap,
@@ -279,7 +288,8 @@ def _compute(
         fc=tables.fc_accuracy(inputs, class_names()),
         groups=groups,
         stable=stability.measure_stability(groups, cmap),
-        shares=progression.category_shares(groups, cmap),
+        shares=progression.category_shares(groups, wordnet),
+        top=stability.concept_count_ranges(groups),
     )
 
 
@@ -291,7 +301,9 @@ def _figures(
         made[f"top_concepts_{d.name}.png"] = figures.top_concepts_figure(
             c.counts, d.label, folder / f"top_concepts_{d.name}.png", note=note
         )
-    made["category_shares.png"] = figures.category_figure(c.shares, folder / "category_shares.png")
+    made["category_shares.png"] = figures.category_figure(
+        c.shares, c.top, folder / "category_shares.png"
+    )
     made["distinct_concepts.png"] = figures.distinct_figure(
         c.distinct, folder / "distinct_concepts.png", note
     )

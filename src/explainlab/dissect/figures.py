@@ -30,13 +30,15 @@ GROUP_COLORS = {
     "low-level": "#f28e2b",
     "object": "#4e79a7",
     "scene": "#59a14f",
+    "abstract": "#b07aa1",
     OTHER: "#d3cfcc",
 }
-GROUP_NAMES = {
-    "low-level": "colour, texture, material",
-    "object": "object or part",
-    "scene": "scene",
-    OTHER: "no Broden category",
+GROUP_NAMES = {  # the groups of WordNet categories (progression.GROUPS)
+    "low-level": "pattern, colour, shape, material",
+    "object": "object",
+    "scene": "place",
+    "abstract": "abstract",
+    OTHER: "no WordNet entry",
 }
 MODEL_COLORS = ["#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2"]
 
@@ -89,38 +91,79 @@ def model_name(model: str) -> str:
     return "Places365" if "places" in model.lower() else "ImageNet"
 
 
-def category_figure(shares: pd.DataFrame, path: Path, height: float = 1.8) -> Path | None:
-    """Stacked bars: the main run's share of each layer's units per group of Broden
-    categories, one bar per model, the models side by side within each layer."""
-    main = with_share(shares[shares["main"] & shares["group"].isin(STACKED)])
+def said_count(units: int, low: int, high: int) -> str:
+    """A concept's units with their range over the runs when they differ: ``60 (58–61)``."""
+    return f"{units} ({low}–{high})" if low != high else str(units)
+
+
+def top_line(top: pd.DataFrame, model: str, layer: str, n: int) -> str:
+    """The ``n`` concepts labelling most units of a model's layer in
+    ``concept_count_ranges.csv``: ``dotted 23, stripe 8 (7–8), checker 7``."""
+    part = top[(top["model"] == model) & (top["layer"] == layer)].sort_values("rank").head(n)
+    return ", ".join(
+        f"{c} {said_count(u, lo, hi)}"
+        for c, u, lo, hi in zip(
+            part["concept"], part["units"], part["units_min"], part["units_max"], strict=True
+        )
+    )
+
+
+def category_figure(
+    shares: pd.DataFrame, top: pd.DataFrame, path: Path, *, concepts: int = 3
+) -> Path | None:
+    """One row per model and layer (and all its layers): the main run's share of the
+    layer's units per group of WordNet categories, stacked, and beside it the
+    ``concepts`` concepts labelling most units (``top``: concept_count_ranges.csv), with
+    their range over the runs."""
+    main = shares[shares["main"] & shares["group"].isin(STACKED)]
     if main.empty:
         return None
     layers = _layer_order([main["layer"]])
-    models = list(dict.fromkeys(main["model"]))
-    fig, ax = plt.subplots(figsize=(WIDTH, height))
-    step = len(models) + 0.6
-    xs = [i * step + j for i in range(len(layers)) for j in range(len(models))]
-    table = main.set_index(["layer", "model", "group"])["share"]
-    bottom = np.zeros(len(xs))
-    keys = [(layer, model) for layer in layers for model in models]
+    labels = dict(zip(main["label"], main["model"], strict=True))  # one per file analysed
+    pooled = main.groupby(["label", "group"], sort=False, as_index=False)[
+        ["units", "units_group"]
+    ].sum()
+    table = with_share(pd.concat([main, pooled.assign(layer=ALL_LAYERS)]))
+    table = table.set_index(["label", "layer", "group"])["share"]
+    models = list(labels)
+    rows = [(m, layer) for m in models for layer in [*layers, ALL_LAYERS]]
+    step = len(layers) + 1.5  # a gap between the models
+    ys = [-(i * step + j) for i in range(len(models)) for j in range(len(layers) + 1)]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.155 * len(rows) + 0.7))
+    left = np.zeros(len(rows))
     for group in STACKED:
-        values = np.array([table.get((lay, m, group), 0.0) for lay, m in keys])
-        ax.bar(xs, values, 0.85, bottom=bottom, color=GROUP_COLORS[group])
-        ax.bar(0, 0, color=GROUP_COLORS[group], label=GROUP_NAMES[group])  # legend entry
-        for x, v, b in zip(xs, values, bottom, strict=True):
-            if v >= 0.06 and group != OTHER:
-                ax.text(x, b + v / 2, f"{v:.0%}", ha="center", va="center", fontsize=7)
-        bottom += values
-    ax.set_xticks(xs, [model_name(m) for _, m in keys], fontsize=7)
-    for i, layer in enumerate(layers):
-        centre = i * step + (len(models) - 1) / 2
-        ax.text(centre, -0.2, layer, ha="center", va="top", transform=ax.get_xaxis_transform())
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share of the layer's units", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
+        values = np.array([table.get((m, layer, group), 0.0) for m, layer in rows])
+        ax.barh(ys, values, 0.8, left=left, color=GROUP_COLORS[group], label=GROUP_NAMES[group])
+        for y, v, x in zip(ys, values, left, strict=True):
+            if v >= 0.13:
+                ax.text(x + v / 2, y, f"{v:.0%}", ha="center", va="center", fontsize=7)
+        left += values
+    ax.set_yticks(ys, [f"{model_name(labels[m])} {layer}" for m, layer in rows], fontsize=7)
+    beside = ax.get_yaxis_transform()
+    for y, (m, layer) in zip(ys, rows, strict=True):
+        line = top_line(top, m, layer, concepts)
+        ax.text(1.03, y, line, ha="left", va="center", fontsize=7, transform=beside)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(min(ys) - 0.6, 0.6)
+    ax.set_xticks([0, 0.5, 1], ["0%", "50%", "100%"], fontsize=7)
+    for x, title in ((0.0, "units by WordNet category, run a"), (1.03, CONCEPTS_TITLE)):
+        ax.text(x, 1.01, title, fontsize=7, style="italic", va="bottom", transform=ax.transAxes)
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        fontsize=7,
+        loc="lower center",
+        ncol=len(STACKED),
+        frameon=False,
+        handlelength=1.0,
+        columnspacing=1.0,
+        borderaxespad=0.1,
+    )
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.subplots_adjust(right=0.5)
     return _save(fig, path)
+
+
+CONCEPTS_TITLE = "concepts labelling most units (range over the runs)"
 
 
 def distinct_figure(distinct: pd.DataFrame, path: Path, note: str = "") -> Path:

@@ -178,10 +178,16 @@ class TopConcepts:
     units: int
     concepts: tuple[tuple[str, int], ...]  # (concept, units), the most frequent first
     stability: str = ""  # whether they are those of every run ("": one run)
+    ranges: tuple[tuple[int, int], ...] = ()  # each concept's fewest and most units in a run
 
     def said(self, n: int) -> str:
-        """The first ``n``: ``'dotted' (23), 'stripe' (8)``."""
-        return ", ".join(f"'{c}' ({units})" for c, units in self.concepts[:n])
+        """The first ``n``: ``'dotted' 23, 'stripe' 8 (7–8)``, the range over the runs in
+        brackets where they differ."""
+        ranges = self.ranges or tuple((units, units) for _, units in self.concepts)
+        return ", ".join(
+            f"'{c}' {with_range(units, *spread)}"
+            for (c, units), spread in zip(self.concepts[:n], ranges, strict=False)
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,11 +200,14 @@ class DissectFindings:
     caveats: tuple[str, ...]  # whose labels these are, when not computed here
     models: dict[str, str]  # label analysed -> its canonical model
     runs: dict[str, list[str]]  # model -> its run names, where it has several
-    headlines: tuple[Finding, ...]  # in the order of the question
+    headlines: tuple[Finding, ...]  # the answers, in the order of the question
+    reliability: tuple[Finding, ...]  # how far the runs agree (none with one run)
     top_concepts: tuple[TopConcepts, ...]
     comparison: str  # which of two models has more distinct and object concepts, per layer
     categories: str  # how many concepts have a category, and from where
     category_sources: str  # the category sources checked
+    coverage: str  # the share of every layer's units with a WordNet category
+    coverage_layers: str  # that share per model and layer
     overlap: str  # the concepts both models use, per layer
     over_represented: str  # the concepts most over-represented in each model
     stability: str  # units labelled alike by every run, per model; the concept statuses
@@ -222,7 +231,11 @@ class DissectFindings:
             )
         data = json.loads(path.read_text(encoding="utf-8"))
         top = [
-            TopConcepts(**{**t, "concepts": tuple(map(tuple, t["concepts"]))})
+            TopConcepts(
+                **t
+                | {"concepts": tuple(map(tuple, t["concepts"]))}
+                | {"ranges": tuple(map(tuple, t.get("ranges", ())))}
+            )
             for t in data.pop("top_concepts")
         ]
         return cls(
@@ -230,6 +243,7 @@ class DissectFindings:
             | {
                 "caveats": tuple(data["caveats"]),
                 "headlines": tuple(Finding.of(f) for f in data["headlines"]),
+                "reliability": tuple(Finding.of(f) for f in data["reliability"]),
                 "top_concepts": tuple(top),
                 "verdicts": tuple(ReferenceVerdict(**v) for v in data["verdicts"]),
             }

@@ -1,7 +1,8 @@
 """What kind of concept the units of each layer learn, and how that changes with depth
-and with the training set: the share of a layer's units per group of Broden categories
-(colour, texture or material; object or part; scene), in every run of every model, the
-change from the first layer to the last, and the difference between two models.
+and with the training set: the share of a layer's units per group of WordNet categories
+(:mod:`explainlab.dissect.wordnet`: pattern, colour, shape or material; object; place;
+abstract), in every run of every model, the change from the first layer to the last,
+and the difference between two models.
 
 A change or a difference is ``supported`` only when every run gives the same sign and
 its smallest size is larger than the run-to-run spread of the shares it compares."""
@@ -12,47 +13,51 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from explainlab.dissect import tables
-from explainlab.dissect.categories import OTHER, CategoryMap
+from explainlab.dissect.categories import OTHER
 from explainlab.dissect.stability import RunGroup
-from explainlab.dissect.tables import ALL_LAYERS
+from explainlab.dissect.wordnet import NONE, PLACE
 
-# group -> the Broden categories it pools
+_OBJECTS = ("artifact", "animal", "plant or food", "person or body", "natural object")
+# group -> the WordNet categories it pools
 GROUPS: dict[str, tuple[str, ...]] = {
-    "low-level": ("color", "texture", "material"),
-    "object": ("object", "part"),
-    "scene": ("scene",),
-    "high-level": ("object", "part", "scene"),
-    OTHER: (OTHER,),
+    "low-level": ("pattern or quality", "colour or attribute", "shape", "material"),
+    "object": _OBJECTS,
+    "scene": (PLACE,),
+    "high-level": (*_OBJECTS, PLACE),
+    "abstract": ("abstract",),
+    OTHER: (NONE,),
 }
-STACKED = ("low-level", "object", "scene", OTHER)  # the groups that add up to every unit
+STACKED = ("low-level", "object", "scene", "abstract", OTHER)  # add up to every unit
 SHARE_COLUMNS = ["model", "label", "run", "main", "layer", "units", "group", "units_group"]
 
 
-def category_shares(groups: Sequence[RunGroup], cmap: CategoryMap) -> pd.DataFrame:
+def category_shares(groups: Sequence[RunGroup], categories) -> pd.DataFrame:
     """Per model, run and layer (not pooled), and group of :data:`GROUPS`: the units its
-    categories label (their share: :func:`with_share`). ``main`` marks the run the
-    analysis describes; ``label`` is that run's name in the other tables."""
+    categories label (their share: :func:`with_share`). ``categories.category(concept)``
+    names a concept's WordNet category; ``main`` marks the run the analysis describes;
+    ``label`` is that run's name in the other tables."""
     rows = []
     for group in groups:
         for i, (name, run) in enumerate(zip(group.names, group.runs, strict=True)):
-            distinct = tables.distinct_concepts([run], cmap)
-            for r in distinct[distinct["layer"] != ALL_LAYERS].itertuples(index=False):
-                for key, categories in GROUPS.items():
-                    n = sum(int(getattr(r, f"units_{c}")) for c in categories)
+            for layer in run.layers:
+                labels = run.table.loc[run.table["layer"] == layer, "description"]
+                found = labels.map(categories.category)
+                for key, members in GROUPS.items():
+                    n = int(found.isin(members).sum())
                     rows.append(
-                        [
-                            group.model,
-                            group.main.label,
-                            name,
-                            i == 0,
-                            r.layer,
-                            r.units,
-                            key,
-                            n,
-                        ]
+                        [group.model, group.main.label, name, i == 0, layer, len(labels), key, n]
                     )
     return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+
+
+def coverage(shares: pd.DataFrame) -> pd.DataFrame:
+    """Per model, run and layer of :func:`category_shares`: the units with a WordNet
+    category, and their share of the layer's units."""
+    none = shares[shares["group"] == OTHER]
+    return none.assign(
+        categorised=none["units"] - none["units_group"],
+        coverage=1 - none["units_group"] / none["units"],
+    )[["model", "run", "main", "layer", "units", "categorised", "coverage"]]
 
 
 def with_share(shares: pd.DataFrame) -> pd.DataFrame:

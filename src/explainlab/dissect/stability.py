@@ -258,6 +258,35 @@ def concept_stability(groups: Sequence[RunGroup]) -> pd.DataFrame:
     )
 
 
+def concept_count_ranges(groups: Sequence[RunGroup]) -> pd.DataFrame:
+    """Per model (its main run's label), layer (and all of them pooled) and concept of the
+    main run, ranked as in ``concept_counts.csv``: the units it labels in the main run and
+    the fewest and most in any run (one run: the same)."""
+    rows = []
+    for group in groups:
+        for layer in _with_all(group.layers):
+            labels = label_frame(group, layer)
+            counts = labels.apply(lambda column: column.value_counts()).fillna(0).astype(int)
+            main = counts.iloc[:, 0]
+            main = main[main > 0].sort_index().sort_values(ascending=False, kind="stable")
+            for rank, (concept, units) in enumerate(main.items(), 1):
+                per_run = counts.loc[concept]
+                rows.append(
+                    [
+                        group.main.label,
+                        layer,
+                        rank,
+                        concept,
+                        int(units),
+                        int(per_run.min()),
+                        int(per_run.max()),
+                        len(group.runs),
+                    ]
+                )
+    columns = ["model", "layer", "rank", "concept", "units", "units_min", "units_max", "runs"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def stability_by_similarity(
     groups: Sequence[RunGroup], bands: int = SIMILARITY_BANDS
 ) -> pd.DataFrame:

@@ -66,9 +66,9 @@ def progression(trend: pd.DataFrame) -> Finding:
     first, last = trend["first_layer"].iloc[0], trend["last_layer"].iloc[0]
     names = [model_name(m) for m in low["model"]]
     evidence = (
-        f"Units labelled with a colour, texture or material, {first} → {last}: "
+        f"Units labelled with a pattern, colour, shape or material, {first} → {last}: "
         + "; ".join(f"{n} {_arrow(r)}" for n, r in zip(names, low.itertuples(), strict=True))
-        + ". With an object, part or scene: "
+        + ". With an object or a place: "
         + "; ".join(f"{n} {_arrow(r)}" for n, r in zip(names, high.itertuples(), strict=True))
         + " (category_trend.csv)."
     )
@@ -76,15 +76,14 @@ def progression(trend: pd.DataFrame) -> Finding:
     rises = _supported(high) and (high["change_min"].astype(float) > 0).all()
     if falls and rises:
         return Finding.plain(
-            f"From {first} to {last} the units turn from colours and textures to objects and "
-            f"scenes, {_all(len(low), 'model')} and {_all(int(low['runs'].min()), 'run')}.",
+            f"From {first} to {last} the units turn from patterns and colours to objects and "
+            f"places, {_all(len(low), 'model')} and {_all(int(low['runs'].min()), 'run')}.",
             evidence[:-1] + ", each change beyond its run-to-run spread.",
-            f"deeper stages stack more convolutions at lower resolution: a {last} unit sees "
-            f"most of the image and combines the parts found below it; a {first} unit sees a "
-            "small patch, where only colour and texture show.",
+            f"a {last} unit sees most of the image and combines the parts found below it; a "
+            f"{first} unit sees a small patch, where only colour and texture show.",
         )
     return Finding.plain(
-        f"A move from colours and textures to objects and scenes from {first} to {last} is "
+        f"A move from patterns and colours to objects and places from {first} to {last} is "
         "not supported by this run.",
         evidence,
         "at least one change goes the other way or is inside the run-to-run spread of the "
@@ -100,26 +99,75 @@ def scene_training(contrast: pd.DataFrame) -> Finding:
     scene, objects = rows.loc["scene"], rows.loc["object"]
     a, b = model_name(scene["model_a"]), model_name(scene["model_b"])
     evidence = (
-        f"{layer} units on a scene: {b} {pct(scene['share_b'])}, {a} "
-        f"{pct(scene['share_a'])}; on an object or part: {pct(objects['share_b'])} against "
+        f"{layer} units on a place (a room, building, landscape): {b} {pct(scene['share_b'])}, "
+        f"{a} {pct(scene['share_a'])}; on an object: {pct(objects['share_b'])} against "
         f"{pct(objects['share_a'])} (category_contrast.csv)."
     )
     diff_min, diff_max = float(scene["diff_min"]), float(scene["diff_max"])
     if _supported(rows.loc[["scene"]]) and diff_min > 0:
         return Finding.plain(
-            f"{b}'s scene training shows in {layer}: it has more scene units than {a}'s.",
+            f"{b}'s scene training shows in {layer}: it has more place units than {a}'s.",
             evidence
-            + f" Scene difference {_span(diff_min, diff_max)} {_all(int(scene['runs']), 'run')}, "
+            + f" Place difference {_span(diff_min, diff_max)} {_all(int(scene['runs']), 'run')}, "
             f"run-to-run spread {pct(scene['spread'])}.",
             f"{b}'s classes are scenes (bathroom, kitchen, closet), so its last stage keeps units "
             f"for whole room layouts; {a}'s classes are objects, mostly animals.",
         )
     return Finding.plain(
-        f"A larger share of scene units in {b}'s {layer} than in {a}'s is not supported.",
+        f"A larger share of place units in {b}'s {layer} than in {a}'s is not supported.",
         evidence + f" The difference ranges {_span(diff_min, diff_max)} over the runs, against "
         f"a run-to-run spread of {pct(scene['spread'])}.",
         "the difference changes sign between the runs or is no larger than the spread, so a "
         "rerun of CLIP-Dissect could reverse it.",
+    )
+
+
+def most_units(
+    ranges: pd.DataFrame, concentration: pd.DataFrame, models: Mapping[str, str]
+) -> Finding:
+    """The concepts labelling most units of each model over all its layers (the sheet's
+    first question), with their range over the runs; why the most frequent concepts
+    cover fewer of a layer's units with depth (their share in the first and last layer)."""
+    pooled, why = [], []
+    for label, model in models.items():
+        mine = ranges[ranges["model"] == label]
+        layers = [x for x in dict.fromkeys(mine["layer"]) if x != ALL_LAYERS]
+        over = ALL_LAYERS if (mine["layer"] == ALL_LAYERS).any() else layers[0]
+        pooled.append(f"{model_name(model)} " + _named(mine[mine["layer"] == over], TOP))
+        mine = concentration[concentration["model"] == label]
+        mine = mine[mine["layer"] != ALL_LAYERS]
+        if len(mine) > 1:
+            why.append((model_name(model), mine.iloc[0], mine.iloc[-1]))
+    span = f"{layers[0]}–{layers[-1]}" if len(layers) > 1 else layers[0]
+    claim = f"The concepts learned by most neurons, {span}: " + "; ".join(pooled) + "."
+    evidence = (
+        "Units of run a (range over the runs); per layer: the figure (concept_count_ranges.csv)."
+    )
+    if not why:
+        return Finding.plain(claim, evidence, "one layer: no change with depth to explain.")
+    shares = "; ".join(
+        f"{n} {pct(first.top5_share)} → {pct(last.top5_share)}" for n, first, last in why
+    )
+    first, last = why[0][1].layer, why[0][2].layer
+    reason = (
+        f"a layer's five most frequent concepts label, {first} → {last}: {shares} "
+        "(concentration.csv): "
+    ) + (
+        f"a {first} unit sees a small patch where a few patterns recur; {last}'s units "
+        "spread over hundreds of objects and places."
+        if all(b.top5_share < a.top5_share for _, a, b in why)
+        else "the concentration on a few concepts does not fall with depth in every model."
+    )
+    return Finding.plain(claim, evidence, reason)
+
+
+def _named(rows: pd.DataFrame, n: int) -> str:
+    """``'dotted' 60 (58–61), 'textile' 23``: the first ``n`` concepts of ``rows`` of
+    ``concept_count_ranges.csv``, with their range over the runs."""
+    rows = rows.sort_values("rank").head(n)
+    return ", ".join(
+        f"'{r.concept}' {with_range(int(r.units), int(r.units_min), int(r.units_max))}"
+        for r in rows.itertuples(index=False)
     )
 
 
@@ -222,8 +270,10 @@ def headlines(tables: Tables, models: Mapping[str, str]) -> list[Finding]:
     """The headline findings the tables support, in the order of the assignment's
     question. ``models``: each analysed label -> its canonical model."""
     trend, contrast = _table(tables, "category_trend.csv"), _table(tables, "category_contrast.csv")
-    agreement = _table(tables, "run_agreement.csv")
+    ranges = _table(tables, "concept_count_ranges.csv")
     found = []
+    if ranges is not None:
+        found.append(most_units(ranges, tables["concentration.csv"], models))
     if trend is not None:
         found.append(progression(trend))
     if contrast is not None and {"scene", "object"} <= set(contrast["group"]):
@@ -234,10 +284,17 @@ def headlines(tables: Tables, models: Mapping[str, str]) -> list[Finding]:
                 tables["distinct_concepts.csv"], _table(tables, "run_count_ranges.csv"), models
             )
         )
-    if agreement is not None:
-        checks, rises = _table(tables, "headline_checks.csv"), _table(tables, "stability_rises.csv")
-        found.append(stability(agreement, checks, rises))
     return found
+
+
+def reliability(tables: Tables) -> tuple[Finding, ...]:
+    """The finding on how far the runs agree (none with one run): it qualifies the
+    headlines rather than answering the question, so report 1 gives it in its appendix."""
+    agreement = _table(tables, "run_agreement.csv")
+    if agreement is None:
+        return ()
+    checks, rises = _table(tables, "headline_checks.csv"), _table(tables, "stability_rises.csv")
+    return (stability(agreement, checks, rises),)
 
 
 def _top_stability(checks: Headlines, model: str, layer: str) -> str:
@@ -255,22 +312,37 @@ def _top_stability(checks: Headlines, model: str, layer: str) -> str:
     return f"the same in {runs}"
 
 
-def top_concepts(counts: pd.DataFrame, models: Mapping[str, str], checks: Headlines):
-    """Each model's most frequent concepts per layer and over all its layers."""
+def top_concepts(
+    counts: pd.DataFrame,
+    models: Mapping[str, str],
+    checks: Headlines,
+    ranges: pd.DataFrame | None = None,
+):
+    """Each model's most frequent concepts per layer and over all its layers, with their
+    range over the runs where ``ranges`` (concept_count_ranges.csv) gives one."""
     found = []
     for label, model in models.items():
         mine = counts[counts["model"] == label]
         for layer, part in mine.groupby("layer", sort=False):
             part = part.sort_values("rank").head(TOP)
+            spread = {}
+            if ranges is not None:
+                rows = ranges[(ranges["model"] == label) & (ranges["layer"] == layer)]
+                spread = {
+                    str(r.concept): (int(r.units_min), int(r.units_max))
+                    for r in rows.itertuples(index=False)
+                }
+            concepts = tuple(
+                (str(c), int(n)) for c, n in zip(part.concept, part.units, strict=True)
+            )
             found.append(
                 TopConcepts(
                     model=label,
                     layer=layer,
                     units=int(mine[mine["layer"] == layer]["units"].sum()),
-                    concepts=tuple(
-                        (str(c), int(n)) for c, n in zip(part.concept, part.units, strict=True)
-                    ),
+                    concepts=concepts,
                     stability=_top_stability(checks, model, layer),
+                    ranges=tuple(spread.get(c, (n, n)) for c, n in concepts),
                 )
             )
     return tuple(found)
@@ -310,18 +382,43 @@ def comparison(distinct: pd.DataFrame, models: Mapping[str, str], checks: Headli
     return "The two models compared: " + "; ".join(parts) + "." + every
 
 
+def coverage(table: pd.DataFrame | None, models: Mapping[str, str]) -> tuple[str, str]:
+    """The share of each layer's units with a WordNet category over all models, layers
+    and runs (``category_coverage.csv``), and per model and layer."""
+    if table is None:
+        return "", ""
+    runs = int(table.groupby(["model", "layer"])["run"].nunique().min())
+    overall = (
+        f"WordNet 3.0 gives a category to {_span(table['coverage'].min(), table['coverage'].max())} "
+        f"of the units of every layer {_all(runs, 'run')} (category_coverage.csv)."
+    )
+    said = []
+    for model in dict.fromkeys(models.values()):
+        mine = table[table["model"] == model]
+        said.append(
+            f"{model_name(model)} "
+            + ", ".join(
+                f"{layer} {_span(part['coverage'].min(), part['coverage'].max())}"
+                for layer, part in mine.groupby("layer", sort=False)
+            )
+        )
+    where = " (range over the runs)" if runs > 1 else ""
+    return overall, "Units with a WordNet category per layer" + where + ": " + "; ".join(said) + "."
+
+
 def categories(used: pd.DataFrame) -> str:
     """How many of the concepts used have a Broden category, and where they come from."""
     named = used[used["source"] != SOURCE_NOT_BRODEN]
     unknown = used[used["source"] == SOURCE_UNKNOWN]
     sources = sorted(set(named["source"]) - {SOURCE_UNKNOWN})
     return (
-        f"Categories: of the {len(used)} distinct concepts in these files, {len(named)} are "
-        f"Broden labels or ImageNet class names and {len(used) - len(named)} are neither (those "
-        "count as 'other'). "
+        f"Broden categories (for the distinct objects): of the {len(used)} distinct concepts in "
+        f"these files, {len(named)} are Broden labels or ImageNet class names and "
+        f"{len(used) - len(named)} are neither (those count as 'other'). "
         f"Categories were taken from: {'; '.join(sources) or 'no source'}. "
         f"{len(unknown)} Broden labels used here had no category in the files available offline "
-        "and also count as 'other'."
+        "and also count as 'other'. The category shares are on WordNet's categories: each "
+        "concept's WordNet lexname and category are in concept_categories.csv."
     )
 
 
@@ -464,6 +561,7 @@ def state(
     several = _table(tables, "run_agreement.csv") is not None
     verdicts = _table(tables, "reference_verdicts.csv")
     verdicts = tuple(ReferenceVerdict.rows(verdicts)) if verdicts is not None else ()
+    covered = coverage(_table(tables, "category_coverage.csv"), models)
     return DissectFindings(
         title=title,
         kind=kind,
@@ -471,10 +569,18 @@ def state(
         models=dict(models),
         runs={m: list(r) for m, r in runs.items()},
         headlines=tuple(headlines(tables, models)),
-        top_concepts=top_concepts(tables["concept_counts.csv"], models, checked),
+        reliability=reliability(tables),
+        top_concepts=top_concepts(
+            tables["concept_counts.csv"],
+            models,
+            checked,
+            _table(tables, "concept_count_ranges.csv"),
+        ),
         comparison=comparison(tables["distinct_concepts.csv"], models, checked),
         categories=categories(tables["concept_categories.csv"]),
         category_sources="Sources checked: " + "; ".join(category_sources) + ".",
+        coverage=covered[0],
+        coverage_layers=covered[1],
         overlap=overlap(_table(tables, "model_overlap.csv")),
         over_represented=over_represented(
             _table(tables, "over_represented.csv"), models, checked, several

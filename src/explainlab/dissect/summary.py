@@ -81,7 +81,8 @@ def _inputs(s: SummaryInputs) -> list[str]:
 def _findings(s: SummaryInputs) -> list[str]:
     if not s.findings.headlines:
         return []
-    return ["## Findings", "", *[f"- {f.markdown()}" for f in s.findings.headlines], ""]
+    found = [*s.findings.headlines, *s.findings.reliability]
+    return ["## Findings", "", *[f"- {f.markdown()}" for f in found], ""]
 
 
 def _most_frequent(s: SummaryInputs) -> list[str]:
@@ -125,7 +126,14 @@ def _distinct(s: SummaryInputs) -> list[str]:
         if trend:
             lines.append(f"  {trend}")
     f = s.findings
-    return [*lines, "", *[x for x in (f.comparison, f.categories) if x], f.category_sources, ""]
+    return [
+        *lines,
+        "",
+        *[x for x in (f.comparison, f.categories) if x],
+        f.category_sources,
+        *[x for x in (f.coverage, f.coverage_layers) if x],
+        "",
+    ]
 
 
 def _concentration(s: SummaryInputs) -> list[str]:

@@ -13,12 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from explainlab.dissect.categories import CATEGORIES, OTHER, CategoryMap
 from explainlab.errors import InputError
+
+if TYPE_CHECKING:
+    from explainlab.dissect.wordnet import WordNetCategories
 
 ALL_LAYERS = "all layers"
 # probe-set suffixes of the reference's result files: resnet18_places_imagenet_broden.csv
@@ -180,12 +184,18 @@ def concept_counts(inputs: Sequence[Descriptions]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "layer", "rank", "concept", "units", "share"])
 
 
-def concept_categories(inputs: Sequence[Descriptions], cmap: CategoryMap) -> pd.DataFrame:
-    """concept, category, source, units (over all inputs)."""
+def concept_categories(
+    inputs: Sequence[Descriptions], cmap: CategoryMap, wordnet: WordNetCategories
+) -> pd.DataFrame:
+    """concept, Broden category and its source, units (over all inputs), WordNet lexname
+    and category."""
     units = pd.concat([d.table["description"] for d in inputs]).value_counts()
     return pd.DataFrame(
-        [[c, cmap.category(c), cmap.source(c), int(n)] for c, n in units.sort_index().items()],
-        columns=["concept", "category", "source", "units"],
+        [
+            [c, cmap.category(c), cmap.source(c), int(n), wordnet.lexname(c), wordnet.category(c)]
+            for c, n in units.sort_index().items()
+        ],
+        columns=["concept", "category", "source", "units", "wordnet_lexname", "wordnet_category"],
     ).sort_values(["units", "concept"], ascending=[False, True], kind="stable")
 
 

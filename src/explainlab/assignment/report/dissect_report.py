@@ -33,8 +33,8 @@ QUESTION = (
     "how do the two models differ, and how many distinct objects has each learned?"
 )
 CAPTION = (
-    "Units per layer by the Broden category of their label (run a); grey: neither a Broden "
-    "label nor an ImageNet class. The files named below are in dissect/analysis/."
+    "Left: units by the WordNet category of their label (run a); right: the concepts "
+    "labelling most units (range over the runs). "
 )
 
 
@@ -64,15 +64,15 @@ def build(facts: RunFacts, out: Path) -> Path:
         question=QUESTION,
         setting=_setting(facts, record, models, layers),
         figure=folder / "category_shares.png",
-        caption=CAPTION,
+        caption=CAPTION + text(record.coverage),
         findings=list(record.headlines),
-        appendix="top concepts and counts per layer with run-to-run ranges, label stability.",
-        figure_height=6.5 * cm,
+        appendix="label stability, top five concepts per layer; files: dissect/analysis/.",
+        figure_height=5.0 * cm,
     )
     report.appendix("Appendix: tables, label stability, figures")
     report.heading("Concepts learned by most neurons")
     report.bullets([_top_concepts(record, model, layers) for model in models])
-    _shares_table(report, folder)
+    _shares_table(report, folder, record)
     _distinct_section(report, record, folder, distinct, layers)
     if record.overlap or record.over_represented:
         report.heading("ImageNet vs Places365")
@@ -91,8 +91,8 @@ def _setting(facts: RunFacts, record: DissectFindings, models: list[str], layers
     configured = facts.manifest.get("config", {}).get("dissect", {})
     method = (
         "<b>What was done.</b> CLIP-Dissect names each unit by the concept whose CLIP text "
-        "embedding best matches its top-activating probe images; each name is put in a "
-        "Broden category (object, part, scene, material, texture, colour). "
+        "embedding best matches its top-activating probe images; WordNet 3.0 gives each "
+        "name a category. "
     )
     if record.kind in ("reference_runs", "published"):
         return method + " ".join(text(c) for c in record.caveats)
@@ -110,15 +110,15 @@ def _top_concepts(record: DissectFindings, model: str, layers: list[str]) -> str
         top = record.top(model, layer)
         if top is not None:
             note = f" [{top.stability}]" if top.stability else ""
-            said.append(f"{layer}: {text(top.said(3) + note)}")
+            said.append(f"{layer}: {text(top.said(5) + note)}")
     return f"<b>{text(model)}</b> ({model_name(model)}): {'; '.join(said)}."
 
 
-def _shares_table(report: Report, folder: Path) -> None:
+def _shares_table(report: Report, folder: Path, record: DissectFindings) -> None:
     shares = _table(folder, "category_shares.csv")
     if shares is None:
         return
-    report.heading("Units per category")
+    report.heading("Units per WordNet category")
     rows = []
     for (model, layer), part in shares.groupby(["model", "layer"], sort=False):
         cells = [str(int(part["units"].iloc[0]))]
@@ -126,14 +126,16 @@ def _shares_table(report: Report, folder: Path) -> None:
             values = part[part["group"] == group]["units_group"]
             main = int(values[part["main"].astype(str) == "True"].iloc[0])
             cells.append(with_range(main, int(values.min()), int(values.max())))
-        rows.append([model, layer, *cells])
+        rows.append([model_name(model), layer, *cells])
     report.table(
         rows,
         header=["model", "layer", "units", *(GROUP_NAMES[g] for g in STACKED)],
-        col_widths=[w * cm for w in (3.8, 1.5, 1.2, 3.4, 2.6, 2.0, 2.9)],
-        caption="Units labelled with a concept of each category, run a; the range over the "
-        "runs in brackets.",
+        col_widths=[w * cm for w in (2.0, 1.3, 1.1, 2.8, 2.5, 2.5, 2.4, 2.2)],
+        caption="Units labelled with a concept of each group of WordNet categories, run a; "
+        "the range over the runs in brackets (category_shares.csv; each concept's WordNet "
+        "lexname and category: concept_categories.csv).",
     )
+    report.paragraph(text(record.coverage_layers))
 
 
 def _distinct_section(
@@ -223,6 +225,7 @@ def _figures(report: Report, folder: Path) -> None:
 
 def _stability_section(report: Report, record: DissectFindings, folder: Path) -> None:
     report.heading("Label stability: the same model, another run")
+    report.bullets([f.markup() for f in record.reliability])
     agreement = _table(folder, "run_agreement.csv")
     concepts = _table(folder, "concept_stability.csv")
     rises = _table(folder, "stability_rises.csv")
