@@ -121,6 +121,45 @@ def test_measures_tables_and_figures(run, tmp_path):
         assert image.format == "WEBP" and image.size == (thumbs.FIGURE_PX, 480)
 
 
+def test_the_report_card_of_evaluate_is_shown_when_present(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    card = copy / measures.EVALUATE
+    card.mkdir()
+    (card / "card.csv").write_text("method,measure,mean\ngradcam,deletion_auc,0.3\n")
+    (card / "ranks.csv").write_text("method,rank\ngradcam,1\n")
+    groups = {g["name"]: g for g in measures.collect(copy, tmp_path / "out")["groups"]}
+    assert [t["file"] for t in groups["evaluate"]["tables"]] == ["card.csv", "ranks.csv"]
+
+
+def test_a_computed_dissection_shows_each_units_top_probe_images(tmp_path):
+    run = tmp_path / "run"
+    model = run / "dissect" / "resnet18"
+    model.mkdir(parents=True)
+    (model / "descriptions.csv").write_text(
+        "layer,unit,description,similarity\nlayer4,0,sky,0.3\nlayer4,1,dog,0.2\n"
+    )
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    for i in range(3):
+        Image.new("RGB", (100, 80), (80 * i, 0, 0)).save(probes / f"{i}.jpg")
+    (model / "probe_images.csv").write_text(
+        "probe_index,path\n" + "".join(f"{i},{probes / f'{i}.jpg'}\n" for i in range(3))
+    )
+    # unit 0: probes 2 then 0; unit 1: probe 0 again (written once), a missing probe skipped
+    (model / "top_images.csv").write_text(
+        "layer,unit,rank,probe_index,activation\nlayer4,0,1,2,5.0\nlayer4,0,2,0,4.0\n"
+        "layer4,1,1,0,3.0\nlayer4,1,2,7,2.0\n"
+    )
+    found = dissection.collect(run, tmp_path / "out")
+    tops = {u[2]: u[-1] for u in found["units"]}
+    assert tops == {0: ["probe/0.webp", "probe/1.webp"], 1: ["probe/1.webp"]}
+    assert found["probes"] is True
+    with Image.open(tmp_path / "out" / "probe" / "0.webp") as image:
+        assert image.size == (thumbs.PROBE_PX, 51)  # 100 x 80 shrunk to 64 wide
+        assert image.getpixel((10, 10))[0] > 150  # probe 2: the reddest
+
+
 def test_the_run_page_shows_the_lime_pickle_and_the_manifest(run):
     found = {s["title"]: s for s in sections.collect(run)}
     assert list(found) == ["LIME parameter pickle", "Manifest"]
