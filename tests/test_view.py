@@ -197,6 +197,21 @@ def test_build_writes_the_page_and_is_then_up_to_date(run, built):
     assert not build_view(run, force=True).skipped
 
 
+def test_not_a_number_anywhere_is_written_as_null(run, tmp_path):
+    from explainlab.view.build import write
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("view"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["stages"]["cam"]["seconds"] = float("nan")
+    (copy / "manifest.json").write_text(json.dumps(manifest))  # Python writes NaN
+    write({"x": [float("inf"), 1.5, {"y": float("nan")}]}, tmp_path)
+    assert _model(tmp_path) == {"x": [None, 1.5, {"y": None}]}
+    built = build_view(copy)
+    (section,) = [s for s in _model(built.folder)["sections"] if s["title"] == "Manifest"]
+    assert section["json"]["stages"]["cam"]["seconds"] is None
+
+
 def test_view_stage_is_last_and_registered():
     from explainlab.stages import get_stage, stage_names
 

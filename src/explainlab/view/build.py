@@ -9,6 +9,7 @@ unchanged."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,10 +79,22 @@ def collect(run_dir: Path, out: Path) -> dict[str, Any]:
     }
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity made None: JavaScript's JSON has neither, and the
+    run's records may (a manifest's fact, a table's empty cell read as NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def write(model: dict[str, Any], out: Path) -> None:
     for name, text in static_files().items():
         runfolder.write_text(out / name, text)
-    data = json.dumps(model, separators=(",", ":"), allow_nan=False)
+    data = json.dumps(finite(model), separators=(",", ":"), allow_nan=False)
     runfolder.write_text(out / DATA, f"window.{GLOBAL} = {data};\n")
 
 
