@@ -1,7 +1,8 @@
 """``python -m benchmarks [NAME ...] [-- ARGS]``: run the benchmarks, print ratios.
 
 Each benchmark module times the reference library and our implementation in the same
-process on the same inputs and prints seconds, the ratio and the largest difference."""
+process on the same inputs and prints seconds, the ratio and the largest difference; the
+viewer's (view) times its build and first render in headless Chromium, and weighs it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("cam", "lime", "dissect", "compare")
+BENCHMARKS: tuple[str, ...] = ("cam", "lime", "dissect", "compare", "view")
 
 
 def main(argv: list[str] | None = None) -> int:

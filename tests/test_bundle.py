@@ -70,3 +70,31 @@ def test_bundle_needs_a_finished_run(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(InputError, match="no reports"):
         make_bundle(1, tmp_path / "run", tmp_path)
+
+
+def test_bundle_with_the_viewer(tmp_path):
+    run = _run_folder(tmp_path)
+    with pytest.raises(InputError, match="explainlab view --run"):
+        make_bundle(7, run, tmp_path, with_view=True)
+    view = run / "view"
+    for rel in ("index.html", "data.js", "img/goldfish/crop.webp", "fingerprint.json"):
+        (view / rel).parent.mkdir(parents=True, exist_ok=True)
+        (view / rel).write_bytes(b"x")
+    names = zipfile.ZipFile(make_bundle(7, run, tmp_path, with_view=True).path).namelist()
+    assert {"results/view/index.html", "results/view/data.js"} <= set(names)
+    assert "results/view/img/goldfish/crop.webp" in names
+    assert "results/view/fingerprint.json" not in names
+    plain = zipfile.ZipFile(make_bundle(7, run, tmp_path, force=True).path).namelist()
+    assert not [n for n in plain if n.startswith("results/view/")]
+
+
+def test_bundle_command_writes_the_viewer_it_includes(tmp_path, capsys):
+    from explainlab.cli import main
+
+    run = _run_folder(tmp_path)
+    status = main(["bundle", "--team", "3", "--run", str(run), "--out-dir", str(tmp_path),
+                   "--with-view"])  # fmt: skip
+    assert status == 0 and (run / "view" / "index.html").is_file()
+    names = zipfile.ZipFile(tmp_path / bundle_name(3)).namelist()
+    assert "results/view/index.html" in names and "results/view/viewer.js" in names
+    assert "code/src/explainlab/view/static/viewer.js" in names

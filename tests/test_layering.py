@@ -75,7 +75,16 @@ def test_the_assignment_registers_its_stages_tables_and_configs():
     from explainlab.config import load_config
     from explainlab.stages import STAGE_NAMES
 
-    assert STAGE_NAMES == ("dissect", "cam", "tune", "lime", "scoreboard", "compare", "report")
+    assert STAGE_NAMES == (
+        "dissect",
+        "cam",
+        "tune",
+        "lime",
+        "scoreboard",
+        "compare",
+        "report",
+        "view",
+    )
     assert {"assignment", "offline"} <= set(configs.names())
     config = load_config("assignment")
     assert config.tune.budget_minutes > 0 and config.scoreboard.enabled

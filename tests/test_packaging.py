@@ -1,6 +1,7 @@
 """A wheel built from the repository, installed (not editable) into a fresh virtual
 environment that reuses this one's libraries (nothing is downloaded), works on its own:
---help, the model list, and a run of the shipped offline config found by name."""
+--help, the model list, and a run of the shipped offline config found by name (its
+viewer written from the wheel's static files)."""
 
 from __future__ import annotations
 
@@ -59,13 +60,15 @@ def test_run_the_shipped_offline_config_by_name(installed, tmp_path, mirror):
     env = {**os.environ, "EXPLAINLAB_MIRROR": str(mirror), "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
     _run(
-        [installed / "explainlab", "run", "--config", "offline", "--stages", "cam",
+        [installed / "explainlab", "run", "--config", "offline", "--stages", "cam", "view",
          "--images", "goldfish", "--output-root", tmp_path / "results"],
         env=env,
         cwd=tmp_path,
     )  # fmt: skip
     run_dir = tmp_path / "results" / "offline"
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["config"]["run"]["stages"] == ["cam"]
+    assert manifest["config"]["run"]["stages"] == ["cam", "view"]
     assert manifest["config_file"].endswith("explainlab/assignment/configs/offline.toml")
     assert (run_dir / "cam" / "goldfish" / "gradcam.npy").is_file()
+    assert "viewer.js" in (run_dir / "view" / "index.html").read_text()
+    assert (run_dir / "view" / "viewer.js").stat().st_size > 1000

@@ -106,6 +106,7 @@ def test_every_stage_writes_its_files(offline_run):
         "scoreboard",
         "compare",
         "report",
+        "view",
     ]
     expected = [
         "manifest.json",
@@ -125,6 +126,8 @@ def test_every_stage_writes_its_files(offline_run):
         "compare/faithfulness.csv",
         "compare/sanity.csv",
         "compare/summary.json",
+        "view/index.html",
+        "view/data.js",
     ]
     for key in KEYS:
         expected += [f"cam/{key}/{m}.npy" for m in ("gradcam", "ablationcam", "scorecam")]
@@ -151,6 +154,7 @@ def test_manifest_records_the_run(offline_run):
         "scoreboard",
         "compare",
         "report",
+        "view",
     }
     assert manifest["stages"]["tune"]["folder"] == "lime_tune"
     assert all(s["seconds"] >= 0 for s in manifest["stages"].values())

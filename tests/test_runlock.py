@@ -149,6 +149,7 @@ LOCKS = {
     ("report",): "results/assignment",
     ("run",): None,  # the pipeline locks the config's run folder itself
     ("bundle",): None,
+    ("view",): None,  # locks its run folder itself while it writes, not while it serves
 }
 REQUIRED = {("assets",): ["list"], ("lime", "validate"): ["f"], ("lime", "submit"): ["f"],
             ("lime", "score"): ["f"], ("bundle",): ["--team", "1"]}  # fmt: skip

@@ -29,6 +29,8 @@ VOLATILE = re.compile(
 )
 # Files that only record how a run went, not what it computed.
 SKIP = ("fingerprint.json", "cost_model.json", ".explainlab.lock", "run.log")
+# Folders that only render what the others hold (the viewer: thumbnails, the tables again).
+SKIP_FOLDERS = ("view",)
 
 
 def _strip(value):
@@ -125,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     files = lambda root: {  # noqa: E731
         p.relative_to(root)
         for p in root.rglob("*")
-        if p.is_file() and p.name not in SKIP and ".partial" not in str(p)
+        if p.is_file()
+        and p.name not in SKIP
+        and ".partial" not in str(p)
+        and p.relative_to(root).parts[0] not in SKIP_FOLDERS
     }
     before, after = files(args.before), files(args.after)
     failed = 0

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explainlab.compare.cli",
     "explainlab.evaluation.cli",
     "explainlab.run_cli",
+    "explainlab.view.cli",
 )
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2

@@ -147,6 +147,21 @@ def recorded_settings(folder: Path) -> Any:
     return json.loads((Path(folder) / FINGERPRINT_FILE).read_text())["settings"]
 
 
+def input_keys(run_dir: Path, folders: Sequence[str]) -> dict[str, str]:
+    """The fingerprint key of every finished stage folder (and subfolder) of ``folders``
+    under ``run_dir``: what a stage built from other stages' outputs records, so that it
+    is up to date exactly when they are."""
+    keys: dict[str, str] = {}
+    for name in folders:
+        folder = Path(run_dir) / name
+        for path in sorted([*folder.glob(FINGERPRINT_FILE), *folder.glob(f"*/{FINGERPRINT_FILE}")]):
+            try:
+                keys[str(path.parent.relative_to(run_dir))] = json.loads(path.read_text())["key"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # an unreadable fingerprint: that input counts as absent
+    return keys
+
+
 class Stage:
     """One stage's output folder under a run folder (see module docstring).
 

@@ -61,7 +61,8 @@ def resolve_path(path: str) -> Callable[..., Any]:
     return reduce(getattr, name.split("."), importlib.import_module(module))
 
 
-# The core's stages, in the order of the data flow (the order a run takes them in).
+# The core's stages, in the order of the data flow (the order a run takes them in); the
+# viewer last, after whatever a package adds.
 _STAGES: list[StageSpec] = [
     StageSpec(
         name="dissect",
@@ -105,6 +106,16 @@ _STAGES: list[StageSpec] = [
         about="agreement of CAM and LIME, complexity, faithfulness, sanity check",
         model="cam",
         stands_in=True,
+    ),
+    StageSpec(
+        name="view",
+        folder="view",
+        table=None,
+        runner="explainlab.view.stage:run_stage",
+        estimate=None,
+        reads=("dissect", "cam", "lime", "compare"),
+        about="the run as static HTML pages (view/index.html), opened from the file system",
+        reads_required=False,  # it shows whichever results are there
     ),
 ]
 

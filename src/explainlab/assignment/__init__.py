@@ -6,8 +6,8 @@ A package of explainlab (entry point ``explainlab.packages``): importing it regi
 with the core what it adds, all named as ``"module:function"`` so that nothing here loads
 torch: its stages (tune before lime, scoreboard after it, the reports at the end), their
 config tables, its configs folder, its commands and ``explainlab lime`` actions, the
-tuned parameter file ``[lime] params = "tuned"`` and the parameter pickle the lime stage
-writes."""
+tuned parameter file ``[lime] params = "tuned"``, the parameter pickle the lime stage
+writes and the pickle's section of the viewer."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from explainlab import cli_common, config, configs
 from explainlab.assignment.settings import TUNED, ScoreboardSettings, TuneSettings
 from explainlab.lime import settings as lime_settings
 from explainlab.stages import StageSpec, register_stage
+from explainlab.view.sections import register_section
 
 register_stage(
     StageSpec(
@@ -68,3 +69,4 @@ lime_settings.register_output(
 cli_common.register_command("explainlab.assignment.report.cli")
 cli_common.register_command("explainlab.assignment.bundle_cli")
 cli_common.register_actions("lime", "explainlab.assignment.cli:register_actions")
+register_section("explainlab.assignment.view:lime_pickle_section")

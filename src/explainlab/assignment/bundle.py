@@ -1,6 +1,7 @@
 """The submission bundle ``TML25_A4_<team>.zip``: README, reports, code, configs, the
 parameter pickle and its JSON twin, descriptions.csv files and analysis tables — and
-none of the large artifacts (weights, caches, activations, maps, probe images)."""
+none of the large artifacts (weights, caches, activations, maps, probe images). With the
+viewer (``with_view``), the run's ``view/`` folder too: its images are small thumbnails."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from explainlab.errors import InputError
 from explainlab.stages import stage_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # explainlab/ (this is explainlab/assignment/)
-CODE_SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt"}
+CODE_SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt", ".js", ".css", ".html"}
 CODE_NAMES = {"Makefile", "run"}
 # From a run folder, by stage (None: the run folder itself): what a reader of the
 # submission needs, never large arrays.
@@ -104,6 +105,19 @@ def _result_files(run_dir: Path) -> list[Path]:
     return sorted(found)
 
 
+def _view_files(run_dir: Path) -> list[Path]:
+    """The run's viewer (``explainlab view``), without its stage record."""
+    folder = stage_dir(run_dir, "view")
+    if not (folder / "index.html").is_file():
+        raise InputError(
+            f"{run_dir}: the run has no viewer ({folder / 'index.html'})",
+            hint=f"write it with 'explainlab view --run {run_dir}' (the run's view stage)",
+        )
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.name != runfolder.FINGERPRINT_FILE
+    )
+
+
 def _installed_files() -> list[tuple[Path, str]]:
     """explainlab's own source files, from an installed package (no checkout at hand)."""
     return [
@@ -120,6 +134,7 @@ def make_bundle(
     *,
     force: bool = False,
     root: Path | None = None,
+    with_view: bool = False,
 ) -> BundleResult:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -130,6 +145,7 @@ def make_bundle(
         raise InputError(
             f"{run_dir}: the run has no reports yet", hint="finish the run (its report stage) first"
         )
+    results = _result_files(run_dir) + (_view_files(run_dir) if with_view else [])
     target = Path(out_dir) / bundle_name(team)
     if target.exists() and not force:
         raise InputError(f"{target} exists already", hint="pass --force to overwrite it")
@@ -151,7 +167,7 @@ def make_bundle(
         if readme is not None and readme.is_file():
             zf.write(readme, "README.md")
             entries.append(("README.md", readme.stat().st_size))
-        for path in _result_files(run_dir):
+        for path in results:
             name = f"results/{path.relative_to(run_dir).as_posix()}"
             zf.write(path, name)
             entries.append((name, path.stat().st_size))

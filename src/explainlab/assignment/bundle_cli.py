@@ -25,14 +25,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out-dir", type=Path, default=Path("."), help="where to write the zip (default: here)"
     )
     add_force_arg(p, "overwrite an existing zip")
+    p.add_argument(
+        "--with-view",
+        action="store_true",
+        help="include the run's viewer (view/index.html and its files; written first if "
+        "missing or out of date)",
+    )
     p.set_defaults(handler=_handle)
-    reads_only(p)  # it reads the run folder; the zip is written atomically elsewhere
+    # it reads the run folder (locking it only to write a missing viewer); the zip is
+    # written atomically elsewhere
+    reads_only(p)
 
 
 def _handle(args: argparse.Namespace) -> int:
     from explainlab.assignment.bundle import make_bundle
 
-    result = make_bundle(args.team, args.run, args.out_dir, force=args.force)
+    if args.with_view and args.run.is_dir():
+        from explainlab.runlock import hold_run_folder
+        from explainlab.view.build import build_view
+
+        with hold_run_folder(args.run, command="explainlab bundle --with-view"):
+            build_view(args.run)  # kept when up to date
+    result = make_bundle(
+        args.team, args.run, args.out_dir, force=args.force, with_view=args.with_view
+    )
     for name, size in result.entries:
         print(f"  {size / 1024:9.1f} KiB  {name}")
     print(f"\n{result.path}: {len(result.entries)} files, {result.size / 1e6:.2f} MB")

@@ -6,33 +6,12 @@ rerun with nothing changed rebuilds nothing."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from explainlab import runfolder
 from explainlab.assignment.report.build import build_reports, oversized
 from explainlab.context import Context, StageResult
 from explainlab.errors import ExplainlabError
-from explainlab.stages import get_stage, stage_dir
+from explainlab.stages import get_stage
 from explainlab.versions import package_versions
-
-
-def input_keys(run_dir: Path, stages: tuple[str, ...]) -> dict[str, str]:
-    """The fingerprint key of every finished stage folder (and subfolder) of ``stages``."""
-    keys: dict[str, str] = {}
-    for name in stages:
-        folder = stage_dir(run_dir, name)
-        for path in sorted(
-            [
-                *folder.glob(runfolder.FINGERPRINT_FILE),
-                *folder.glob(f"*/{runfolder.FINGERPRINT_FILE}"),
-            ]
-        ):
-            try:
-                keys[str(path.parent.relative_to(run_dir))] = json.loads(path.read_text())["key"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # an unreadable fingerprint: that input counts as absent
-    return keys
 
 
 def run_stage(ctx: Context) -> StageResult:
@@ -41,7 +20,9 @@ def run_stage(ctx: Context) -> StageResult:
         ctx.run_dir,
         spec.folder,
         {
-            "inputs": input_keys(ctx.run_dir, spec.reads),
+            "inputs": runfolder.input_keys(
+                ctx.run_dir, [get_stage(name).folder for name in spec.reads]
+            ),
             "stand_in": ctx.stand_in,
             "versions": package_versions("reportlab", "matplotlib", "pypdf"),
         },

@@ -1,0 +1,69 @@
+"""The viewer's images, written once at the size the page shows them (WebP): crops,
+map overlays, LIME's superpixel weights, the run's figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+GRID_PX = 160  # a cell of the explanations grid
+DETAIL_PX = 224  # the detail view of one image (the model's crop)
+FIGURE_PX = 960  # the widest a figure is shown
+PROBE_PX = 64  # a dissection unit's top-activating probe image
+QUALITY = 80
+
+
+def _save(image: Image.Image, path: Path, size: int | None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if size is not None and max(image.size) > size:
+        image = image.copy()
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    image.save(path, "WEBP", quality=QUALITY, method=4)
+    return path
+
+
+def save_photo(source: Path | Image.Image, path: Path, size: int) -> Path:
+    """An image file (or image) as RGB WebP at most ``size`` pixels on its longer side."""
+    image = source if isinstance(source, Image.Image) else Image.open(source)
+    return _save(image.convert("RGB"), path, size)
+
+
+def save_figure(source: Path, path: Path) -> Path:
+    """A figure of the run, shrunk to the page's width."""
+    with Image.open(source) as image:
+        return _save(image.convert("RGB"), path, FIGURE_PX)
+
+
+def jet(values: np.ndarray) -> np.ndarray:
+    """The jet colour map of values in [0, 1], as uint8 RGB (the CAM papers' colours)."""
+    x = np.clip(values, 0.0, 1.0)[..., None] * 4.0
+    rgb = np.clip(1.5 - np.abs(x - np.array([3.0, 2.0, 1.0])), 0.0, 1.0)
+    return (rgb * 255).round().astype(np.uint8)
+
+
+def map_image(saliency: np.ndarray) -> Image.Image:
+    """A map (H, W), scaled to [0, 1] by its own range, in jet colours: the page lays it
+    over the crop at the opacity the reader picks."""
+    values = np.nan_to_num(np.asarray(saliency, dtype=np.float64))
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return Image.fromarray(jet(scaled), "RGB")
+
+
+def weights_image(segments: np.ndarray, weights: dict[int, float]) -> Image.Image:
+    """LIME's superpixels coloured by their weight: green for, red against the label,
+    opaque in proportion to |weight| (transparent where a superpixel has none)."""
+    largest = max((abs(w) for w in weights.values()), default=0.0) or 1.0
+    lookup = np.zeros((int(segments.max()) + 1, 4), dtype=np.uint8)
+    for segment, weight in weights.items():
+        if 0 <= segment < len(lookup):
+            colour = (0, 170, 60) if weight > 0 else (220, 40, 40)
+            lookup[segment] = (*colour, round(230 * abs(weight) / largest))
+    return Image.fromarray(lookup[segments], "RGBA")
+
+
+def save_overlay(image: Image.Image, path: Path, size: int) -> Path:
+    """An overlay (RGB or RGBA) at most ``size`` pixels on its longer side."""
+    return _save(image, path, size)
