@@ -371,3 +371,79 @@ def test_dissection_through_the_python_api(probe_folder, concept_file, monkeypat
     )
     assert len(units.labels) == 512 and set(units.labels["description"]) <= set(WORDS + DISTRACTORS)
     assert units.save(tmp_path / "saved").joinpath("descriptions.csv").is_file()
+
+
+class _Colours(nn.Module):
+    """Two units on a 7x7 grid: unit 0 is how red each cell is, unit 1 how green."""
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        r, g, b = pixels.unbind(dim=1)
+        colours = torch.stack([r - (g + b) / 2, g - (r + b) / 2], dim=1).clamp(min=0)
+        return nn.functional.adaptive_avg_pool2d(colours, 7)
+
+
+class ColourNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.colours = _Colours()
+        self.head = nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(IMAGENET_GEOMETRY.mean).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_GEOMETRY.std).view(1, 3, 1, 1)
+        return self.head(self.colours(x * std + mean).mean(dim=(2, 3)))
+
+
+def test_each_units_map_on_its_top_images_shows_where_it_fires(concept_file, tmp_path):
+    """Known answer: red squares in the top-left corner, green ones bottom-right; the red
+    unit's maps peak top-left, and the viewer dims its thumbnails outside the square."""
+    from explainlab.view import dissection, thumbs
+
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    for i in range(8):
+        image = np.full((64, 64, 3), 128, dtype=np.uint8)
+        square = (slice(8, 28), slice(8, 28)) if i < 4 else (slice(36, 56), slice(36, 56))
+        image[square] = (230, 20, 20) if i < 4 else (20, 230, 20)
+        image[square][..., 0 if i < 4 else 1] -= 10 * i  # distinct activations
+        Image.fromarray(image).save(folder / f"{i}.png")
+    settings = _settings(
+        folder,
+        concept_file,
+        tmp_path,
+        layers=("colours",),
+        top_images=3,
+        similarity="cos_similarity",
+    )
+    target = TargetModel(name="colours", module=ColourNet().eval(), weights="planted")
+    outcome = run_dissect(
+        settings, tmp_path / "run", targets={"colours": target}, encoder=SyntheticClip()
+    )
+    model = outcome.folders["colours"]
+    with np.load(model / "top_maps.npz") as npz:
+        assert npz.files == ["colours"]
+        maps = npz["colours"]
+    assert maps.shape == (2, 3, 7, 7) and maps.dtype == np.float16
+    top = pd.read_csv(model / "top_images.csv")
+    assert top[top.unit == 0].probe_index.tolist() == [0, 1, 2]  # the reddest first
+    for rank in range(3):
+        # 64 px resized to 256 and cropped to 224: the square is crop pixels 16-96 of 224
+        # (the map's cells are 32 px: the square fills cells 1-2, half of cell 0, each way)
+        red = maps[0, rank].astype(np.float32)
+        row, col = np.unravel_index(red.argmax(), red.shape)
+        assert row in (1, 2) and col in (1, 2)
+        assert red[:3, :3].min() > 0 and max(red[4:].max(), red[:, 4:].max()) == 0
+        green = maps[1, rank].astype(np.float32)
+        assert green.argmax() // 7 >= 4 and green[:3, :3].max() == 0
+
+    found = dissection.collect(tmp_path / "run", tmp_path / "view")
+    units = {u[2]: u for u in found["units"]}
+    assert units[0][found["columns"].index("region")] is True
+    first = units[0][-1][0]
+    with Image.open(tmp_path / "view" / first) as image:
+        assert image.size == (thumbs.PROBE_PX, thumbs.PROBE_PX)
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    # the square in the thumbnail: crop pixels 16-96 of 224, thumbnail pixels about 5-27
+    assert pixels[14, 14, 0] > 180  # inside the region: the red as it is
+    assert pixels[50, 50].max() < 0.3 * 128 + 15  # outside: grey dimmed
+    assert pixels[40, 10].max() < 0.3 * 128 + 15

@@ -102,6 +102,14 @@ def save_npy(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Named arrays in one compressed ``.npz``, atomically (zipfile writes through the
+    file's own write(): a full disk raises an OSError with its errno)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return path
+
+
 class _PythonWrites:
     def __init__(self, file: Any) -> None:
         self.write = file.write

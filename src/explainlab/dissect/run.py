@@ -6,6 +6,7 @@ Layout, one folder per model (``runfolder.Stage``: resumable, one item per layer
     dissect/<model>/top_concepts.csv   each unit's 5 best concepts with their scores
     dissect/<model>/top_images.csv     each unit's most activating probe images
     dissect/<model>/probe_images.csv   probe_index,path of the probe images used
+    dissect/<model>/top_maps.npz       layer -> each unit's map on its top images (regions.py)
     dissect/<model>/args.json          the run's arguments, weights, probe set, notes
 
 CLIP image features are computed once per (probe set, subset, CLIP model) and text
@@ -37,6 +38,7 @@ from explainlab.dissect.clip_features import ConceptEncoder, OpenClipEncoder, cl
 from explainlab.dissect.concepts import ConceptSet, load_concepts
 from explainlab.dissect.describe import describe, top_concepts, top_images
 from explainlab.dissect.probes import ProbeSet, probe_loader, resolve_probe
+from explainlab.dissect.regions import MAPS_FILE, MODEL_MAPS, top_grid, top_maps
 from explainlab.dissect.settings import SIMILARITY_PARAMS, DissectSettings
 from explainlab.dissect.similarity import FactoredScores, compute_similarity
 from explainlab.errors import InputError
@@ -353,8 +355,12 @@ def _dissect_model(
     for layer in evidence.layers:
         if not stage.has_item(layer):
             with stage.item(layer) as item:
-                for name, table in _label_layer(settings, layer, evidence, features).items():
+                tables = _label_layer(settings, layer, evidence, features)
+                for name, table in tables.items():
                     runfolder.write_csv(item / name, table)
+                maps = _layer_maps(settings, target, features, layer, tables["top_images.csv"])
+                if maps is not None:
+                    runfolder.save_npy(item / MAPS_FILE, maps)
 
     notes = _notes(target, features)
     outcome.notes.extend(n for n in notes if n not in outcome.notes)
@@ -363,6 +369,13 @@ def _dissect_model(
         for name in MODEL_TABLES:
             frames = [pd.read_csv(folder / layer / name) for layer in evidence.layers]
             runfolder.write_csv(folder / name, pd.concat(frames, ignore_index=True))
+        maps = {
+            layer: np.load(folder / layer / MAPS_FILE)
+            for layer in evidence.layers
+            if (folder / layer / MAPS_FILE).is_file()
+        }
+        if maps:
+            runfolder.save_npz(folder / MODEL_MAPS, maps)
         _write_probe_list(folder, features)
         runfolder.write_json(
             folder / "args.json",
@@ -419,6 +432,25 @@ def _label_layer(
         "top_concepts.csv": top_concepts(layer, similarity, words),
         "top_images.csv": top_images(layer, activations.numpy(), probe_index, settings.top_images),
     }
+
+
+def _layer_maps(
+    settings: DissectSettings,
+    target: TargetModel,
+    features: _Features,
+    layer: str,
+    top: pd.DataFrame,
+) -> np.ndarray | None:
+    """Each unit's (h, w) maps on its top images, (units, k, h, w); None for a layer
+    whose output has no spatial map."""
+    maps = top_maps(
+        target,
+        {layer: top_grid(top)},
+        features.probe.paths,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
+    )
+    return maps.get(layer)
 
 
 def _write_probe_list(folder: Path, features: _Features) -> None:

@@ -1,5 +1,5 @@
 """The viewer's images, written once at the size the page shows them (WebP): crops,
-map overlays, LIME's superpixel weights, the run's figures."""
+map overlays, LIME's superpixel weights, the run's figures, a unit's region on a probe."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ DETAIL_PX = 224  # the detail view of one image (the model's crop)
 FIGURE_PX = 960  # the widest a figure is shown
 PROBE_PX = 64  # a dissection unit's top-activating probe image
 QUALITY = 80
+DIMMED = 0.3  # brightness kept outside a unit's region
+OUTLINE = (255, 215, 0)  # the region's outline (yellow: seen on dark and bright probes)
 
 
 def _save(image: Image.Image, path: Path, size: int | None) -> Path:
@@ -67,3 +69,22 @@ def weights_image(segments: np.ndarray, weights: dict[int, float]) -> Image.Imag
 def save_overlay(image: Image.Image, path: Path, size: int) -> Path:
     """An overlay (RGB or RGBA) at most ``size`` pixels on its longer side."""
     return _save(image, path, size)
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """The mask less its pixels with a 4-neighbour outside it (the image's edge is not)."""
+    padded = np.pad(mask, 1, mode="edge")
+    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+
+
+def region_image(crop: Image.Image, unit_map: np.ndarray, threshold: float) -> Image.Image:
+    """A unit's region on the crop the model saw, as NetDissect shows it: the map (h, w),
+    upsampled bilinearly to the crop's size, is the region where above ``threshold``;
+    the crop is dimmed outside it and the region outlined."""
+    width, height = crop.size
+    values = Image.fromarray(np.asarray(unit_map, dtype=np.float32))
+    inside = np.asarray(values.resize((width, height), Image.Resampling.BILINEAR)) > threshold
+    pixels = np.asarray(crop.convert("RGB"), dtype=np.float32)
+    shown = np.where(inside[..., None], pixels, pixels * DIMMED)
+    shown[inside & ~_eroded(inside)] = OUTLINE
+    return Image.fromarray(shown.round().astype(np.uint8), "RGB")

@@ -297,8 +297,10 @@ function unitCard(u, largest) {
     ? `<div class="stable">same label in ${u.runs === 1 ? "the other run" : `all ${u.runs} other runs`}</div>`
     : `<div class="unstable">same label in ${u.same} of ${u.runs} other runs; ` +
       `there: ${esc(u.others.join(", "))}</div>`;
+  // the unit's region drawn on each image (dimmed outside, outlined)
+  const region = u.region ? ' data-region="1" title="the unit\'s region outlined"' : "";
   const probes = u.top.length
-    ? `<div class="probes">${u.top.map((p) => `<img loading="lazy" src="${esc(p)}" alt="">`).join("")}</div>` : "";
+    ? `<div class="probes">${u.top.map((p) => `<img loading="lazy" src="${esc(p)}" alt=""${region}>`).join("")}</div>` : "";
   const id = `${u.model}/${u.layer}/${u.unit}`;
   return `<div class="unit" data-unit="${esc(id)}" data-label="${esc(u.label)}" ` +
     `data-category="${esc(u.category)}" data-similarity="${u.similarity ?? ""}" data-index="${u.unit}">` +
