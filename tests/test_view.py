@@ -17,7 +17,17 @@ from browser import chromium, missing, severe_logs
 from explainlab.cli import main
 from explainlab.view import dissection, explanations, measures, sections, thumbs
 from explainlab.view.build import DATA, GLOBAL, build_view
-from viewrun import AGREEMENT, CATEGORIES, KEYS, LABELS, LIME_WEIGHTS, make_run, quadrants, units
+from viewrun import (
+    AGREEMENT,
+    CATEGORIES,
+    KEYS,
+    LABELS,
+    LIME_WEIGHTS,
+    make_computed_dissection,
+    make_run,
+    quadrants,
+    units,
+)
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +165,44 @@ def test_a_computed_dissection_shows_each_units_top_probe_images(tmp_path):
     tops = {u[2]: u[-1] for u in found["units"]}
     assert tops == {0: ["probe/0.webp", "probe/1.webp"], 1: ["probe/1.webp"]}
     assert found["probes"] is True
+    region = found["columns"].index("region")
+    assert [u[region] for u in found["units"]] == [False, False]  # no maps: the images as they are
     with Image.open(tmp_path / "out" / "probe" / "0.webp") as image:
         assert image.size == (thumbs.PROBE_PX, 51)  # 100 x 80 shrunk to 64 wide
         assert image.getpixel((10, 10))[0] > 150  # probe 2: the reddest
+
+
+def test_a_region_is_the_map_above_its_threshold_dimmed_outside_and_outlined():
+    crop = Image.new("RGB", (8, 8), (200, 100, 50))
+    unit_map = np.array([[4.0, 0.0], [0.0, 0.0]])  # bilinear to 8 px: above 2 in the 4x4 corner
+    shown = np.asarray(thumbs.region_image(crop, unit_map, threshold=2.0))
+    assert shown[1, 1].tolist() == [200, 100, 50]  # inside: as it was
+    assert shown[6, 6].tolist() == [60, 30, 15]  # outside: dimmed
+    assert shown[3, 1].tolist() == list(thumbs.OUTLINE)  # the region's edge
+    assert shown[0, 0].tolist() == [200, 100, 50]  # the image's edge is not the region's
+
+
+def test_a_computed_dissection_with_maps_shows_each_units_region(tmp_path):
+    run = make_computed_dissection(tmp_path)
+    found = dissection.collect(run, tmp_path / "out")
+    region = found["columns"].index("region")
+    units = {u[2]: u for u in found["units"]}
+    assert units[0][region] is True and units[1][region] is True
+    # one image per unit and rank: the same probe shows each unit's own region
+    assert len({p for u in units.values() for p in u[-1]}) == 4
+    with Image.open(tmp_path / "out" / units[0][-1][0]) as image:
+        assert image.size == (48, 48)  # the model's crop (under the page's 64 px)
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    # the red square fills the crop's top-left quarter, where unit 0 fires
+    assert pixels[10, 10, 0] > 200 and pixels[10, 10, 1] < 60  # inside: red as it is
+    for y, x in ((36, 36), (10, 36), (36, 10)):
+        assert abs(pixels[y, x] - 0.3 * 128).max() < 12  # outside: grey, dimmed
+    with Image.open(tmp_path / "out" / units[0][-1][1]) as image:
+        # probe 1 under unit 0: below half the unit's highest activation, all dimmed
+        assert np.asarray(image.convert("RGB")).max() < 0.3 * 128 + 12
+    with Image.open(tmp_path / "out" / units[1][-1][0]) as image:
+        # unit 1 fires everywhere: nothing dimmed
+        assert abs(np.asarray(image.convert("RGB"), dtype=np.float32) - 128).max() < 12
 
 
 def test_the_run_page_shows_the_lime_pickle_and_the_manifest(run):
@@ -341,6 +386,23 @@ def test_every_unit_is_listed_and_the_concept_filter_narrows_them(page):
     group = page.find_element("css selector", '[data-group="resnet18/layer3"]')
     order = [e.get_attribute("data-unit") for e in group.find_elements("css selector", ".unit")]
     assert order == ["resnet18/layer3/0", "resnet18/layer3/1"]
+
+
+@pytest.mark.browser
+@browser
+def test_a_computed_units_images_show_its_region(tmp_path):
+    built = build_view(make_computed_dissection(tmp_path))
+    driver = chromium()
+    try:
+        driver.get(built.index.as_uri())
+        _show(driver, "dissection")
+        card = driver.find_element("css selector", '[data-unit="resnet18/layer4/0"]')
+        images = card.find_elements("css selector", ".probes img")
+        assert len(images) == 2
+        assert all(i.get_attribute("data-region") == "1" for i in images)
+        assert severe_logs(driver) == []
+    finally:
+        driver.quit()
 
 
 @pytest.mark.browser

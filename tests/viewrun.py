@@ -170,3 +170,47 @@ def _dissection(run: Path, root: Path) -> None:
 def units() -> set[str]:
     """Every unit's data-unit id."""
     return {f"{m}/{layer}/{unit}" for m, runs in LABELS.items() for layer, unit, *_ in runs["a"]}
+
+
+# a computed dissection with the units' maps: the model saw the centre 48 px of 64 px
+# probes (resize 64, crop 48); probe 0 has a red square on the crop's top-left quarter
+REGION_GEOMETRY = {
+    "resize": 64,
+    "crop": 48,
+    "interpolation": "bilinear",
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+}
+
+
+def make_computed_dissection(root: Path) -> Path:
+    """A run whose dissect/resnet18 holds the stage's files for two layer4 units with
+    their maps (top_maps.npz): unit 0 fires on the top-left quarter of its top images,
+    and the fingerprint records the model's crop."""
+    run = root / "computed"
+    model = run / "dissect" / "resnet18"
+    model.mkdir(parents=True)
+    _csv(model / "descriptions.csv", "layer,unit,description,similarity", [
+        ("layer4", 0, "red", 0.3), ("layer4", 1, "grey", 0.2)
+    ])  # fmt: skip
+    probes = root / "probes"
+    probes.mkdir()
+    for i in range(2):
+        image = np.full((64, 64, 3), 128, dtype=np.uint8)
+        if i == 0:
+            image[8:32, 8:32] = (230, 20, 20)
+        Image.fromarray(image).save(probes / f"{i}.png")
+    _csv(model / "probe_images.csv", "probe_index,path", [(i, probes / f"{i}.png") for i in (0, 1)])
+    _csv(model / "top_images.csv", "layer,unit,rank,probe_index,activation", [
+        ("layer4", 0, 1, 0, 5.0), ("layer4", 0, 2, 1, 1.0),
+        ("layer4", 1, 1, 1, 2.0), ("layer4", 1, 2, 0, 1.0),
+    ])  # fmt: skip
+    maps = np.zeros((2, 2, 2, 2), dtype=np.float16)  # units, top images, h, w
+    maps[0, 0, 0, 0] = 4.0  # unit 0 on probe 0: the top-left cell
+    maps[0, 1, 0, 0] = 1.0  # on probe 1: a quarter of that, under its threshold
+    maps[1, :] = 1.0  # unit 1: everywhere
+    np.savez_compressed(model / "top_maps.npz", layer4=maps)
+    (model / "fingerprint.json").write_text(
+        json.dumps({"key": "k", "settings": {"geometry": REGION_GEOMETRY}})
+    )
+    return run

@@ -11,7 +11,8 @@ Layout, one folder per model (``runfolder.Stage``: resumable, one item per layer
 
 CLIP image features are computed once per (probe set, subset, CLIP model) and text
 features once per (concept set, CLIP model); activations once per (model, weights
-checksum, layer, probe set, subset, pooling). All are cached (see ``cache.py``).
+checksum, layer, probe set, subset, pooling); the units' maps on their top images once
+per (model, weights checksum, layer, probe set, subset, top images). All are cached (see ``cache.py``).
 """
 
 from __future__ import annotations
@@ -213,6 +214,35 @@ class _Features:
             pass_path.with_suffix(".json").unlink(missing_ok=True)
         return {layers[n]: arrays for n, arrays in found.items()}  # type: ignore[misc]
 
+    def top_maps(
+        self, target: TargetModel, checksum: str, layer: str, top: pd.DataFrame
+    ) -> np.ndarray | None:
+        """The (units, k, h, w) maps of ``layer``'s units on their top images (``top``, the
+        layer's top_images.csv); None for a layer whose output has no spatial map."""
+        grid = top_grid(top)
+        about = {
+            "kind": "top-maps",
+            "model": target.name,
+            "weights_sha256": checksum,
+            "layer": layer,
+            "geometry": target.geometry.to_dict(),
+            "probe": self.probe.identity,
+            "top_images": runfolder.fingerprint(grid),
+        }
+        key = runfolder.fingerprint(about)
+        cached = self.cache.get("top-maps", key)
+        if cached is None:
+            s = self.settings
+            maps = top_maps(
+                target,
+                {layer: grid},
+                self.probe.paths,
+                batch_size=s.batch_size,
+                num_workers=s.num_workers,
+            ).get(layer, np.empty(0, dtype=np.float16))  # none: remembered as empty
+            cached = self.cache.put("top-maps", key, {"maps": maps}, about)
+        return cached["maps"] if cached["maps"].ndim == 4 else None
+
 
 def _failures(probe: ProbeSet, arrays: Arrays) -> list[Failure]:
     return [
@@ -358,7 +388,7 @@ def _dissect_model(
                 tables = _label_layer(settings, layer, evidence, features)
                 for name, table in tables.items():
                     runfolder.write_csv(item / name, table)
-                maps = _layer_maps(settings, target, features, layer, tables["top_images.csv"])
+                maps = features.top_maps(target, checksum, layer, tables["top_images.csv"])
                 if maps is not None:
                     runfolder.save_npy(item / MAPS_FILE, maps)
 
@@ -432,25 +462,6 @@ def _label_layer(
         "top_concepts.csv": top_concepts(layer, similarity, words),
         "top_images.csv": top_images(layer, activations.numpy(), probe_index, settings.top_images),
     }
-
-
-def _layer_maps(
-    settings: DissectSettings,
-    target: TargetModel,
-    features: _Features,
-    layer: str,
-    top: pd.DataFrame,
-) -> np.ndarray | None:
-    """Each unit's (h, w) maps on its top images, (units, k, h, w); None for a layer
-    whose output has no spatial map."""
-    maps = top_maps(
-        target,
-        {layer: top_grid(top)},
-        features.probe.paths,
-        batch_size=settings.batch_size,
-        num_workers=settings.num_workers,
-    )
-    return maps.get(layer)
 
 
 def _write_probe_list(folder: Path, features: _Features) -> None:
