@@ -100,15 +100,16 @@ class _Regions:
     def __init__(self, folder: Path) -> None:
         self.maps: dict[str, np.ndarray] = {}
         self._crops: dict[str, Any] = {}
+        if not (folder / MAPS).is_file():  # an older stage's folder, another run's labels
+            return
+        from explainlab.images import Geometry  # torch: only for a run with maps
+
         try:
-            geometry = runfolder.recorded_settings(folder)["geometry"]
+            self.geometry = Geometry.from_dict(runfolder.recorded_settings(folder)["geometry"])
             with np.load(folder / MAPS) as maps:
                 self.maps = {layer: maps[layer] for layer in maps.files}
         except (OSError, ValueError, KeyError, TypeError):
-            return
-        from explainlab.images import Geometry
-
-        self.geometry = Geometry.from_dict(geometry)
+            self.maps = {}
 
     def has(self, layer: str, unit: int, rank: int) -> bool:
         maps = self.maps.get(layer)
