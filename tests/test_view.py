@@ -23,6 +23,7 @@ from viewrun import (
     KEYS,
     LABELS,
     LIME_WEIGHTS,
+    WORDNET,
     make_computed_dissection,
     make_run,
     quadrants,
@@ -100,6 +101,7 @@ def test_every_unit_with_category_and_stability(run, tmp_path):
     by_id = {(r["model"], r["layer"], r["unit"]): r for r in rows}
     sky = by_id[("resnet18", "layer3", 1)]  # "grass" in run b
     assert (sky["label"], sky["category"], sky["similarity"]) == ("sky", "scene", 0.12)
+    assert sky["wordnet"] == "natural object"
     assert (sky["same"], sky["runs"], sky["others"]) == (0, 1, ["grass"])
     dotted = by_id[("resnet18", "layer3", 0)]
     assert (dotted["same"], dotted["runs"], dotted["others"]) == (1, 1, [])
@@ -382,6 +384,15 @@ def test_every_unit_is_listed_and_the_concept_filter_narrows_them(page):
         CATEGORIES[label] == "scene" for runs in LABELS.values() for _, _, label, _ in runs["a"]
     )
     Select(page.find_element("id", "category-filter")).select_by_value("*")
+    Select(page.find_element("id", "wordnet-filter")).select_by_value("pattern or quality")
+    shown = _visible(page, "[data-unit]")
+    assert {e.get_attribute("data-label") for e in shown} == {"dotted", "striped"}
+    assert len(shown) == sum(
+        WORDNET[label][1] == "pattern or quality"
+        for runs in LABELS.values()
+        for _, _, label, _ in runs["a"]
+    )
+    Select(page.find_element("id", "wordnet-filter")).select_by_value("*")
     Select(page.find_element("id", "unit-sort")).select_by_value("unit")
     group = page.find_element("css selector", '[data-group="resnet18/layer3"]')
     order = [e.get_attribute("data-unit") for e in group.find_elements("css selector", ".unit")]

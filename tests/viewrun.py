@@ -51,6 +51,13 @@ CATEGORIES = {
     "dog": "object",
     "kitchen": "scene",
 }
+WORDNET = {  # planted (lexname, category), as the analysis writes them from WordNet
+    "dotted": ("adj.all", "pattern or quality"),
+    "striped": ("adj.all", "pattern or quality"),
+    "sky": ("noun.object", "natural object"),
+    "dog": ("noun.animal", "animal"),
+    "kitchen": ("noun.artifact", "place"),
+}
 AGREEMENT = [  # key, method, measure, value (the run-wide table, sorted by nothing)
     ("goldfish", "gradcam", "iou_threshold", 0.33),
     ("kite", "gradcam", "iou_threshold", 0.12),
@@ -159,8 +166,8 @@ def _dissection(run: Path, root: Path) -> None:
     (analysis / "fingerprint.json").write_text(json.dumps({"key": "k", "settings": recorded}))
     _csv(
         analysis / "concept_categories.csv",
-        "concept,category,source,units",
-        [(c, cat, "test", 1) for c, cat in CATEGORIES.items()],
+        "concept,category,source,units,wordnet_lexname,wordnet_category",
+        [(c, cat, "test", 1, *WORDNET[c]) for c, cat in CATEGORIES.items()],
     )
     (analysis / "sources.json").write_text(
         json.dumps({"title": "test labels", "caveats": ["planted, not computed"]})

@@ -39,7 +39,8 @@ COLUMNS = (
     "unit",
     "label",
     "similarity",
-    "category",
+    "category",  # Broden's
+    "wordnet",  # WordNet's, as report 1 counts them
     "same",
     "runs",
     "others",
@@ -82,9 +83,12 @@ def _label_files(run_dir: Path) -> tuple[list[Path], list[Path], list[str]]:
     return located["inputs"], located["runs"], notes
 
 
-def _categories(run_dir: Path) -> dict[str, str]:
+def _categories(run_dir: Path) -> dict[str, tuple[str, str]]:
+    """concept -> (Broden's category, WordNet's), as the analysis wrote them."""
     rows = rows_of(stage_dir(run_dir, "dissect") / ANALYSIS / "concept_categories.csv")
-    return {str(r["concept"]): str(r["category"]) for r in rows}
+    return {
+        str(r["concept"]): (str(r["category"]), str(r.get("wordnet_category") or "")) for r in rows
+    }
 
 
 def _by_unit(d: tables.Descriptions) -> dict[tuple[str, int], str]:
@@ -198,7 +202,7 @@ def collect(run_dir: Path, out: Path) -> dict[str, Any]:
                     None
                     if similarity is None or similarity != similarity
                     else round(similarity, 4),
-                    categories.get(label, ""),
+                    *categories.get(label, ("", "")),
                     sum(x == label for x in elsewhere) if others else None,
                     len(others) if others else None,
                     sorted({x for x in elsewhere if x is not None and x != label}),

@@ -303,9 +303,10 @@ function unitCard(u, largest) {
     ? `<div class="probes">${u.top.map((p) => `<img loading="lazy" src="${esc(p)}" alt=""${region}>`).join("")}</div>` : "";
   const id = `${u.model}/${u.layer}/${u.unit}`;
   return `<div class="unit" data-unit="${esc(id)}" data-label="${esc(u.label)}" ` +
-    `data-category="${esc(u.category)}" data-similarity="${u.similarity ?? ""}" data-index="${u.unit}">` +
+    `data-category="${esc(u.category)}" data-wordnet="${esc(u.wordnet)}" data-similarity="${u.similarity ?? ""}" data-index="${u.unit}">` +
     `<div class="label">${esc(u.label)}</div>` +
-    `<div class="meta">unit ${u.unit} · ${esc(u.layer)} · <span class="chip">${esc(u.category || "uncategorised")}</span></div>` +
+    `<div class="meta">unit ${u.unit} · ${esc(u.layer)} · <span class="chip" title="Broden category">${esc(u.category || "uncategorised")}</span>` +
+    (u.wordnet ? ` <span class="chip wordnet" title="WordNet category">${esc(u.wordnet)}</span>` : "") + `</div>` +
     `<div class="meta">similarity ${fmt(u.similarity)}</div><div class="bar" style="width:${width}%"></div>` +
     stable + probes + `</div>`;
 }
@@ -319,6 +320,7 @@ function drawDissection(view) {
   }
   const largest = Math.max(...units.map((u) => u.similarity || 0)) || 1;
   const categories = [...new Set(units.map((u) => u.category || ""))].sort();
+  const wordnet = [...new Set(units.map((u) => u.wordnet || ""))].sort();
   const labels = [...new Set(units.map((u) => u.label))].sort();
   const groups = [];
   for (const u of units) {
@@ -332,6 +334,7 @@ function drawDissection(view) {
     `<label>concept <input id="concept-filter" type="search" list="concepts" placeholder="e.g. dotted"></label>` +
     `<datalist id="concepts">${labels.map((l) => `<option value="${esc(l)}">`).join("")}</datalist>` +
     `<label>category <select id="category-filter"><option value="*">any</option>${options(categories)}</select></label>` +
+    (wordnet.some((w) => w) ? `<label>WordNet <select id="wordnet-filter"><option value="*">any</option>${options(wordnet)}</select></label>` : "") +
     `<label>model <select id="model-filter"><option value="">any</option>` +
     `${options(DATA.dissection.models.map((m) => m.name))}</select></label>` +
     `<label>sort <select id="unit-sort"><option value="similarity">similarity, highest first</option>` +
@@ -344,6 +347,7 @@ function drawDissection(view) {
   const filter = () => {
     const text = view.querySelector("#concept-filter").value.trim().toLowerCase();
     const category = view.querySelector("#category-filter").value;
+    const lexical = view.querySelector("#wordnet-filter")?.value ?? "*";
     const model = view.querySelector("#model-filter").value;
     let shown = 0;
     view.querySelectorAll(".unit-group").forEach((group) => {
@@ -351,7 +355,8 @@ function drawDissection(view) {
       const groupModel = group.dataset.group.split("/")[0];
       group.querySelectorAll(".unit").forEach((card) => {
         const show = (!text || card.dataset.label.toLowerCase().includes(text)) &&
-          (category === "*" || card.dataset.category === category) && (!model || groupModel === model);
+          (category === "*" || card.dataset.category === category) &&
+          (lexical === "*" || card.dataset.wordnet === lexical) && (!model || groupModel === model);
         card.hidden = !show;
         inGroup += show;
       });
@@ -376,6 +381,7 @@ function drawDissection(view) {
   };
   view.querySelector("#concept-filter").addEventListener("input", filter);
   view.querySelector("#category-filter").addEventListener("change", filter);
+  view.querySelector("#wordnet-filter")?.addEventListener("change", filter);
   view.querySelector("#model-filter").addEventListener("change", filter);
   view.querySelector("#unit-sort").addEventListener("change", sort);
   sort();
