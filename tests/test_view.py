@@ -51,9 +51,11 @@ def _model(view_folder):
 # --- what is collected ----------------------------------------------------------------
 
 
-def test_jet_colours_known_values():
-    colours = thumbs.jet(np.array([0.0, 0.5, 1.0]))
-    assert colours.tolist() == [[0, 0, 128], [128, 255, 128], [128, 0, 0]]
+def test_map_colours_are_the_reports_heat_map():
+    """A map's colours on the page are the PDFs' (plotting's jet), over its own range."""
+    image = np.asarray(thumbs.map_image(np.array([[2.0, 4.0, 6.0]])))
+    assert image.tolist() == [[[0, 0, 128], [125, 255, 122], [128, 0, 0]]]
+    assert (np.asarray(thumbs.map_image(np.full((2, 2), 3.0))) == [0, 0, 128]).all()
 
 
 def test_lime_weights_image_colours_each_superpixel_by_its_weight():

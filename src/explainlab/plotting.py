@@ -30,11 +30,16 @@ plt.rcParams.update(
 )
 
 
+def heat_rgb(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (clipped) in the heat-map colours, as float RGB in [0, 1]."""
+    return plt.get_cmap(HEATMAP_CMAP)(np.clip(values, 0.0, 1.0))[..., :3]
+
+
 def overlay(crop: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Blend a [0, 1] map, coloured with the jet colormap, over a uint8 RGB crop -> uint8 RGB."""
     if crop.shape[:2] != saliency.shape:
         raise ValueError(f"map {saliency.shape} does not match crop {crop.shape[:2]}")
-    heat = plt.get_cmap(HEATMAP_CMAP)(np.clip(saliency, 0.0, 1.0))[..., :3]
+    heat = heat_rgb(saliency)
     blended = (1.0 - alpha) * heat + alpha * (crop.astype(np.float32) / 255.0)
     return np.round(np.clip(blended, 0.0, 1.0) * 255.0).astype(np.uint8)
 

@@ -38,20 +38,13 @@ def save_figure(source: Path, path: Path) -> Path:
         return _save(image.convert("RGB"), path, FIGURE_PX)
 
 
-def jet(values: np.ndarray) -> np.ndarray:
-    """The jet colour map of values in [0, 1], as uint8 RGB (the CAM papers' colours)."""
-    x = np.clip(values, 0.0, 1.0)[..., None] * 4.0
-    rgb = np.clip(1.5 - np.abs(x - np.array([3.0, 2.0, 1.0])), 0.0, 1.0)
-    return (rgb * 255).round().astype(np.uint8)
-
-
 def map_image(saliency: np.ndarray) -> Image.Image:
-    """A map (H, W), scaled to [0, 1] by its own range, in jet colours: the page lays it
-    over the crop at the opacity the reader picks."""
-    values = np.nan_to_num(np.asarray(saliency, dtype=np.float64))
-    low, high = float(values.min()), float(values.max())
-    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-    return Image.fromarray(jet(scaled), "RGB")
+    """A map (H, W), scaled to [0, 1] by its own range, in the reports' heat-map colours:
+    the page lays it over the crop at the opacity the reader picks."""
+    from explainlab import masks, plotting  # matplotlib: loaded when a map is drawn
+
+    scaled = masks.normalise(np.nan_to_num(np.asarray(saliency, dtype=np.float64)))
+    return Image.fromarray((plotting.heat_rgb(scaled) * 255).round().astype(np.uint8), "RGB")
 
 
 def weights_image(segments: np.ndarray, weights: dict[int, float]) -> Image.Image:
