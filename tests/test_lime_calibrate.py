@@ -180,7 +180,7 @@ def test_calibrate_two_submissions_on_two_images_offline(
     out = capsys.readouterr().out
     folder = tmp_path / "run" / "lime_calibrate"
     per_image = pd.read_csv(folder / "per_image.csv")
-    assert len(per_image) == 2 * 2 * 2  # hypotheses x submissions x images
+    assert len(per_image) == 3 * 2 * 2  # hypotheses x submissions x images
     assert set(per_image["status"]) == {"ok"} and per_image["iou"].between(0, 1).all()
     # counted: on goldfish (both segment as lime does) 24 samples cost more than 16; on
     # kite the slic segmentation is the cheaper one
@@ -188,7 +188,13 @@ def test_calibrate_two_submissions_on_two_images_offline(
     assert (cost.loc["goldfish", "team/slic"] > cost.loc["goldfish", "team/small"]).all()
     assert (cost.loc["kite", "team/slic"] < cost.loc["kite", "team/small"]).all()
     agreement = pd.read_csv(folder / "agreement.csv")
-    assert list(agreement["hypothesis"]) == ["crop", "full"]
+    assert list(agreement["hypothesis"]) == ["crop", "full", "gradcam"]
+    # crop and gradcam perturb the same crop: one set of runs, two truths
+    by = per_image.set_index(["hypothesis", "key", "submission"]).sort_index()
+    crop, gradcam = by.loc["crop"], by.loc["gradcam"]
+    assert (crop["wall_seconds"] == gradcam["wall_seconds"]).all()
+    assert (crop["label"] == gradcam["label"]).all()
+    assert not np.allclose(crop["iou"], gradcam["iou"])
     assert (agreement["submissions"] == 2).all()
     # two submissions: rho is +-1 (or none, on a tie)
     assert np.allclose(agreement["rho_samples"], 1.0)

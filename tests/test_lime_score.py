@@ -9,14 +9,21 @@ import pandas as pd
 import pytest
 
 from explainlab.assignment.export import write_export
-from explainlab.assignment.reference import REFERENCE_SEED_BASE, consensus
+from explainlab.assignment.reference import (
+    REFERENCE_SEED_BASE,
+    Reference,
+    consensus,
+    gradcam_reference,
+)
 from explainlab.assignment.score import load_candidates, score
 from explainlab.assignment.settings import ReferenceSettings
 from explainlab.assignment.tune import pareto_front
+from explainlab.cam.methods import compute_cam
 from explainlab.cli import main
 from explainlab.images import mission_sources
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.params import load_param_file
+from explainlab.masks import iou
 from tuning import fixed_cost_model
 
 REFERENCE = ReferenceSettings(seeds=1, num_samples=24, batch_size=25)
@@ -90,6 +97,52 @@ def test_scoreboard_under_the_full_size_hypothesis(tmp_path, lite0, mission_samp
     row = outcome.table.iloc[0]
     assert row["status"] == "ok" and row["hypothesis"] == "full" and 0 <= row["iou"] <= 1
     assert row["label_name"] == "goldfish"  # the resizing classifier sees what the crop shows
+
+
+def test_a_saliency_truth_is_matched_to_each_candidate_masks_area():
+    # Planted: the map is brightest in a 20x20 square, then a dimmer 20x40 band; zero elsewhere.
+    saliency = np.zeros((224, 224), np.float32)
+    saliency[100:120, 100:140] = 0.5
+    saliency[100:120, 100:120] = 1.0
+    ref = Reference(key="k", label=3, segments=None, weights=None, saliency=saliency)
+    square = np.zeros((224, 224), bool)
+    square[100:120, 100:120] = True
+    assert np.array_equal(ref.truth(square), square)  # its area: the square exactly
+    band = np.zeros((224, 224), bool)
+    band[100:120, 100:140] = True
+    assert np.array_equal(ref.truth(band), band)  # twice the area: the whole band
+    elsewhere = np.roll(square, 60, axis=0)
+    assert iou(elsewhere, ref.truth(elsewhere)) == 0.0
+    # beyond the map's positive pixels the ties are broken alike for every call
+    wide = np.zeros((224, 224), bool)
+    wide[:40] = True
+    first = ref.truth(wide)
+    assert first.sum() == wide.sum() and first[100:120, 100:140].all()
+    assert np.array_equal(first, ref.truth(wide))
+
+
+def test_scoreboard_under_the_gradcam_hypothesis(tmp_path, lite0, mission_samples):
+    params = tmp_path / "p.toml"
+    params.write_text("[defaults]\nnum_samples = 12\nbatch_size = 12\ntop_labels = 1\n")
+    outcome = score(
+        load_param_file(params), mission_sources(["goldfish"]), tmp_path / "g.csv",
+        model=lite0, reference_settings=REFERENCE, hypothesis="gradcam",
+    )  # fmt: skip
+    row = outcome.table.iloc[0]
+    assert row["status"] == "ok" and row["hypothesis"] == "gradcam"
+    assert row["label_name"] == "goldfish"
+    crop = mission_samples["goldfish"].crop
+    ref = gradcam_reference("goldfish", crop, lite0, ModelClassifier.for_model(lite0))
+    x = lite0.preprocess(crop[None])
+    expected = compute_cam("gradcam", lite0.module, lite0.layer(), x, ref.label, impl="library")
+    assert np.allclose(ref.saliency, expected, atol=1e-5)  # the library's Grad-CAM
+    # the IoU is the candidate's top-5 mask against the map's pixels of the same area
+    assert 0.0 < row["iou"] <= 1.0
+    refused = score(
+        load_param_file(params), mission_sources(["goldfish"]), tmp_path / "m.csv",
+        model=lite0, hypothesis="gradcam", reference=tmp_path,
+    )  # fmt: skip
+    assert "gradcam hypothesis has a ground truth of its own" in refused.failures[0].error
 
 
 def test_scoreboard_reads_pickles_and_mask_references(tmp_path, lite0, mission_samples):

@@ -82,19 +82,29 @@ def _image_rows(
     cost_model: CostModel,
     max_pixels: int,
 ) -> list[dict[str, Any]]:
-    """Every submission scored on one image under each hypothesis."""
-    rows = []
+    """Every submission scored on one image under each hypothesis; hypotheses that perturb
+    the same image (the crop's: crop and gradcam) share lime's runs and differ in truth."""
+    by_image: dict[bool, list[str]] = {}
     for name in settings.hypotheses:
-        hypothesis = get_hypothesis(name)
-        classifier = hypothesis.classifier(model)
-        image = hypothesis.image(sample, max_pixels)
-        ref = get_reference(sample, image, model, classifier, "consensus", reference, hypothesis)
-        params = [s.params.params_for(sample.key)[0] for s in submissions]
+        by_image.setdefault(get_hypothesis(name).full_size, []).append(name)
+    params = [s.params.params_for(sample.key)[0] for s in submissions]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for names in by_image.values():
+        perturbed = get_hypothesis(names[0])
+        classifier = perturbed.classifier(model)
+        image = perturbed.image(sample, max_pixels)
+        refs = {
+            n: get_reference(
+                sample, image, model, classifier, "consensus", reference, get_hypothesis(n)
+            )
+            for n in names
+        }
+        label = int(refs[names[0]].label)  # every truth of one image explains its top class
         results = evaluate_many(
-            image, classifier, params, int(ref.label), seed=settings.seed, cost_model=cost_model
+            image, classifier, params, label, seed=settings.seed, cost_model=cost_model
         )
-        for submission, p, result in zip(submissions, params, results, strict=True):
-            rows.append(
+        for name, ref in refs.items():
+            rows[name] = [
                 {
                     "hypothesis": name,
                     "submission": submission.name,
@@ -107,8 +117,9 @@ def _image_rows(
                     "status": result.status,
                     "error": result.error,
                 }
-            )
-    return rows
+                for submission, p, result in zip(submissions, params, results, strict=True)
+            ]
+    return [row for name in settings.hypotheses for row in rows[name]]
 
 
 def per_submission_table(

@@ -29,11 +29,12 @@ from explainlab.images import ImageSource, load_sample
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.models import LoadedModel
+from explainlab.models.speed import layout
 from explainlab.settings import DEFAULT_MAX_PIXELS
 
 REPEATS = 3
 ROUNDS = 2
-CHUNK_SIZES = (1, 4, 16, 64)  # images per model call timed (interpolated between)
+CHUNK_SIZES = (1, 4, 8, 16, 64)  # images per model call timed (interpolated between)
 FULL_SIZE = (375, 500)  # a typical ImageNet file, to time the classifier's resize
 
 
@@ -240,7 +241,8 @@ def ensure_segmentations(
 
 def cost_model_path(model: LoadedModel) -> Path:
     name = (
-        f"{model.name}-{model.device.type}-{torch.get_num_threads()}t-{platform.node() or 'host'}"
+        f"{model.name}-{model.device.type}-{torch.get_num_threads()}t-"
+        f"{layout(model.module, model.device)}-{platform.node() or 'host'}"
     )
     return assets.cache_dir().parent / "lime-costs" / f"{name}.json"
 

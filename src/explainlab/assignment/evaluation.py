@@ -50,7 +50,7 @@ class Evaluation:
         if self.status == NOT_MEASURED:
             return math.nan
         mask = self.mask(k) if self.status == OK else None
-        return 0.0 if mask is None else iou(mask, reference.mask(DEFAULT_MASK_K))
+        return 0.0 if mask is None else iou(mask, reference.truth(mask, DEFAULT_MASK_K))
 
 
 def priced(work: Work, cost_model: CostModel | None) -> float:

@@ -8,6 +8,10 @@ rest of explainlab does; the reference is the consensus of long lime-default run
 ``full``: the grader explains the image file at its own size; its classifier function
 applies the model's evaluation transform (resize of the shorter side, centre crop) to
 every perturbed image; the reference is the same consensus, computed on the full image.
+
+``gradcam``: the grader explains the crop, and its ground truth is the model's Grad-CAM
+region: the Grad-CAM map's top pixels covering the LIME mask's own area (Grad-CAM against
+LIME averages an area-matched IoU near the grader's scores, so it deserves a check).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Hypothesis:
     name: str
     about: str
     full_size: bool  # LIME perturbs the file at its own size (else the model's crop)
+    truth: str = "consensus"  # the ground truth: LIME's consensus, or "gradcam"
 
     def image(self, sample: Sample, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """The (H, W, 3) uint8 image LIME perturbs under this hypothesis."""
@@ -53,6 +58,13 @@ HYPOTHESES: dict[str, Hypothesis] = {
             "LIME on the image file at its own size, the classifier resizing and cropping "
             "each perturbed image (consensus reference on the full image)",
             True,
+        ),
+        Hypothesis(
+            "gradcam",
+            "LIME on the model's 224x224 crop; the truth is the model's Grad-CAM region, its "
+            "top pixels matching the LIME mask's area",
+            False,
+            "gradcam",
         ),
     )
 }
@@ -84,4 +96,4 @@ def resizing_preprocess(model: LoadedModel) -> Callable[[np.ndarray], torch.Tens
 
 
 def resizing_classifier(model: LoadedModel) -> ModelClassifier:
-    return ModelClassifier(module=model.module, preprocess=resizing_preprocess(model), resizes=True)
+    return ModelClassifier.for_model(model, preprocess=resizing_preprocess(model), resizes=True)

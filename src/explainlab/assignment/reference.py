@@ -8,6 +8,10 @@ model and settings, and cached under the explainlab cache (``lime-reference/``).
 
 Or masks given by the user: ``<folder>/<key>.npy`` (224x224 bool) or ``<key>.png``
 (non-zero pixels are the mask).
+
+Or a saliency map (``gradcam``, :func:`gradcam_reference`): the model's Grad-CAM of its
+top class on the crop; the mask a candidate is compared with is the map's top pixels
+covering the candidate mask's own area (ties broken by a fixed seed).
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ from PIL import Image
 
 from explainlab import assets, runfolder
 from explainlab.assignment.settings import ReferenceSettings
+from explainlab.cam.methods import compute_cam
 from explainlab.errors import InputError
+from explainlab.images import to_tensor
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.lime.params import complete
-from explainlab.masks import top_positive_mask
+from explainlab.masks import area_matched_mask, top_positive_mask
+from explainlab.models import LoadedModel
 from explainlab.versions import LIME_PACKAGES, package_versions
 
 # Reference seeds are far from the seeds candidates are run with (0, 1, ...): a candidate
 # run with the same random_state would draw a prefix of the same perturbations.
 REFERENCE_SEED_BASE = 10_000
+TIE_SEED = 0  # breaks a saliency map's ties (Grad-CAM's zero floor) alike for every candidate
 
 
 @dataclass(kw_only=True)
@@ -40,6 +48,7 @@ class Reference:
     segments: np.ndarray | None
     weights: np.ndarray | None  # mean weight per superpixel id
     fixed_mask: np.ndarray | None = None
+    saliency: np.ndarray | None = None  # a map whose top pixels, area-matched, are the truth
     cached: bool = False
 
     def mask(self, k: int = 5) -> np.ndarray:
@@ -47,6 +56,13 @@ class Reference:
             return self.fixed_mask
         assert self.segments is not None and self.weights is not None
         return top_positive_mask(self.segments, dict(enumerate(self.weights.tolist())), k)
+
+    def truth(self, candidate: np.ndarray, k: int = 5) -> np.ndarray:
+        """The mask ``candidate`` is scored against: the saliency map's top pixels of the
+        candidate's area, else the reference's own mask of ``k`` superpixels."""
+        if self.saliency is None:
+            return self.mask(k)
+        return area_matched_mask(self.saliency, candidate, np.random.default_rng(TIE_SEED))
 
 
 def reference_dir() -> Path:
@@ -112,6 +128,18 @@ def consensus(
     with runfolder.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, label=label, segments=segments, weights=mean, per_seed=np.array(per_seed))
     return Reference(key=key, label=label, segments=segments, weights=mean)
+
+
+def gradcam_reference(
+    key: str, crop: np.ndarray, model: LoadedModel, classifier: ModelClassifier
+) -> Reference:
+    """The model's Grad-CAM on ``crop`` (the model's crop, uint8) at its CAM target layer,
+    for the top class of ``classifier`` (the consensus's label: the two hypotheses explain
+    the same class), as the saliency a candidate's area is matched on."""
+    label, _ = classifier.top_class(crop)
+    x = to_tensor(crop, model.geometry)[None].to(model.device)
+    saliency = compute_cam("gradcam", model.module, model.layer(), x, label, impl="fast")
+    return Reference(key=key, label=label, segments=None, weights=None, saliency=saliency)
 
 
 def mask_reference(key: str, folder: Path, shape: tuple[int, int] = (224, 224)) -> Reference:

@@ -25,7 +25,12 @@ from explainlab.assignment.cost import CostModel
 from explainlab.assignment.costmeasure import ensure_segmentations
 from explainlab.assignment.evaluation import NOT_MEASURED, evaluate
 from explainlab.assignment.hypotheses import DEFAULT_HYPOTHESIS, Hypothesis, get_hypothesis
-from explainlab.assignment.reference import Reference, consensus, mask_reference
+from explainlab.assignment.reference import (
+    Reference,
+    consensus,
+    gradcam_reference,
+    mask_reference,
+)
 from explainlab.assignment.settings import DEFAULT_CUTOFF, ReferenceSettings
 from explainlab.assignment.validate import check_structure
 from explainlab.errors import ConfigError, InputError
@@ -107,16 +112,19 @@ def get_reference(
     hypothesis: Hypothesis,
 ) -> Reference:
     """The reference of ``sample`` under ``hypothesis``: the consensus on ``image`` (the
-    image of the hypothesis), or the user's mask (on the crop only)."""
-    if str(reference) == "consensus":
-        variant = "" if hypothesis.name == DEFAULT_HYPOTHESIS else hypothesis.name
-        return consensus(sample.key, image, model.name, classifier, settings, variant=variant)
-    if hypothesis.full_size:
-        raise ConfigError(
-            "reference masks are on the model's crop, not on the full-size image",
-            hint=f"use --hypothesis {DEFAULT_HYPOTHESIS} with a folder of masks",
-        )
-    return mask_reference(sample.key, Path(reference))
+    image of the hypothesis) or the model's Grad-CAM, or the user's mask (on the crop only)."""
+    if str(reference) != "consensus":
+        if hypothesis.full_size or hypothesis.truth != "consensus":
+            raise ConfigError(
+                f"reference masks replace the consensus on the model's crop; the {hypothesis.name} "
+                "hypothesis has a ground truth of its own",
+                hint=f"use --hypothesis {DEFAULT_HYPOTHESIS} with a folder of masks",
+            )
+        return mask_reference(sample.key, Path(reference))
+    if hypothesis.truth == "gradcam":
+        return gradcam_reference(sample.key, sample.crop, model, classifier)
+    variant = "" if hypothesis.name == DEFAULT_HYPOTHESIS else hypothesis.name
+    return consensus(sample.key, image, model.name, classifier, settings, variant=variant)
 
 
 def segmentations_used(candidates: ParamFile, keys: Sequence[str]) -> list:

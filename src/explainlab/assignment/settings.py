@@ -30,7 +30,7 @@ NAMED_SEGMENTATIONS: dict[str, dict[str, Any] | None] = {
 SEGMENTATIONS: tuple[dict[str, Any] | None, ...] = tuple(NAMED_SEGMENTATIONS.values())
 
 # Hypotheses about the image the grader runs LIME on (explainlab.assignment.hypotheses).
-HYPOTHESIS_NAMES: tuple[str, ...] = ("crop", "full")
+HYPOTHESIS_NAMES: tuple[str, ...] = ("crop", "full", "gradcam")
 AUTO = "auto"  # [tune] hypothesis: the one that best predicted the public scoreboard
 TUNER = "tuner"  # [scoreboard] hypothesis: the one the tune stage used
 
@@ -124,7 +124,7 @@ class TuneSettings:
     hypothesis: str = setting(
         AUTO,
         "reference hypothesis: auto (the best agreement of the latest 'lime calibrate' of "
-        "the model, crop without one), crop or full",
+        "the model, crop without one), crop, full or gradcam",
         choices=(AUTO, *HYPOTHESIS_NAMES),
         noun="hypothesis",
     )

@@ -22,6 +22,7 @@ from explainlab.lime.settings import LimeSettings
 from explainlab.masks import superpixel_map
 from explainlab.methods import get_method
 from explainlab.models import resolve_layer
+from explainlab.models.speed import forward_chunk
 from explainlab.models.targets import Reshape
 
 
@@ -87,7 +88,9 @@ def _classifier(module: nn.Module, geometry: Geometry) -> ModelClassifier:
     """LIME's classifier function for ``module`` (whichever weights it has now)."""
     device = _device(module)
     return ModelClassifier(
-        module=module, preprocess=lambda images: to_tensor(images, geometry).to(device)
+        module=module,
+        preprocess=lambda images: to_tensor(images, geometry).to(device),
+        chunk=forward_chunk(device),
     )
 
 

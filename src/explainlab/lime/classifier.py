@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from explainlab.models import LoadedModel
+from explainlab.models.speed import forward_chunk
 
 
 class CutoffExceeded(RuntimeError):
@@ -38,7 +39,9 @@ class ModelClassifier:
 
     @classmethod
     def for_model(cls, model: LoadedModel, **kwargs) -> ModelClassifier:
-        return cls(module=model.module, preprocess=model.preprocess, **kwargs)
+        kwargs.setdefault("chunk", forward_chunk(model.device))
+        kwargs.setdefault("preprocess", model.preprocess)
+        return cls(module=model.module, **kwargs)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         start = time.perf_counter()

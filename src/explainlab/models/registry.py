@@ -20,6 +20,7 @@ from explainlab import assets
 from explainlab.errors import InputError, UnknownNameError
 from explainlab.images import IMAGENET_GEOMETRY, Geometry, Sample, to_tensor
 from explainlab.models import checkpoints, labels
+from explainlab.models.speed import for_speed, forward_chunk
 from explainlab.models.targets import CamTarget, cam_target
 
 PLACES365_CHECKPOINT = "resnet18_places365.pth.tar"
@@ -194,8 +195,9 @@ class LoadedModel:
         return torch.stack([s.tensor for s in samples]).to(self.device)
 
     @torch.inference_mode()
-    def probabilities(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    def probabilities(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Softmax probabilities (N, classes) for a normalised batch, on the CPU."""
+        batch_size = batch_size or forward_chunk(self.device)
         out = [
             torch.softmax(self.module(x[i : i + batch_size].to(self.device)).float(), dim=1).cpu()
             for i in range(0, len(x), batch_size)
@@ -223,7 +225,8 @@ def load_model(
     """A model by name or from a file (see :func:`get_spec`), in eval mode on ``device``,
     checked to be a classifier whose outputs match its class names."""
     spec = get_spec(name, arch=arch, classes=classes)
-    return _loaded(spec, spec.build(), resolve_device(device))
+    device = resolve_device(device)
+    return _loaded(spec, for_speed(spec.build().to(device), device), device)
 
 
 def wrap(
