@@ -14,9 +14,12 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from explainlab.assignment.cost import CostModel
+from explainlab.assignment.scoreboard import defaults_from_tuner
 from explainlab.cli import main
 from explainlab.config import load_config
 from explainlab.errors import MissingAssetsError
+from explainlab.models import load_model
 from explainlab.pipeline import run_pipeline, summary
 from helpers import explainlab_process
 from pdfcheck import assert_pages_not_blank
@@ -94,6 +97,28 @@ def offline_run(tmp_path_factory, mirror, figure_log, wordnet):
     config = load_config(small_config(root, "small"))
     outcome = run_pipeline(config)
     return config.run_dir, outcome
+
+
+def test_lime_defaults_are_scored_once(offline_run):
+    """The scoreboard takes lime's defaults from the tuner's baseline runs (same reference,
+    same cost model), not running them again; another hypothesis would run them."""
+    run_dir, _ = offline_run
+    board = pd.read_csv(run_dir / "lime_score" / "scoreboard_defaults.csv").set_index("key")
+    trials = pd.read_csv(run_dir / "lime_tune" / "trials.csv")
+    base = trials[(trials["kind"] == "baseline") & (trials["mask_k"] == 5)].set_index("key")
+    assert list(board.index) == list(KEYS) and board["seconds"].isna().all()
+    assert np.allclose(board["iou"], base.loc[board.index, "iou"], atol=1e-6)
+    assert np.allclose(board["cost_seconds"], base.loc[board.index, "cost_seconds"], atol=1e-4)
+    assert (board["num_samples"] == 1000).all() and (board["label"] == base["label"]).all()
+    model = load_model("efficientnet_lite0", "cpu")
+    prices = CostModel.load(run_dir / "lime_tune" / "cost_model.json")
+    tune = run_dir / "lime_tune"
+    assert defaults_from_tuner(tune, model, KEYS, "crop", prices) is not None
+    assert defaults_from_tuner(tune, model, KEYS, "full", prices) is None
+    assert defaults_from_tuner(tune, model, [*KEYS, "orange"], "crop", prices) is None
+    other = CostModel.load(run_dir / "lime_tune" / "cost_model.json")
+    other.fit_seconds *= 2
+    assert defaults_from_tuner(tune, model, KEYS, "crop", other) is None
 
 
 def test_every_stage_writes_its_files(offline_run):

@@ -83,6 +83,7 @@ class ScoreOutcome:
     table: pd.DataFrame
     csv: Path
     failures: list[Failure]
+    from_tuner: bool = False  # taken from the tune stage's runs, not run again
 
     @property
     def measured(self) -> pd.DataFrame:

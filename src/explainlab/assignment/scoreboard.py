@@ -1,7 +1,11 @@
 """The scoreboard stage: the run's LIME parameters (and lime's defaults, for comparison)
 scored as the grader would (plain lime, timed and counted, IoU against the consensus
 reference) under a reference hypothesis (by default the one the tune stage used), under
-``<run>/lime_score/scoreboard_<name>.csv``."""
+``<run>/lime_score/scoreboard_<name>.csv``.
+
+lime's defaults are scored once per run: where the tune stage scored them alike (its
+baseline, against the same reference and cost model), the scoreboard takes its numbers
+(:func:`defaults_from_tuner`) instead of running them again."""
 
 from __future__ import annotations
 
@@ -10,17 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explainlab import assets
+import pandas as pd
+
+from explainlab import assets, runfolder
 from explainlab import estimate as estimates
+from explainlab.assignment.cost import CostModel
 from explainlab.assignment.costmeasure import cost_model_for_sources
 from explainlab.assignment.hypotheses import DEFAULT_HYPOTHESIS
-from explainlab.assignment.score import ScoreOutcome, score, segmentations_used
+from explainlab.assignment.score import COLUMNS, ScoreOutcome, score, segmentations_used
 from explainlab.assignment.score import summary_lines as score_lines
 from explainlab.assignment.settings import TUNER, ReferenceSettings, ScoreboardSettings
 from explainlab.context import Context, StageResult
 from explainlab.image_stage import open_image_stage
 from explainlab.images import Failure, ImageSource
 from explainlab.lime.params import load_param_file
+from explainlab.lime.settings import DEFAULT_MASK_K
 from explainlab.lime.stage import total_samples
 from explainlab.models import LoadedModel
 from explainlab.settings import DEFAULT_MAX_PIXELS, plain
@@ -50,6 +58,51 @@ def scoreboard_hypothesis(board: ScoreboardSettings, tune_folder: Path | None) -
     return DEFAULT_HYPOTHESIS
 
 
+def defaults_from_tuner(
+    tune: Path | None,
+    model: LoadedModel,
+    keys: Sequence[str],
+    hypothesis: str,
+    prices: CostModel,
+) -> pd.DataFrame | None:
+    """lime's defaults as the tune stage scored them, in the scoreboard's columns: per
+    image the mean IoU over its sampling seeds against the same reference, and the counted
+    cost of plain lime; ``seconds`` is NaN (plain lime was not timed). None where the tune
+    stage did not score them alike: another hypothesis or cost model, or a missing image."""
+    if tune is None or not (tune / "trials.csv").is_file():
+        return None
+    recorded = json.loads((tune / "hypothesis.json").read_text(encoding="utf-8"))
+    if recorded["name"] != hypothesis or recorded.get("model") != model.name:
+        return None
+    if CostModel.load(tune / "cost_model.json").digest() != prices.digest():
+        return None
+    trials = pd.read_csv(tune / "trials.csv")
+    if "label" not in trials:  # a tune stage written before it kept the label
+        return None
+    base = trials[(trials["kind"] == "baseline") & (trials["mask_k"] == DEFAULT_MASK_K)]
+    base = base.drop_duplicates("key").set_index("key")
+    if any(k not in base.index for k in keys):
+        return None
+    base = base.loc[list(keys)]
+    return pd.DataFrame(
+        {
+            "key": list(keys),
+            "label": base["label"].astype(int).to_numpy(),
+            "label_name": [model.class_names[int(i)] for i in base["label"]],
+            "iou": base["iou"].round(6).to_numpy(),
+            "cost_seconds": base["cost_seconds"].round(4).to_numpy(),
+            "seconds": float("nan"),
+            "status": base["status"].to_numpy(),
+            "mask_k": DEFAULT_MASK_K,
+            "num_samples": base["images"].astype(int).to_numpy(),
+            "hypothesis": hypothesis,
+            "reference": "consensus",
+            "error": ["" if e != e else str(e) for e in base["error"]],  # NaN: no error
+        },
+        columns=list(COLUMNS),
+    )
+
+
 def run_scoreboard(
     board: ScoreboardSettings,
     candidates: Mapping[str, str],
@@ -61,17 +114,23 @@ def run_scoreboard(
     hypothesis: str = DEFAULT_HYPOTHESIS,
     cost_model: str = "",
     seed: int = 0,
+    tune: Path | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     force: bool = False,
     on_start: Callable[[], None] | None = None,
 ) -> ScoreboardOutcome:
     """Score each candidate parameter file (name -> path; '' is lime's defaults) over
     ``sources`` under ``hypothesis``; ``scoreboard_<name>.csv`` per candidate. The cost
-    model is ``cost_model`` (a path), else this machine's."""
+    model is ``cost_model`` (a path), else this machine's. With ``tune`` (the run's tune
+    stage folder), lime's defaults come from it where it scored them alike."""
     files = {name: load_param_file(path or None) for name, path in candidates.items()}
     keys = [s.key for s in sources]
     used = [seg for f in files.values() for seg in segmentations_used(f, keys)]
     prices = cost_model_for_sources(model, sources, used, path=cost_model, max_pixels=max_pixels)
+    known = {}
+    if DEFAULTS in files and not files[DEFAULTS].images and not files[DEFAULTS].defaults:
+        found = defaults_from_tuner(tune, model, keys, hypothesis, prices)
+        known = {DEFAULTS: found} if found is not None else {}
     opened = open_image_stage(
         get_stage("scoreboard").folder,
         board,
@@ -89,6 +148,7 @@ def run_scoreboard(
             "seed": seed,
             "hypothesis": hypothesis,
             "cost_model": prices.digest(),
+            "from_tuner": {k: runfolder.fingerprint(t.to_dict("list")) for k, t in known.items()},
         },
         on_start=on_start,
     )
@@ -99,7 +159,13 @@ def run_scoreboard(
         outcome.skipped = True
         return outcome
     with opened.stage.finishing() as folder:
+        for name, table in known.items():
+            csv = folder / f"scoreboard_{name}.csv"
+            runfolder.write_csv(csv, table)
+            outcome.scores[name] = ScoreOutcome(table, csv, [], from_tuner=True)
         for name, param_file in files.items():
+            if name in known:
+                continue
             outcome.scores[name] = score(
                 param_file,
                 sources,
@@ -147,6 +213,7 @@ def run_stage(ctx: Context) -> StageResult:
         hypothesis=scoreboard_hypothesis(board, ctx.folder("tune")),
         cost_model=ctx.config.tune.cost_model,
         seed=ctx.config.lime.seed,
+        tune=ctx.folder("tune") if ctx.config.tune.model == ctx.config.lime.model else None,
         **ctx.stage_options("scoreboard"),
     )
     if outcome.skipped:
@@ -154,7 +221,13 @@ def run_stage(ctx: Context) -> StageResult:
     lines: list[str] = []
     facts: dict = {"hypothesis": outcome.hypothesis}
     for name, scored in outcome.scores.items():
-        lines += [f"scoreboard ({name} parameters, {outcome.hypothesis}):", *score_lines(scored)]
+        source = (
+            "; the tune stage's baseline runs, wall time not re-timed" if scored.from_tuner else ""
+        )
+        lines += [
+            f"scoreboard ({name} parameters, {outcome.hypothesis}{source}):",
+            *score_lines(scored),
+        ]
         facts[f"scoreboard_{name}"] = {
             "mean_iou": scored.mean_iou,
             "mean_cost": scored.mean_cost,

@@ -5,9 +5,9 @@
 - :func:`board_summary`: the pickle's parameters against lime's defaults on the local
   scoreboard (``lime_score/scoreboard_run.csv``, ``scoreboard_defaults.csv``): mean IoU,
   counted cost and wall time of each, and their ratios;
-- :func:`seed_noise`: the same parameters scored at two seeds (the tuner runs lime with
-  random_state 1, the scoreboard with 0): per image the two IoUs and their difference,
-  and the mean and largest difference, which is the sampling noise of one IoU.
+- :func:`seed_noise`: lime's defaults scored at the tuner's sampling seeds (random_state
+  1 and 2, against the same reference): per image the lowest and highest IoU and their
+  difference, and the mean and largest difference, which is the sampling noise of one IoU.
 
 The report writes them under ``reports/tables/3_lime/`` and reads its numbers there."""
 
@@ -69,16 +69,16 @@ def board_summary(run: pd.DataFrame, defaults: pd.DataFrame | None) -> dict[str,
     return out
 
 
-def seed_noise(tuned: pd.DataFrame, defaults: pd.DataFrame | None) -> pd.DataFrame:
-    """Per image, lime's defaults' IoU in the tuner (``tuned``: lime_tune/summary.csv,
-    ``baseline_iou``) and on the scoreboard (``defaults``), and their absolute difference:
-    the same parameters, another sampling seed; images either did not measure are left out."""
-    columns = ["key", "iou_tuner", "iou_scoreboard", "difference"]
-    if defaults is None or not len(defaults) or tuned is None or not len(tuned):
+def seed_noise(tuned: pd.DataFrame | None, seeds: int) -> pd.DataFrame:
+    """Per image, lime's defaults' lowest and highest IoU over the tuner's ``seeds``
+    sampling seeds (``tuned``: lime_tune/summary.csv) and their difference; empty with one
+    seed, or a summary written before the tuner kept both."""
+    columns = ["key", "iou_low", "iou_high", "difference"]
+    if tuned is None or seeds < 2 or "baseline_iou_max" not in tuned:
         return pd.DataFrame(columns=columns)
-    both = tuned[["key", "baseline_iou"]].merge(defaults[["key", "iou"]], on="key").dropna()
-    both.columns = ["key", "iou_tuner", "iou_scoreboard"]
-    both["difference"] = (both["iou_tuner"] - both["iou_scoreboard"]).abs()
+    both = tuned[["key", "baseline_iou_min", "baseline_iou_max"]].dropna()
+    both.columns = ["key", "iou_low", "iou_high"]
+    both["difference"] = both["iou_high"] - both["iou_low"]
     return both[columns]
 
 

@@ -196,6 +196,9 @@ def chosen_record(
     return {
         "key": chosen["key"],
         "baseline_iou": float(base["iou"]),
+        # the defaults' IoU at the lowest and highest of the tuner's seeds: the sampling noise
+        "baseline_iou_min": float(base["iou_min"]),
+        "baseline_iou_max": float(base["iou_max"]),
         "baseline_cost": float(base[COST]),
         "baseline_wall": float(base["wall_seconds"]),
         "chosen_iou": float(chosen["iou"]),

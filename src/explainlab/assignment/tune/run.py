@@ -188,7 +188,7 @@ def _choose_and_write(
         [pareto_front(g) for _, g in ok.groupby("key", sort=False)], ignore_index=True
     )
     summary = pd.DataFrame([{k: v for k, v in c.items() if k != "params"} for c in chosen])
-    verdict = _verdict_record(choice)
+    verdict = _verdict_record(choice) | {"seeds": settings.repeats}
     runfolder.write_csv(folder / "trials.csv", trials)
     runfolder.write_csv(folder / "pareto.csv", fronts)
     runfolder.write_csv(folder / "summary.csv", summary)

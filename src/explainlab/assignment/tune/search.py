@@ -105,6 +105,8 @@ def _rows(
                 "group": group_name(group),
                 "iou": float(np.mean(ious)),
                 "iou_min": float(np.min(ious)),
+                "iou_max": float(np.max(ious)),
+                "label": int(reference.label) if reference.label is not None else -1,
                 "cost_seconds": float(np.mean([r.cost_seconds for r in runs])),
                 "wall_seconds": float(np.mean([r.seconds for r in runs])),
                 "images": int(readable["num_samples"]),
