@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS: tuple[str, ...] = ("forward", "cam", "lime", "dissect", "compare", "view")
+BENCHMARKS: tuple[str, ...] = ("forward", "cam", "lime", "dissect", "compare", "view", "spread")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import socket
 import threading
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -201,6 +203,20 @@ def test_a_stalled_download_times_out_is_retried_and_leaves_nothing(stalling_ser
         assets.download(f"{stalling_server}/file.bin", dest, _sha(PAYLOAD))
     assert _StallingHandler.requests == 2 and "timed out" in str(err.value)
     assert not dest.exists() and list(dest.parent.iterdir()) == []
+
+
+def test_an_unresolvable_host_is_tried_once(tmp_path, monkeypatch):
+    """No network (the host name does not resolve): no retries, no waiting between them."""
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(assets.time, "sleep", lambda s: pytest.fail("waited to retry"))
+    with pytest.raises(assets.DownloadFailed, match="failed 1 time") as err:
+        assets.with_retries("http://nowhere.invalid/f.bin", attempt)
+    assert calls == [1] and "Name or service not known" in str(err.value)
 
 
 def test_a_stalled_asset_is_reported_missing_with_the_reason(stalling_server, monkeypatch):

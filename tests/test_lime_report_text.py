@@ -136,6 +136,8 @@ def test_the_hypothesis_is_unchecked_or_ranked():
     assert "poorly" in hypothesis_finding(_numbers(hypothesis=_calibrated(0.3))).evidence
     few = hypothesis_finding(_numbers(hypothesis=_calibrated(0.9, 3))).evidence
     assert "too few" in few
+    gradcam = hypothesis_finding(_numbers(hypothesis={"name": "gradcam", "calibration": None}))
+    assert "the model's Grad-CAM region" in gradcam.claim
 
 
 def test_a_difference_inside_the_seed_spread_is_not_claimed():
@@ -168,12 +170,15 @@ def test_the_agreement_table_marks_the_hypothesis_used():
                  "rho_wall": 0.5, "rho_samples": 0.96},
                 {"hypothesis": "full", "submissions": 7, "rho_iou": 0.75, "rho_cost": None,
                  "rho_wall": 0.4, "rho_samples": 0.96},
+                {"hypothesis": "gradcam", "submissions": 7, "rho_iou": -0.25, "rho_cost": 0.9,
+                 "rho_wall": 0.5, "rho_samples": 0.96},
             ]
         },
     }  # fmt: skip
     rows = agreement_rows(hypothesis)
     assert rows[0] == ["crop", "7", "0.57", "0.90", "0.50", "0.96"]
     assert rows[1][:3] == ["full (used)", "7", "0.75"] and rows[1][3] == "n/a"
+    assert rows[2][:3] == ["gradcam", "7", "-0.25"]  # the Grad-CAM truth, beside the others
     assert agreement_rows({"name": "crop", "calibration": None}) == []
 
 

@@ -77,6 +77,14 @@ segmentation_fn = {{ algo_type = "slic", n_segments = 30, start_label = 0 }}
     )
     assert cached.cached and classifier.images == 0
     assert cached.mask(5).sum() > 0
+    # A consensus of fewer seeds is the mean of the first runs of one of more seeds (what
+    # benchmarks/spread.py relies on to compare the two without computing both).
+    crop = mission_samples["goldfish"].crop
+    two, three = (ReferenceSettings(seeds=n, num_samples=24, batch_size=25) for n in (2, 3))
+    light = consensus("goldfish", crop, lite0.name, classifier, two)
+    full = consensus("goldfish", crop, lite0.name, classifier, three)
+    assert len(full.per_seed) == 3 and np.array_equal(light.per_seed, full.per_seed[:2])
+    assert np.array_equal(light.weights, np.mean(full.per_seed[:2], axis=0))
 
     # Our clock stopping a run leaves it not measured: no IoU (never 0), out of the mean.
     outcome = score(

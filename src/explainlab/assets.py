@@ -409,9 +409,16 @@ class DownloadFailed(AssetError):
         self.errors = errors
 
 
+def unresolved(exc: BaseException) -> bool:
+    """The host name could not be resolved (``socket.gaierror``, as on a machine without
+    internet): unlike a timeout or a reset, not worth another try."""
+    return isinstance(getattr(exc, "reason", exc), socket.gaierror)
+
+
 def with_retries(url: str, attempt: Callable[[], Path]) -> Path:
     """Run ``attempt`` (one download of ``url``) under the download timeout, retrying
-    network failures with a growing delay; :class:`DownloadFailed` after the last try."""
+    network failures with a growing delay (not a host name that cannot be resolved);
+    :class:`DownloadFailed` after the last try."""
     errors: list[str] = []
     attempts, delay = download_attempts(), RETRY_DELAY_S
     for number in range(1, attempts + 1):
@@ -420,6 +427,8 @@ def with_retries(url: str, attempt: Callable[[], Path]) -> Path:
                 return attempt()
         except NETWORK_ERRORS as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
+            if unresolved(exc):  # no network or no DNS here: another try finds the same
+                break
             if number < attempts:
                 print(
                     f"download of {url} failed ({errors[-1]}); try {number + 1} of {attempts} "

@@ -2,8 +2,9 @@
 
 Every rate is the fastest of a few repeats (load only ever adds time, so the minimum is
 the quiet machine's figure), and the load average at the time is recorded beside it. A
-measured model is cached per model, device, thread count and machine under the explainlab
-cache (``lime-costs/``) and reused by every later run there, so that two runs, one on a
+measured model is cached per model, device, thread count, layout (channels-last or not,
+images per forward call: :func:`explainlab.models.speed.layout`) and machine under the
+explainlab cache (``lime-costs/``) and reused by every later run there, so that two runs, one on a
 quiet machine and one on a busy one, price the same work alike.
 """
 

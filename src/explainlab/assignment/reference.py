@@ -49,6 +49,7 @@ class Reference:
     weights: np.ndarray | None  # mean weight per superpixel id
     fixed_mask: np.ndarray | None = None
     saliency: np.ndarray | None = None  # a map whose top pixels, area-matched, are the truth
+    per_seed: np.ndarray | None = None  # (seeds, superpixels): each consensus run's weights
     cached: bool = False
 
     def mask(self, k: int = 5) -> np.ndarray:
@@ -99,6 +100,7 @@ def consensus(
                 label=int(saved["label"]),
                 segments=saved["segments"],
                 weights=saved["weights"],
+                per_seed=saved["per_seed"],
                 cached=True,
             )
 
@@ -127,7 +129,9 @@ def consensus(
     mean = np.mean(per_seed, axis=0)
     with runfolder.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, label=label, segments=segments, weights=mean, per_seed=np.array(per_seed))
-    return Reference(key=key, label=label, segments=segments, weights=mean)
+    return Reference(
+        key=key, label=label, segments=segments, weights=mean, per_seed=np.array(per_seed)
+    )
 
 
 def gradcam_reference(

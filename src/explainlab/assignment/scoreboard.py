@@ -189,11 +189,13 @@ def _candidates(ctx: Context) -> dict[str, str]:
 
 def estimate(ctx: Context) -> str:
     reference = ctx.config.tune.reference
-    # the tune stage computes the same consensus references, and they are cached
-    per_image = 0 if "tune" in ctx.config.run.stages else reference.seeds * reference.num_samples
+    tuned = "tune" in ctx.config.run.stages and ctx.config.tune.model == ctx.config.lime.model
+    # the tune stage computes the same consensus references (cached) and lime's defaults
+    per_image = 0 if tuned else reference.seeds * reference.num_samples
     samples = sum(
         total_samples(load_param_file(path or None), ctx.sources)
-        for path in _candidates(ctx).values()
+        for name, path in _candidates(ctx).items()
+        if not (tuned and name == DEFAULTS)
     )
     model = ctx.model(ctx.config.lime.model)
     return estimates.line("scoreboard", len(ctx.sources) * per_image + samples, model)

@@ -60,7 +60,9 @@ class CompareSettings:
     )
     random_repeats: int = setting(3, "random orders averaged into the baseline")
     random_patch: int = 16  # the random order shuffles patches of this size (pixels)
-    batch_size: int = setting(32, "images per forward pass")
+    batch_size: int = setting(
+        32, "perturbed images built at once (the model runs them in its own calls)"
+    )
 
     # Parameter-randomisation sanity check (Adebayo et al., 2018).
     sanity: bool = setting(True, "the randomisation sanity check")

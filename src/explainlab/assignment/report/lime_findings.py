@@ -124,14 +124,20 @@ def tuner_missed(n: LimeNumbers) -> Missed | None:
     )
 
 
+TRUTHS = {  # each reference hypothesis's ground truth, in a phrase
+    "crop": "LIME's consensus on the model's crop",
+    "full": "LIME's consensus on the image file at its own size",
+    "gradcam": "the model's Grad-CAM region, as many pixels as the LIME mask",
+}
+
+
 def hypothesis_finding(n: LimeNumbers) -> Finding:
     """Which ground truth the local scoreboard assumes, and how well it was checked."""
     h = n.hypothesis
     name = h.get("name", "crop")
-    about = "the model's crop" if name == "crop" else "the image file at its own size"
     claim = (
-        f"The scoreboard assumes the grader's ground truth is <i>{text(name)}</i> (LIME's "
-        f"consensus on {about})"
+        f"The scoreboard assumes the grader's ground truth is <i>{text(name)}</i> "
+        f"({TRUTHS.get(name, 'LIME on the model crop')})"
     )
     used = [r for r in (h.get("calibration") or {}).get("agreement", []) if r["hypothesis"] == name]
     if not used:
