@@ -10,13 +10,15 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import explainlab as xl
 from explainlab.errors import ConfigError, InputError
 from explainlab.images import Geometry
-from test_evaluate import run, same_tables, write_images
+from test_evaluate import CARD_FILES, run, same_tables, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -108,7 +110,21 @@ def test_the_command_on_ray_rebuilds_a_named_model_on_the_workers(tmp_path, clus
     assert main([*common, "--out", str(tmp_path / "one")]) == 0
     assert main([*common, "--ray", "auto", "--out", str(tmp_path / "ray")]) == 0
     assert finished_shards(tmp_path / "ray") == ["shard-0000", "shard-0001"]  # one per CPU
-    same_tables(tmp_path / "one", tmp_path / "ray")
+    close_tables(tmp_path / "one", tmp_path / "ray")
+
+
+def close_tables(a: Path, b: Path) -> None:
+    """The same tables to 1e-4 (relative): a model loaded by name runs channels-last on
+    a CPU, whose convolutions add up in an order that depends on the thread count (its
+    probabilities 1e-10 apart here, the measures' values about 5e-6), and each Ray worker
+    runs one thread."""
+    for name in CARD_FILES:
+        left, right = pd.read_csv(a / name), pd.read_csv(b / name)
+        assert list(left.columns) == list(right.columns) and len(left) == len(right), name
+        numbers = left.select_dtypes("number").columns
+        others = [c for c in left.columns if c not in numbers]
+        assert left[others].equals(right[others]), name
+        assert np.allclose(left[numbers], right[numbers], rtol=1e-4, atol=1e-7, equal_nan=True)
 
 
 def test_a_workers_error_reaches_the_driver_as_itself(tmp_path, cluster, small_model):
