@@ -11,6 +11,7 @@ import pytest
 from explainlab.assignment.export import write_export
 from explainlab.assignment.reference import (
     REFERENCE_SEED_BASE,
+    TIE_SEED,
     Reference,
     consensus,
     gradcam_reference,
@@ -23,7 +24,7 @@ from explainlab.cli import main
 from explainlab.images import mission_sources
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.params import load_param_file
-from explainlab.masks import iou
+from explainlab.masks import area_matched_mask, iou
 from tuning import fixed_cost_model
 
 REFERENCE = ReferenceSettings(seeds=1, num_samples=24, batch_size=25)
@@ -95,13 +96,18 @@ segmentation_fn = {{ algo_type = "slic", n_segments = 30, start_label = 0 }}
     assert np.isnan(outcome.table["iou"].iloc[0]) and np.isnan(outcome.mean_iou)
 
 
-def test_scoreboard_under_the_full_size_hypothesis(tmp_path, lite0, mission_samples):
+def _score_goldfish(tmp_path, lite0, hypothesis, **options):
+    """12 samples of lime's defaults scored on goldfish under ``hypothesis``."""
     params = tmp_path / "p.toml"
     params.write_text("[defaults]\nnum_samples = 12\nbatch_size = 12\ntop_labels = 1\n")
-    outcome = score(
-        load_param_file(params), mission_sources(["goldfish"]), tmp_path / "full.csv",
-        model=lite0, reference_settings=REFERENCE, hypothesis="full",
+    return score(
+        load_param_file(params), mission_sources(["goldfish"]), tmp_path / f"{hypothesis}.csv",
+        model=lite0, reference_settings=REFERENCE, hypothesis=hypothesis, **options,
     )  # fmt: skip
+
+
+def test_scoreboard_under_the_full_size_hypothesis(tmp_path, lite0, mission_samples):
+    outcome = _score_goldfish(tmp_path, lite0, "full")
     row = outcome.table.iloc[0]
     assert row["status"] == "ok" and row["hypothesis"] == "full" and 0 <= row["iou"] <= 1
     assert row["label_name"] == "goldfish"  # the resizing classifier sees what the crop shows
@@ -127,15 +133,12 @@ def test_a_saliency_truth_is_matched_to_each_candidate_masks_area():
     first = ref.truth(wide)
     assert first.sum() == wide.sum() and first[100:120, 100:140].all()
     assert np.array_equal(first, ref.truth(wide))
+    # the order is sorted once per reference; it gives what masks.area_matched_mask gives
+    assert np.array_equal(first, area_matched_mask(saliency, wide, np.random.default_rng(TIE_SEED)))
 
 
 def test_scoreboard_under_the_gradcam_hypothesis(tmp_path, lite0, mission_samples):
-    params = tmp_path / "p.toml"
-    params.write_text("[defaults]\nnum_samples = 12\nbatch_size = 12\ntop_labels = 1\n")
-    outcome = score(
-        load_param_file(params), mission_sources(["goldfish"]), tmp_path / "g.csv",
-        model=lite0, reference_settings=REFERENCE, hypothesis="gradcam",
-    )  # fmt: skip
+    outcome = _score_goldfish(tmp_path, lite0, "gradcam")
     row = outcome.table.iloc[0]
     assert row["status"] == "ok" and row["hypothesis"] == "gradcam"
     assert row["label_name"] == "goldfish"
@@ -146,10 +149,7 @@ def test_scoreboard_under_the_gradcam_hypothesis(tmp_path, lite0, mission_sample
     assert np.allclose(ref.saliency, expected, atol=1e-5)  # the library's Grad-CAM
     # the IoU is the candidate's top-5 mask against the map's pixels of the same area
     assert 0.0 < row["iou"] <= 1.0
-    refused = score(
-        load_param_file(params), mission_sources(["goldfish"]), tmp_path / "m.csv",
-        model=lite0, hypothesis="gradcam", reference=tmp_path,
-    )  # fmt: skip
+    refused = _score_goldfish(tmp_path, lite0, "gradcam", reference=tmp_path)  # a mask folder
     assert "gradcam hypothesis has a ground truth of its own" in refused.failures[0].error
 
 

@@ -46,11 +46,16 @@ def rank_order(saliency: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def top_mask(saliency: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """The ``count`` most salient pixels (exactly that many, ties broken at random)."""
-    if not 0 <= count <= saliency.size:
-        raise ValueError(f"count {count} is outside 0..{saliency.size}")
-    mask = np.zeros(saliency.size, dtype=bool)
-    mask[rank_order(saliency, rng)[:count]] = True
-    return mask.reshape(saliency.shape)
+    return first_of_order(rank_order(saliency, rng), count, saliency.shape)
+
+
+def first_of_order(order: np.ndarray, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The mask of the first ``count`` flat pixel indices of ``order`` (a :func:`rank_order`)."""
+    if not 0 <= count <= order.size:
+        raise ValueError(f"count {count} is outside 0..{order.size}")
+    mask = np.zeros(order.size, dtype=bool)
+    mask[order[:count]] = True
+    return mask.reshape(shape)
 
 
 def area_matched_mask(

@@ -33,7 +33,7 @@ from explainlab import assets, runfolder
 from explainlab.assignment.agreement import agreement_table, best_hypothesis
 from explainlab.assignment.cost import CostModel
 from explainlab.assignment.costmeasure import cost_model_for_sources
-from explainlab.assignment.hypotheses import DEFAULT_HYPOTHESIS, get_hypothesis
+from explainlab.assignment.hypotheses import DEFAULT_HYPOTHESIS, Hypothesis, get_hypothesis
 from explainlab.assignment.score import get_reference, segmentations_used
 from explainlab.assignment.settings import AUTO, CalibrationSettings, ReferenceSettings
 from explainlab.assignment.sharing import evaluate_many
@@ -84,22 +84,20 @@ def _image_rows(
 ) -> list[dict[str, Any]]:
     """Every submission scored on one image under each hypothesis; hypotheses that perturb
     the same image (the crop's: crop and gradcam) share lime's runs and differ in truth."""
-    by_image: dict[bool, list[str]] = {}
+    by_image: dict[bool, list[Hypothesis]] = {}
     for name in settings.hypotheses:
-        by_image.setdefault(get_hypothesis(name).full_size, []).append(name)
+        hypothesis = get_hypothesis(name)
+        by_image.setdefault(hypothesis.full_size, []).append(hypothesis)
     params = [s.params.params_for(sample.key)[0] for s in submissions]
     rows: dict[str, list[dict[str, Any]]] = {}
-    for names in by_image.values():
-        perturbed = get_hypothesis(names[0])
-        classifier = perturbed.classifier(model)
-        image = perturbed.image(sample, max_pixels)
+    for alike in by_image.values():
+        classifier = alike[0].classifier(model)
+        image = alike[0].image(sample, max_pixels)
         refs = {
-            n: get_reference(
-                sample, image, model, classifier, "consensus", reference, get_hypothesis(n)
-            )
-            for n in names
+            h.name: get_reference(sample, image, model, classifier, "consensus", reference, h)
+            for h in alike
         }
-        label = int(refs[names[0]].label)  # every truth of one image explains its top class
+        label = int(refs[alike[0].name].label)  # every truth of one image: its top class
         results = evaluate_many(
             image, classifier, params, label, seed=settings.seed, cost_model=cost_model
         )

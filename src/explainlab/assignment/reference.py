@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,10 @@ from explainlab import assets, runfolder
 from explainlab.assignment.settings import ReferenceSettings
 from explainlab.cam.methods import compute_cam
 from explainlab.errors import InputError
-from explainlab.images import to_tensor
 from explainlab.lime.classifier import ModelClassifier
 from explainlab.lime.fast import FastLimeImageExplainer
 from explainlab.lime.params import complete
-from explainlab.masks import area_matched_mask, top_positive_mask
+from explainlab.masks import first_of_order, rank_order, top_positive_mask
 from explainlab.models import LoadedModel
 from explainlab.versions import LIME_PACKAGES, package_versions
 
@@ -63,7 +63,16 @@ class Reference:
         candidate's area, else the reference's own mask of ``k`` superpixels."""
         if self.saliency is None:
             return self.mask(k)
-        return area_matched_mask(self.saliency, candidate, np.random.default_rng(TIE_SEED))
+        return first_of_order(
+            self._saliency_order, int(np.count_nonzero(candidate)), self.saliency.shape
+        )
+
+    @cached_property
+    def _saliency_order(self) -> np.ndarray:
+        """The map's pixels from the most salient down, ties broken by TIE_SEED: sorted
+        once, the same for every candidate scored against it."""
+        assert self.saliency is not None
+        return rank_order(self.saliency, np.random.default_rng(TIE_SEED))
 
 
 def reference_dir() -> Path:
@@ -141,7 +150,7 @@ def gradcam_reference(
     for the top class of ``classifier`` (the consensus's label: the two hypotheses explain
     the same class), as the saliency a candidate's area is matched on."""
     label, _ = classifier.top_class(crop)
-    x = to_tensor(crop, model.geometry)[None].to(model.device)
+    x = model.preprocess(crop[None])
     saliency = compute_cam("gradcam", model.module, model.layer(), x, label, impl="fast")
     return Reference(key=key, label=label, segments=None, weights=None, saliency=saliency)
 

@@ -68,8 +68,8 @@ def read_numbers(run_dir: Path, tables: Path) -> tuple[LimeNumbers, dict[str, An
     tuned = read_csv(tune / "summary.csv")
     images = summary.image_table(explanations)
     board = summary.board_summary(run_board, default_board) if run_board is not None else {}
-    seeds = int(read_json(tune / "choice.json").get("seeds", 0))  # the tuner's repeats
-    noise = summary.seed_noise(tuned, seeds)
+    choice = read_json(tune / "choice.json")
+    noise = summary.seed_noise(tuned, int(choice.get("seeds", 0)))  # the tuner's repeats
     runfolder.write_csv(tables / "images.csv", images)
     runfolder.write_csv(tables / "seed_noise.csv", noise)
     runfolder.write_json(tables / "scoreboard.json", board)
@@ -78,7 +78,7 @@ def read_numbers(run_dir: Path, tables: Path) -> tuple[LimeNumbers, dict[str, An
         images=images,
         board=board,
         noise=summary.noise_summary(noise),
-        choice=read_json(tune / "choice.json"),
+        choice=choice,
         tuned=tuned,
         targets=tune_targets(tune),
         hypothesis=read_json(tune / "hypothesis.json"),
